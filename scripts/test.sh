@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Everything CI checks (.ci/run calls exactly this): formatting, clippy, the
+# whole test suite against a real DynamoDB Local and Prism serving Twilio's
+# official OpenAPI spec, and cfn-lint on the SAM template.
+# Ports: TEST_DYNAMODB_PORT (8001), PRISM_PORT (4010) - apart from dev.sh's.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+TEST_DYNAMODB_PORT="${TEST_DYNAMODB_PORT:-8001}"
+PRISM_PORT="${PRISM_PORT:-4010}"
+TWILIO_SPEC="$SCRIPTS/node_modules/@twilio-alpha/mcp/twilio-oai/spec/json/twilio_api_v2010.json"
+
+ensure_tools
+require_free_port "$TEST_DYNAMODB_PORT"
+require_free_port "$PRISM_PORT"
+
+section "cargo fmt --check"
+cargo fmt --all -- --check
+
+section "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+section "DynamoDB Local and Prism (Twilio API 2010 spec)"
+start_dynamodb_local "$TEST_DYNAMODB_PORT"
+create_table phone-verifications-test
+log "Prism on http://127.0.0.1:$PRISM_PORT (log: .tools/logs/prism.log)"
+start_bg "$LOGS/prism.log" prism mock -h 127.0.0.1 -p "$PRISM_PORT" "$TWILIO_SPEC"
+# Prism answers 404 on / once it is up.
+wait_http "http://127.0.0.1:$PRISM_PORT/" 60 || { tail -20 "$LOGS/prism.log" >&2; exit 1; }
+
+export VERIFICATIONS_TABLE=phone-verifications-test
+export TWILIO_PRISM_URL="http://127.0.0.1:$PRISM_PORT"
+
+section "cargo test"
+cargo test --workspace
+
+if [[ -f template.yaml ]]; then
+  section "cfn-lint template.yaml"
+  cfn-lint template.yaml
+fi
+
+section "All checks passed"

@@ -1,0 +1,163 @@
+#!/usr/bin/env node
+// Local Twilio stand-in for development: speaks Twilio's REST wire format for
+// Messages.json and Calls.json, prints every "sent" SMS/call in a box so the
+// developer can read the code, and never reaches the real Twilio.
+//   node scripts/twilio-standin.mjs [PORT]     (or TWILIO_STANDIN_PORT; default 3010)
+//   GET /messages  -> JSON list of everything received (newest last)
+import { createServer } from 'node:http';
+import { randomBytes } from 'node:crypto';
+
+const port = Number(process.argv[2] || process.env.TWILIO_STANDIN_PORT || 3010);
+const received = [];
+
+const sid = (prefix) => prefix + randomBytes(16).toString('hex');
+const rfc2822 = (d) => d.toUTCString().replace('GMT', '+0000'); // Twilio's date format
+
+function send(res, status, body) {
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8' });
+  res.end(JSON.stringify(body, null, 2));
+}
+
+// Twilio's error body: {code, message, more_info, status}.
+function twilioError(res, status, code, message) {
+  send(res, status, { code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status });
+}
+
+function box(title, lines) {
+  const width = Math.max(title.length, ...lines.map((l) => l.length)) + 2;
+  const bar = '─'.repeat(width);
+  const row = (s) => `│ ${s.padEnd(width - 1)}│`;
+  console.log([`┌${bar}┐`, row(title), `├${bar}┤`, ...lines.map(row), `└${bar}┘`].join('\n'));
+}
+
+// Twilio's magic test numbers (https://www.twilio.com/docs/iam/test-credentials).
+function magicNumberError(res, to) {
+  if (to === '+15005550001') {
+    twilioError(res, 400, 21211, `The 'To' number ${to} is not a valid phone number.`);
+    return true;
+  }
+  if (to === '+15005550009') {
+    twilioError(res, 400, 21614, "'To' number is not a valid mobile number");
+    return true;
+  }
+  return false;
+}
+
+function common(accountSid, kind, id, form, now) {
+  return {
+    account_sid: accountSid,
+    api_version: '2010-04-01',
+    date_created: rfc2822(now),
+    date_updated: rfc2822(now),
+    sid: id,
+    to: form.get('To'),
+    uri: `/2010-04-01/Accounts/${accountSid}/${kind}/${id}.json`,
+  };
+}
+
+function createMessage(res, accountSid, form) {
+  const to = form.get('To');
+  const from = form.get('From');
+  const service = form.get('MessagingServiceSid');
+  const body = form.get('Body');
+  if (!to) return twilioError(res, 400, 21604, "A 'To' phone number is required.");
+  if (!from && !service) return twilioError(res, 400, 21603, "A 'From' phone number is required.");
+  if (!body) return twilioError(res, 400, 21602, 'Message body is required.');
+  if (magicNumberError(res, to)) return;
+
+  const now = new Date();
+  const id = sid('SM');
+  // GSM-7 segments hold 160 chars (153 when concatenated); UCS-2 70 (67).
+  const gsm = /^[\x20-\x7E\n\r]*$/.test(body);
+  const [single, multi] = gsm ? [160, 153] : [70, 67];
+  const segments = body.length <= single ? 1 : Math.ceil(body.length / multi);
+  const message = {
+    ...common(accountSid, 'Messages', id, form, now),
+    body,
+    date_sent: null,
+    direction: 'outbound-api',
+    error_code: null,
+    error_message: null,
+    from: from || null,
+    messaging_service_sid: service || null,
+    num_media: '0',
+    num_segments: String(segments),
+    price: null,
+    price_unit: 'USD',
+    status: 'queued',
+    subresource_uris: {
+      media: `/2010-04-01/Accounts/${accountSid}/Messages/${id}/Media.json`,
+      feedback: `/2010-04-01/Accounts/${accountSid}/Messages/${id}/Feedback.json`,
+    },
+  };
+  received.push({ type: 'sms', to, from: from || service, body, sid: id, received_at: now.toISOString() });
+  box(`SMS to ${to}`, body.split('\n'));
+  send(res, 201, message);
+}
+
+function createCall(res, accountSid, form) {
+  const to = form.get('To');
+  const from = form.get('From');
+  const twiml = form.get('Twiml');
+  if (!to) return twilioError(res, 400, 21201, 'No called number is specified');
+  if (!from) return twilioError(res, 400, 21213, 'No caller ID is specified');
+  if (!twiml && !form.get('Url')) return twilioError(res, 400, 21205, 'Url parameter is required.');
+  if (magicNumberError(res, to)) return;
+
+  const now = new Date();
+  const id = sid('CA');
+  const call = {
+    ...common(accountSid, 'Calls', id, form, now),
+    answered_by: null,
+    caller_name: null,
+    direction: 'outbound-api',
+    duration: null,
+    end_time: null,
+    forwarded_from: null,
+    from,
+    from_formatted: from,
+    parent_call_sid: null,
+    phone_number_sid: null,
+    price: null,
+    price_unit: 'USD',
+    queue_time: '0',
+    start_time: null,
+    status: 'queued',
+    to_formatted: to,
+    subresource_uris: {
+      recordings: `/2010-04-01/Accounts/${accountSid}/Calls/${id}/Recordings.json`,
+    },
+  };
+  received.push({ type: 'call', to, from, twiml, sid: id, received_at: now.toISOString() });
+  box(`Voice call to ${to}`, (twiml || form.get('Url')).split('\n'));
+  send(res, 201, call);
+}
+
+const server = createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    const path = new URL(req.url, 'http://x').pathname;
+    if (req.method === 'GET' && path === '/messages') return send(res, 200, received);
+
+    const match = path.match(/^\/2010-04-01\/Accounts\/([^/]+)\/(Messages|Calls)\.json$/);
+    if (req.method !== 'POST' || !match) {
+      return twilioError(res, 404, 20404, `The requested resource ${path} was not found`);
+    }
+    // Basic auth must be present (any user/password, as with test credentials).
+    const [scheme, token] = (req.headers.authorization || '').split(' ');
+    const [user] = Buffer.from(token || '', 'base64').toString().split(':');
+    if (scheme?.toLowerCase() !== 'basic' || !user) {
+      res.setHeader('WWW-Authenticate', 'Basic realm="Twilio API"');
+      return twilioError(res, 401, 20003, 'Authenticate');
+    }
+    const form = new URLSearchParams(Buffer.concat(chunks).toString());
+    if (match[2] === 'Messages') createMessage(res, match[1], form);
+    else createCall(res, match[1], form);
+  });
+});
+
+server.listen(port, '127.0.0.1', () => {
+  console.log(`Twilio stand-in listening on http://127.0.0.1:${port} (GET /messages lists what it received)`);
+});
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(0));

@@ -1,0 +1,7 @@
+//! Implementations of the ports: real ones for Lambda, in-memory ones for
+//! fast unit tests and benchmarks.
+
+pub mod clock;
+pub mod dynamodb;
+pub mod memory;
+pub mod twilio;

@@ -1,0 +1,197 @@
+//! Sends codes through Twilio's Messages API with plain `reqwest`: there is
+//! no maintained Rust SDK, and the API is one form-encoded POST.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::ports::{DeliveryError, MessageSender, OutgoingMessage, RecipientProblem};
+
+/// Who the message comes from: a phone number or a Messaging Service
+/// (which picks the number itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TwilioSenderId {
+    From(String),
+    MessagingService(String),
+}
+
+/// Basic-auth credentials: the Account SID with its auth token, or an API
+/// key SID with its secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TwilioCredentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for TwilioCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwilioCredentials")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TwilioConfig {
+    /// `https://api.twilio.com`, or a fake's address in tests and local runs.
+    pub api_base: String,
+    pub account_sid: String,
+    pub credentials: TwilioCredentials,
+    pub sender: TwilioSenderId,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct TwilioSender {
+    http: reqwest::Client,
+    messages_url: String,
+    config: TwilioConfig,
+}
+
+/// Twilio's error body: `{"code": 21211, "message": "...", "more_info": "...", "status": 400}`.
+#[derive(Debug, Deserialize)]
+struct TwilioError {
+    code: Option<u32>,
+}
+
+impl TwilioSender {
+    pub fn new(config: TwilioConfig) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()?;
+        let messages_url = format!(
+            "{}/2010-04-01/Accounts/{}/Messages.json",
+            config.api_base.trim_end_matches('/'),
+            config.account_sid
+        );
+        Ok(Self {
+            http,
+            messages_url,
+            config,
+        })
+    }
+}
+
+impl MessageSender for TwilioSender {
+    async fn send(&self, message: &OutgoingMessage) -> Result<(), DeliveryError> {
+        let (sender_field, sender_value) = match &self.config.sender {
+            TwilioSenderId::From(number) => ("From", number.as_str()),
+            TwilioSenderId::MessagingService(sid) => ("MessagingServiceSid", sid.as_str()),
+        };
+        let form = [
+            ("To", message.to.as_e164()),
+            (sender_field, sender_value),
+            ("Body", message.body.as_str()),
+        ];
+        let started = std::time::Instant::now();
+        let response = self
+            .http
+            .post(&self.messages_url)
+            .basic_auth(
+                &self.config.credentials.username,
+                Some(&self.config.credentials.password),
+            )
+            .form(&form)
+            .send()
+            .await
+            .map_err(|error| DeliveryError::Unavailable(describe_transport_error(&error)))?;
+        let status = response.status();
+        let latency_ms = started.elapsed().as_millis();
+        if status.is_success() {
+            tracing::info!(to = %message.to, status = status.as_u16(), latency_ms, "twilio accepted the message");
+            return Ok(());
+        }
+        // Twilio's message text can quote the full number: log only the code.
+        let code = response
+            .json::<TwilioError>()
+            .await
+            .ok()
+            .and_then(|body| body.code);
+        tracing::warn!(to = %message.to, status = status.as_u16(), twilio_code = ?code, latency_ms, "twilio refused the message");
+        Err(classify(status.as_u16(), code))
+    }
+}
+
+/// Maps Twilio's answer to what the caller can do about it.
+/// Codes: <https://www.twilio.com/docs/api/errors>.
+fn classify(status: u16, code: Option<u32>) -> DeliveryError {
+    let described = || {
+        format!(
+            "HTTP {status}, Twilio error {}",
+            code.map_or("none".into(), |c| c.to_string())
+        )
+    };
+    match (status, code) {
+        (_, Some(21211 | 21217 | 21401 | 21421)) => {
+            DeliveryError::Recipient(RecipientProblem::InvalidNumber)
+        }
+        (_, Some(21614 | 21407)) => DeliveryError::Recipient(RecipientProblem::CannotReceive),
+        (_, Some(21408 | 21612 | 21635)) => DeliveryError::Recipient(RecipientProblem::Unreachable),
+        (_, Some(21610)) => DeliveryError::Recipient(RecipientProblem::OptedOut),
+        (429 | 500..=599, _) | (_, Some(20429)) => DeliveryError::Unavailable(described()),
+        _ => DeliveryError::Misconfigured(described()),
+    }
+}
+
+/// Names the kind of failure without the URL (it holds the Account SID).
+fn describe_transport_error(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        "timed out".into()
+    } else if error.is_connect() {
+        "could not connect".into()
+    } else {
+        "request failed".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipient_errors_are_the_users_to_fix() {
+        assert_eq!(
+            classify(400, Some(21211)),
+            DeliveryError::Recipient(RecipientProblem::InvalidNumber)
+        );
+        assert_eq!(
+            classify(400, Some(21614)),
+            DeliveryError::Recipient(RecipientProblem::CannotReceive)
+        );
+        assert_eq!(
+            classify(400, Some(21612)),
+            DeliveryError::Recipient(RecipientProblem::Unreachable)
+        );
+        assert_eq!(
+            classify(400, Some(21610)),
+            DeliveryError::Recipient(RecipientProblem::OptedOut)
+        );
+    }
+
+    #[test]
+    fn overload_and_outages_are_retryable() {
+        for (status, code) in [(429, Some(20429)), (503, None), (500, Some(20500))] {
+            assert!(
+                matches!(classify(status, code), DeliveryError::Unavailable(_)),
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn credential_and_sender_errors_are_for_the_operator() {
+        for (status, code) in [
+            (401, Some(20003)),
+            (400, Some(21606)),
+            (404, Some(20404)),
+            (400, None),
+        ] {
+            assert!(
+                matches!(classify(status, code), DeliveryError::Misconfigured(_)),
+                "{status}"
+            );
+        }
+    }
+}

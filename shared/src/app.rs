@@ -1,0 +1,51 @@
+//! Wiring for the Lambda binaries: configuration, SDK clients and the
+//! service are built once per execution environment, at cold start.
+
+use std::sync::Arc;
+
+use lambda_http::{Error, Request, service_fn};
+
+use crate::adapters::clock::SystemClock;
+use crate::adapters::dynamodb::DynamoDbStore;
+use crate::adapters::twilio::TwilioSender;
+use crate::config::Config;
+use crate::http::Api;
+use crate::service::VerificationService;
+
+/// The API as deployed: DynamoDB, Twilio and the system clock.
+pub type LambdaApi = Api<DynamoDbStore, TwilioSender, SystemClock>;
+
+/// Which of the two functions a binary serves.
+#[derive(Debug, Clone, Copy)]
+pub enum Function {
+    SendVerificationCode,
+    VerifyPhoneNumber,
+}
+
+/// Builds the API from validated configuration. The AWS SDK reads region,
+/// credentials and `AWS_ENDPOINT_URL_DYNAMODB` from the environment.
+pub async fn build(config: Config) -> Result<LambdaApi, Error> {
+    let aws = aws_config::load_from_env().await;
+    let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name);
+    let sender = TwilioSender::new(config.twilio)?;
+    let service =
+        VerificationService::new(store, sender, SystemClock, config.hasher, config.policy);
+    Ok(Api::new(service, config.parse_application_id))
+}
+
+/// Runs `function` on the Lambda runtime until the environment is shut down.
+pub async fn serve(function: Function) -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let config = Config::from_env().inspect_err(|error| tracing::error!(%error, "cannot start"))?;
+    let api = Arc::new(build(config).await?);
+    lambda_http::run(service_fn(move |request: Request| {
+        let api = Arc::clone(&api);
+        async move {
+            Ok::<_, Error>(match function {
+                Function::SendVerificationCode => api.send_verification_code(request).await,
+                Function::VerifyPhoneNumber => api.verify_phone_number(request).await,
+            })
+        }
+    }))
+    .await
+}

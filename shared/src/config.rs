@@ -1,0 +1,242 @@
+//! Configuration from environment variables, checked once at start-up so a
+//! deployment with a missing or bad value fails at init with a clear message
+//! instead of on the first request. Empty values count as unset (SAM passes
+//! empty strings for optional parameters).
+
+use std::time::Duration;
+
+use crate::adapters::twilio::{TwilioConfig, TwilioCredentials, TwilioSenderId};
+use crate::domain::{CodeHasher, CodeLength};
+use crate::service::Policy;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    pub twilio: TwilioConfig,
+    pub hasher: CodeHasher,
+    pub policy: Policy,
+    /// When set, requests must carry it (`X-Parse-Application-Id` or `_ApplicationId`).
+    pub parse_application_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("missing configuration: set the environment variable {0}")]
+    Missing(&'static str),
+    #[error("missing configuration: set {0} or {1}")]
+    MissingOneOf(&'static str, &'static str),
+    #[error("invalid configuration: {name} {problem}")]
+    Invalid {
+        name: &'static str,
+        problem: &'static str,
+    },
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads each setting through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let require = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+
+        let account_sid = require("TWILIO_ACCOUNT_SID")?;
+        let credentials = match (
+            get("TWILIO_API_KEY_SID"),
+            get("TWILIO_API_KEY_SECRET"),
+            get("TWILIO_AUTH_TOKEN"),
+        ) {
+            (Some(username), Some(password), _) => TwilioCredentials { username, password },
+            (Some(_), None, _) => return Err(ConfigError::Missing("TWILIO_API_KEY_SECRET")),
+            (None, _, Some(password)) => TwilioCredentials {
+                username: account_sid.clone(),
+                password,
+            },
+            (None, _, None) => {
+                return Err(ConfigError::MissingOneOf(
+                    "TWILIO_AUTH_TOKEN",
+                    "TWILIO_API_KEY_SID with TWILIO_API_KEY_SECRET",
+                ));
+            }
+        };
+        let sender = match (
+            get("TWILIO_MESSAGING_SERVICE_SID"),
+            get("TWILIO_FROM_NUMBER"),
+        ) {
+            (Some(sid), _) => TwilioSenderId::MessagingService(sid),
+            (None, Some(number)) => TwilioSenderId::From(number),
+            (None, None) => {
+                return Err(ConfigError::MissingOneOf(
+                    "TWILIO_FROM_NUMBER",
+                    "TWILIO_MESSAGING_SERVICE_SID",
+                ));
+            }
+        };
+        let hmac_key = require("CODE_HMAC_KEY")?;
+        if hmac_key.len() < CodeHasher::MIN_KEY_BYTES {
+            return Err(ConfigError::Invalid {
+                name: "CODE_HMAC_KEY",
+                problem: "must be at least 32 bytes of random data",
+            });
+        }
+        let number = |name: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| {
+            get(name).map_or(Ok(default), |text| {
+                text.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|value| range.contains(value))
+                    .ok_or(ConfigError::Invalid {
+                        name,
+                        problem: "is not a whole number in the allowed range (see README)",
+                    })
+            })
+        };
+        let code_length = number("CODE_LENGTH", 6, 4..=10)?;
+        Ok(Self {
+            table_name: require("VERIFICATIONS_TABLE")?,
+            twilio: TwilioConfig {
+                api_base: get("TWILIO_API_BASE").unwrap_or_else(|| "https://api.twilio.com".into()),
+                account_sid,
+                credentials,
+                sender,
+                timeout: Duration::from_millis(number("TWILIO_TIMEOUT_MS", 5_000, 100..=60_000)?),
+            },
+            hasher: CodeHasher::new(
+                get("CODE_HMAC_KEY_ID").unwrap_or_else(|| "v1".into()),
+                hmac_key.into_bytes(),
+            ),
+            policy: Policy {
+                code_length: CodeLength::new(code_length as u8).unwrap_or_default(),
+                code_ttl_seconds: number("CODE_TTL_SECONDS", 600, 60..=86_400)?,
+                max_attempts: number("MAX_CHECK_ATTEMPTS", 5, 1..=20)? as u32,
+                app_name: get("APP_NAME"),
+            },
+            parse_application_id: get("PARSE_APPLICATION_ID"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn minimal() -> HashMap<&'static str, &'static str> {
+        HashMap::from([
+            ("VERIFICATIONS_TABLE", "verifications"),
+            ("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000"),
+            ("TWILIO_AUTH_TOKEN", "token"),
+            ("TWILIO_FROM_NUMBER", "+15005550006"),
+            ("CODE_HMAC_KEY", "0123456789abcdef0123456789abcdef"),
+        ])
+    }
+
+    fn load(vars: &HashMap<&'static str, &'static str>) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| vars.get(name).map(|v| v.to_string()))
+    }
+
+    #[test]
+    fn minimal_settings_get_the_documented_defaults() {
+        let config = load(&minimal()).unwrap();
+        assert_eq!(config.policy.code_length.digits(), 6);
+        assert_eq!(config.policy.code_ttl_seconds, 600);
+        assert_eq!(config.policy.max_attempts, 5);
+        assert_eq!(config.twilio.api_base, "https://api.twilio.com");
+        assert_eq!(
+            config.twilio.credentials.username,
+            "AC00000000000000000000000000000000"
+        );
+        assert_eq!(
+            config.twilio.sender,
+            TwilioSenderId::From("+15005550006".into())
+        );
+        assert_eq!(config.twilio.timeout, Duration::from_secs(5));
+        assert_eq!(config.hasher.key_id(), "v1");
+        assert_eq!(config.parse_application_id, None);
+    }
+
+    #[test]
+    fn each_required_variable_is_named_when_missing() {
+        for name in ["VERIFICATIONS_TABLE", "TWILIO_ACCOUNT_SID", "CODE_HMAC_KEY"] {
+            let mut vars = minimal();
+            vars.remove(name);
+            assert_eq!(load(&vars).unwrap_err(), ConfigError::Missing(name));
+            vars.insert(name, "  ");
+            assert_eq!(
+                load(&vars).unwrap_err(),
+                ConfigError::Missing(name),
+                "blank {name}"
+            );
+        }
+        let mut vars = minimal();
+        vars.remove("TWILIO_AUTH_TOKEN");
+        assert!(
+            load(&vars)
+                .unwrap_err()
+                .to_string()
+                .contains("TWILIO_AUTH_TOKEN")
+        );
+        let mut vars = minimal();
+        vars.remove("TWILIO_FROM_NUMBER");
+        assert!(
+            load(&vars)
+                .unwrap_err()
+                .to_string()
+                .contains("TWILIO_MESSAGING_SERVICE_SID")
+        );
+    }
+
+    #[test]
+    fn api_keys_and_messaging_services_are_preferred_when_given() {
+        let mut vars = minimal();
+        vars.insert("TWILIO_API_KEY_SID", "SK123");
+        vars.insert("TWILIO_API_KEY_SECRET", "secret");
+        vars.insert("TWILIO_MESSAGING_SERVICE_SID", "MG123");
+        let config = load(&vars).unwrap();
+        assert_eq!(config.twilio.credentials.username, "SK123");
+        assert_eq!(config.twilio.credentials.password, "secret");
+        assert_eq!(
+            config.twilio.sender,
+            TwilioSenderId::MessagingService("MG123".into())
+        );
+        vars.remove("TWILIO_API_KEY_SECRET");
+        assert_eq!(
+            load(&vars).unwrap_err(),
+            ConfigError::Missing("TWILIO_API_KEY_SECRET")
+        );
+    }
+
+    #[test]
+    fn out_of_range_numbers_and_short_keys_are_refused() {
+        for (name, value) in [
+            ("CODE_LENGTH", "3"),
+            ("CODE_LENGTH", "11"),
+            ("CODE_LENGTH", "six"),
+            ("CODE_TTL_SECONDS", "0"),
+            ("MAX_CHECK_ATTEMPTS", "0"),
+            ("TWILIO_TIMEOUT_MS", "-5"),
+            ("CODE_HMAC_KEY", "short"),
+        ] {
+            let mut vars = minimal();
+            vars.insert(name, value);
+            match load(&vars) {
+                Err(ConfigError::Invalid { name: named, .. }) => assert_eq!(named, name),
+                other => panic!("{name}={value} gave {other:?}"),
+            }
+        }
+        let mut vars = minimal();
+        vars.insert("CODE_LENGTH", "8");
+        assert_eq!(load(&vars).unwrap().policy.code_length.digits(), 8);
+    }
+
+    #[test]
+    fn debug_output_holds_no_secret() {
+        let config = load(&minimal()).unwrap();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("0123456789abcdef"), "{debug}");
+        assert!(!debug.contains("\"token\""), "{debug}");
+    }
+}

@@ -1,0 +1,211 @@
+use std::fmt;
+use std::str::FromStr;
+
+use hmac::{Hmac, Mac};
+use rand::TryRngCore;
+use rand::rngs::OsRng;
+use sha2::Sha256;
+
+use super::{OneTimeCode, PhoneNumber};
+
+/// Random 128-bit id of one sent code; bound into the code's MAC so a hash
+/// cannot be replayed against another verification of the same number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VerificationId(String);
+
+impl VerificationId {
+    pub fn random() -> Self {
+        let mut bytes = [0u8; 16];
+        OsRng
+            .try_fill_bytes(&mut bytes)
+            .expect("the operating system's random number generator failed");
+        Self(hex::encode(bytes))
+    }
+
+    /// Rebuilds an id read back from storage.
+    pub fn from_stored(id: String) -> Self {
+        Self(id)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// HMAC-SHA256 of a code: what storage keeps instead of the code.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CodeMac(Vec<u8>);
+
+impl CodeMac {
+    pub fn from_stored(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for CodeMac {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CodeMac(<redacted>)")
+    }
+}
+
+/// Computes and checks code MACs under a secret key with an id, so stored
+/// hashes say which key made them.
+#[derive(Clone)]
+pub struct CodeHasher {
+    key_id: String,
+    key: Vec<u8>,
+}
+
+impl CodeHasher {
+    /// Keys shorter than this are refused by the configuration.
+    pub const MIN_KEY_BYTES: usize = 32;
+
+    pub fn new(key_id: impl Into<String>, key: impl Into<Vec<u8>>) -> Self {
+        Self {
+            key_id: key_id.into(),
+            key: key.into(),
+        }
+    }
+
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// MAC over number, verification id and code, each on its own line (none
+    /// of them can contain a newline, so the encoding is unambiguous).
+    pub fn mac(&self, phone: &PhoneNumber, id: &VerificationId, code: &OneTimeCode) -> CodeMac {
+        CodeMac(self.keyed(phone, id, code).finalize().into_bytes().to_vec())
+    }
+
+    /// Constant-time comparison of `code` against a stored MAC. A MAC made
+    /// under another key id never matches.
+    pub fn matches(
+        &self,
+        phone: &PhoneNumber,
+        id: &VerificationId,
+        code: &OneTimeCode,
+        stored_key_id: &str,
+        stored: &CodeMac,
+    ) -> bool {
+        stored_key_id == self.key_id
+            && self
+                .keyed(phone, id, code)
+                .verify_slice(stored.as_bytes())
+                .is_ok()
+    }
+
+    fn keyed(&self, phone: &PhoneNumber, id: &VerificationId, code: &OneTimeCode) -> Hmac<Sha256> {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
+        for part in [phone.as_e164(), id.as_str(), code.as_str()] {
+            mac.update(part.as_bytes());
+            mac.update(b"\n");
+        }
+        mac
+    }
+}
+
+impl fmt::Debug for CodeHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CodeHasher")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How the code reaches the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Channel {
+    #[default]
+    Sms,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Unsupported channel. Supported channels: sms.")]
+pub struct UnknownChannel;
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Sms => "sms",
+        }
+    }
+}
+
+impl FromStr for Channel {
+    type Err = UnknownChannel;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "sms" => Ok(Channel::Sms),
+            _ => Err(UnknownChannel),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::CodeLength;
+
+    fn hasher() -> CodeHasher {
+        CodeHasher::new("v1", b"0123456789abcdef0123456789abcdef".to_vec())
+    }
+
+    fn fixture() -> (PhoneNumber, VerificationId, OneTimeCode) {
+        (
+            PhoneNumber::parse("+14155550123", None).unwrap(),
+            VerificationId::random(),
+            OneTimeCode::parse("123456", CodeLength::default()).unwrap(),
+        )
+    }
+
+    #[test]
+    fn the_right_code_matches_its_mac() {
+        let (phone, id, code) = fixture();
+        let mac = hasher().mac(&phone, &id, &code);
+        assert!(hasher().matches(&phone, &id, &code, "v1", &mac));
+    }
+
+    #[test]
+    fn the_mac_is_bound_to_code_number_verification_and_key() {
+        let (phone, id, code) = fixture();
+        let mac = hasher().mac(&phone, &id, &code);
+        let other_code = OneTimeCode::parse("123457", CodeLength::default()).unwrap();
+        let other_phone = PhoneNumber::parse("+14155550124", None).unwrap();
+        let other_id = VerificationId::random();
+        let other_key = CodeHasher::new("v1", b"another key of thirty-two bytes!".to_vec());
+        assert!(!hasher().matches(&phone, &id, &other_code, "v1", &mac));
+        assert!(!hasher().matches(&other_phone, &id, &code, "v1", &mac));
+        assert!(!hasher().matches(&phone, &other_id, &code, "v1", &mac));
+        assert!(!other_key.matches(&phone, &id, &code, "v1", &mac));
+        assert!(!hasher().matches(&phone, &id, &code, "v0", &mac));
+    }
+
+    #[test]
+    fn the_mac_is_sha256_sized_and_does_not_contain_the_code() {
+        let (phone, id, code) = fixture();
+        let mac = hasher().mac(&phone, &id, &code);
+        assert_eq!(mac.as_bytes().len(), 32);
+        assert!(!hex::encode(mac.as_bytes()).contains(code.as_str()));
+    }
+
+    #[test]
+    fn verification_ids_are_random_128_bit_hex() {
+        let a = VerificationId::random();
+        let b = VerificationId::random();
+        assert_eq!(a.as_str().len(), 32);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn channels_parse_from_their_wire_names() {
+        assert_eq!("sms".parse(), Ok(Channel::Sms));
+        assert_eq!("SMS".parse::<Channel>(), Err(UnknownChannel));
+        assert_eq!("pigeon".parse::<Channel>(), Err(UnknownChannel));
+    }
+}

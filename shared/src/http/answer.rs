@@ -1,0 +1,85 @@
+use lambda_http::http::{StatusCode, header};
+use lambda_http::{Body, Response};
+use serde_json::{Map, Value, json};
+
+/// Parse Server error codes (`Parse.Error`), which Parse SDKs understand.
+pub mod parse_code {
+    pub const INTERNAL_SERVER_ERROR: u16 = 1;
+    pub const INVALID_JSON: u16 = 107;
+    pub const OPERATION_FORBIDDEN: u16 = 119;
+    pub const SCRIPT_FAILED: u16 = 141;
+    pub const VALIDATION_ERROR: u16 = 142;
+    pub const REQUEST_LIMIT_EXCEEDED: u16 = 155;
+}
+
+/// A failure as the client sees it: HTTP status, Parse code, a stable
+/// machine-readable `reason` and a human message (never internal details).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub parse_code: u16,
+    pub reason: &'static str,
+    pub message: String,
+    pub retry_after_seconds: Option<u64>,
+    /// Extra fields for the body, e.g. `attemptsRemaining`.
+    pub details: Map<String, Value>,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        parse_code: u16,
+        reason: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            parse_code,
+            reason,
+            message: message.into(),
+            retry_after_seconds: None,
+            details: Map::new(),
+        }
+    }
+
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after_seconds = Some(seconds);
+        self
+    }
+
+    pub fn detail(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.details.insert(name.to_owned(), value.into());
+        self
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let mut body = Map::new();
+        body.insert("code".into(), self.parse_code.into());
+        body.insert("error".into(), self.message.into());
+        body.insert("reason".into(), self.reason.into());
+        if let Some(seconds) = self.retry_after_seconds {
+            body.insert("retryAfter".into(), seconds.into());
+        }
+        body.extend(self.details);
+        json_response(self.status, &Value::Object(body), self.retry_after_seconds)
+    }
+}
+
+/// `200 {"result": result}`.
+pub fn success(result: Value) -> Response<Body> {
+    json_response(StatusCode::OK, &json!({ "result": result }), None)
+}
+
+fn json_response(status: StatusCode, body: &Value, retry_after: Option<u64>) -> Response<Body> {
+    let mut builder = Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+        // Answers are about one user's verification: never cache them.
+        .header(header::CACHE_CONTROL, "no-store");
+    if let Some(seconds) = retry_after {
+        builder = builder.header(header::RETRY_AFTER, seconds);
+    }
+    builder
+        .body(Body::Text(body.to_string()))
+        .expect("status and headers are valid")
+}

@@ -1,0 +1,16 @@
+//! The Parse Cloud Code style HTTP contract: `POST /functions/<name>` with a
+//! JSON object of parameters; answers `{"result": ...}` or
+//! `{"code", "error", "reason"}`.
+//!
+//! `params` reads requests, `answer` builds responses, `errors` is the one
+//! place where every error becomes an HTTP answer, `handlers` ties them to
+//! the service.
+
+mod answer;
+mod errors;
+mod handlers;
+mod params;
+
+pub use answer::{ApiError, parse_code};
+pub use handlers::Api;
+pub use params::{MAX_BODY_BYTES, RequestError};

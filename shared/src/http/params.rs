@@ -1,0 +1,159 @@
+use lambda_http::http::{Method, header};
+use lambda_http::{Body, Request};
+use serde_json::{Map, Value};
+
+use crate::domain::{Channel, CodeLength, OneTimeCode, PhoneNumber};
+
+use super::ApiError;
+
+/// Requests are a few dozen bytes; anything this big is not a client of ours.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("use POST")]
+    MethodNotAllowed,
+    #[error("unsupported content type")]
+    UnsupportedMediaType,
+    #[error("empty body")]
+    EmptyBody,
+    #[error("body too large")]
+    BodyTooLarge,
+    #[error("body is not JSON")]
+    InvalidJson,
+    #[error("body is not a JSON object")]
+    NotAnObject,
+    #[error("missing parameter {0}")]
+    Missing(&'static str),
+    #[error("parameter {0} must be a string")]
+    NotAString(&'static str),
+    #[error("invalid locale")]
+    InvalidLocale,
+    #[error("wrong or missing application id")]
+    WrongApplicationId,
+}
+
+/// The parameters of a cloud-function call: the JSON object in the body,
+/// without the `_`-prefixed fields the Parse SDKs add.
+#[derive(Debug)]
+pub struct Params(Map<String, Value>);
+
+impl Params {
+    /// Reads a JSON object sent as `application/json` or `text/plain` (as
+    /// the Parse JS SDK does); API Gateway's base64 bodies arrive decoded.
+    /// When `application_id` is set, the request must carry it.
+    pub fn read(request: &Request, application_id: Option<&str>) -> Result<Self, ApiError> {
+        Ok(Self::read_object(request, application_id)?)
+    }
+
+    fn read_object(request: &Request, application_id: Option<&str>) -> Result<Self, RequestError> {
+        if request.method() != Method::POST {
+            return Err(RequestError::MethodNotAllowed);
+        }
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(|value| {
+                value
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            });
+        if !matches!(
+            content_type.as_deref(),
+            None | Some("application/json" | "text/plain")
+        ) {
+            return Err(RequestError::UnsupportedMediaType);
+        }
+        let bytes: &[u8] = match request.body() {
+            Body::Empty => &[],
+            Body::Text(text) => text.as_bytes(),
+            Body::Binary(bytes) => bytes,
+            _ => return Err(RequestError::InvalidJson),
+        };
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(RequestError::EmptyBody);
+        }
+        if bytes.len() > MAX_BODY_BYTES {
+            return Err(RequestError::BodyTooLarge);
+        }
+        let Value::Object(mut object) =
+            serde_json::from_slice(bytes).map_err(|_| RequestError::InvalidJson)?
+        else {
+            return Err(RequestError::NotAnObject);
+        };
+        if let Some(expected) = application_id {
+            let from_header = request
+                .headers()
+                .get("x-parse-application-id")
+                .and_then(|value| value.to_str().ok());
+            let from_body = object.get("_ApplicationId").and_then(Value::as_str);
+            if from_header.or(from_body) != Some(expected) {
+                return Err(RequestError::WrongApplicationId);
+            }
+        }
+        object.retain(|name, _| !name.starts_with('_'));
+        Ok(Self(object))
+    }
+
+    /// An optional string parameter; `null` counts as absent.
+    fn optional_str(&self, name: &'static str) -> Result<Option<&str>, RequestError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text)),
+            Some(_) => Err(RequestError::NotAString(name)),
+        }
+    }
+
+    fn required_str(&self, name: &'static str) -> Result<&str, RequestError> {
+        self.optional_str(name)?
+            .filter(|text| !text.trim().is_empty())
+            .ok_or(RequestError::Missing(name))
+    }
+
+    /// `phoneNumber`, in international form or national with a
+    /// `defaultRegion` (alias `countryCode`) such as "US".
+    pub fn phone_number(&self) -> Result<PhoneNumber, ApiError> {
+        let number = self.required_str("phoneNumber")?;
+        let region = match self.optional_str("defaultRegion")? {
+            Some(region) => Some(region),
+            None => self.optional_str("countryCode")?,
+        };
+        Ok(PhoneNumber::parse(number, region)?)
+    }
+
+    /// `channel`, `sms` when absent.
+    pub fn channel(&self) -> Result<Channel, ApiError> {
+        Ok(self
+            .optional_str("channel")?
+            .map(str::parse)
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    /// `locale`: a BCP 47 language tag such as `en` or `pt-BR`.
+    pub fn locale(&self) -> Result<Option<&str>, ApiError> {
+        let locale = self.optional_str("locale")?;
+        let well_formed = |tag: &str| {
+            (2..=35).contains(&tag.len())
+                && tag.split(['-', '_']).all(|part| {
+                    !part.is_empty()
+                        && part.len() <= 8
+                        && part.bytes().all(|b| b.is_ascii_alphanumeric())
+                })
+        };
+        match locale {
+            Some(tag) if !well_formed(tag) => Err(RequestError::InvalidLocale.into()),
+            _ => Ok(locale),
+        }
+    }
+
+    /// `phoneVerificationCode`: exactly `length` digits, as a string.
+    pub fn code(&self, length: CodeLength) -> Result<OneTimeCode, ApiError> {
+        let code = self.required_str("phoneVerificationCode")?;
+        Ok(OneTimeCode::parse(code, length)?)
+    }
+}

@@ -1,0 +1,13 @@
+//! Phone-number verification: the domain, its ports, the adapters that
+//! implement them (DynamoDB, Twilio) and the Parse-style HTTP contract.
+//!
+//! Dependency direction: `http` -> `service` -> `ports` <- `adapters`;
+//! `domain` holds the value types everyone shares. `app` wires it together.
+
+pub mod adapters;
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod ports;
+pub mod service;

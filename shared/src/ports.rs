@@ -1,0 +1,141 @@
+//! What the verification service needs from the outside world. Adapters in
+//! `crate::adapters` implement these traits: DynamoDB, Twilio, the clock.
+
+use std::fmt;
+use std::future::Future;
+
+use crate::domain::{Channel, CodeMac, PhoneNumber, Timestamp, VerificationId};
+
+/// A freshly sent code, as storage keeps it (hash only).
+#[derive(Debug, Clone)]
+pub struct NewVerification {
+    pub phone: PhoneNumber,
+    pub id: VerificationId,
+    pub code_mac: CodeMac,
+    pub key_id: String,
+    pub channel: Channel,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// A pending verification whose attempt counter was just incremented.
+#[derive(Debug, Clone)]
+pub struct CountedAttempt {
+    pub id: VerificationId,
+    pub code_mac: CodeMac,
+    pub key_id: String,
+    /// Attempts used, including this one.
+    pub attempts: u32,
+    pub expires_at: Timestamp,
+}
+
+/// Why no attempt could be counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptRefused {
+    /// Nothing was sent to this number, or the code was withdrawn.
+    NoPendingVerification,
+    Expired,
+    AlreadyApproved,
+    AttemptsExhausted,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Storage could not be reached or refused the request; nothing changed
+    /// as far as we know, so the client may retry.
+    #[error("verification storage is unavailable: {0}")]
+    Unavailable(String),
+    /// Storage answered with an item this code cannot read.
+    #[error("verification storage returned a malformed item: {0}")]
+    Malformed(String),
+}
+
+/// Every write is one conditional DynamoDB request: there is no
+/// read-modify-write, so concurrent requests cannot break a limit.
+pub trait VerificationStore: Send + Sync {
+    /// Replaces whatever verification the number had with this one.
+    fn save_new(
+        &self,
+        new: &NewVerification,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Withdraws a code that could not be delivered, unless a newer one
+    /// replaced it meanwhile.
+    fn withdraw(
+        &self,
+        phone: &PhoneNumber,
+        id: &VerificationId,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Atomically counts one attempt against the pending code, before the
+    /// code is compared: refused when none is pending, it expired, or
+    /// `max_attempts` are used up.
+    fn count_attempt(
+        &self,
+        phone: &PhoneNumber,
+        now: Timestamp,
+        max_attempts: u32,
+    ) -> impl Future<Output = Result<Result<CountedAttempt, AttemptRefused>, StoreError>> + Send;
+
+    /// Marks verification `id` approved if it is still pending; `false` when
+    /// another request approved it first (or it was replaced).
+    fn approve(
+        &self,
+        phone: &PhoneNumber,
+        id: &VerificationId,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// A message carrying a code. `Debug` leaves the body out.
+#[derive(Clone)]
+pub struct OutgoingMessage {
+    pub to: PhoneNumber,
+    pub channel: Channel,
+    pub body: String,
+}
+
+impl fmt::Debug for OutgoingMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutgoingMessage")
+            .field("to", &self.to)
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the provider refused a message to this recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecipientProblem {
+    /// The provider says the number is not a valid phone number.
+    InvalidNumber,
+    /// The number cannot receive this channel (e.g. a landline for SMS).
+    CannotReceive,
+    /// The number is valid but cannot be reached (unroutable, blocked region).
+    Unreachable,
+    /// The recipient opted out (replied STOP).
+    OptedOut,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("the provider refused the recipient: {0:?}")]
+    Recipient(RecipientProblem),
+    /// Credentials, sender or account are wrong: an operator must act.
+    #[error("the message provider is misconfigured: {0}")]
+    Misconfigured(String),
+    /// Rate-limited, down or timed out: retrying later may work.
+    #[error("the message provider is unavailable: {0}")]
+    Unavailable(String),
+}
+
+pub trait MessageSender: Send + Sync {
+    fn send(
+        &self,
+        message: &OutgoingMessage,
+    ) -> impl Future<Output = Result<(), DeliveryError>> + Send;
+}
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
