@@ -10,6 +10,7 @@ use crate::adapters::dynamodb::DynamoDbStore;
 use crate::adapters::twilio::TwilioSender;
 use crate::config::Config;
 use crate::http::Api;
+use crate::ports::Clock;
 use crate::service::VerificationService;
 
 /// The API as deployed: DynamoDB, Twilio and the system clock.
@@ -22,14 +23,17 @@ pub enum Function {
     VerifyPhoneNumber,
 }
 
-/// Builds the API from validated configuration. The AWS SDK reads region,
-/// credentials and `AWS_ENDPOINT_URL_DYNAMODB` from the environment.
-pub async fn build(config: Config) -> Result<LambdaApi, Error> {
+/// Builds the API from validated configuration, with the given clock (tests
+/// pass one they can move). The AWS SDK reads region, credentials and
+/// `AWS_ENDPOINT_URL_DYNAMODB` from the environment.
+pub async fn build<C: Clock>(
+    config: Config,
+    clock: C,
+) -> Result<Api<DynamoDbStore, TwilioSender, C>, Error> {
     let aws = aws_config::load_from_env().await;
     let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name);
     let sender = TwilioSender::new(config.twilio)?;
-    let service =
-        VerificationService::new(store, sender, SystemClock, config.hasher, config.policy);
+    let service = VerificationService::new(store, sender, clock, config.hasher, config.policy);
     Ok(Api::new(service, config.parse_application_id))
 }
 
@@ -37,7 +41,7 @@ pub async fn build(config: Config) -> Result<LambdaApi, Error> {
 pub async fn serve(function: Function) -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let config = Config::from_env().inspect_err(|error| tracing::error!(%error, "cannot start"))?;
-    let api = Arc::new(build(config).await?);
+    let api: Arc<LambdaApi> = Arc::new(build(config, SystemClock).await?);
     lambda_http::run(service_fn(move |request: Request| {
         let api = Arc::clone(&api);
         async move {

@@ -190,3 +190,191 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, M,
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::adapters::clock::ManualClock;
+    use crate::adapters::memory::{InMemoryStore, RecordingSender};
+    use crate::ports::RecipientProblem;
+
+    type Service = VerificationService<InMemoryStore, RecordingSender, Arc<ManualClock>>;
+
+    fn service() -> (Service, RecordingSender, Arc<ManualClock>) {
+        let sender = RecordingSender::default();
+        let clock = Arc::new(ManualClock::starting_at(Timestamp::from_unix_seconds(
+            1_800_000_000,
+        )));
+        let service = VerificationService::new(
+            InMemoryStore::default(),
+            sender.clone(),
+            Arc::clone(&clock),
+            CodeHasher::new("v1", b"unit-test key of at least 32 bytes".to_vec()),
+            Policy::default(),
+        );
+        (service, sender, clock)
+    }
+
+    fn phone() -> PhoneNumber {
+        PhoneNumber::parse("+14155550123", None).unwrap()
+    }
+
+    async fn send(service: &Service) -> CodeSent {
+        service
+            .send_code(SendRequest {
+                phone: phone(),
+                channel: Channel::Sms,
+            })
+            .await
+            .unwrap()
+    }
+
+    /// The code in the last message "delivered" to the phone.
+    fn received_code(sender: &RecordingSender) -> OneTimeCode {
+        let body = sender.sent().last().unwrap().body.clone();
+        let digits: String = body.chars().filter(char::is_ascii_digit).collect();
+        OneTimeCode::parse(&digits, CodeLength::default()).unwrap()
+    }
+
+    fn wrong(code: &OneTimeCode) -> OneTimeCode {
+        let first = (code.as_str().as_bytes()[0] - b'0' + 1) % 10;
+        OneTimeCode::parse(
+            &format!("{first}{}", &code.as_str()[1..]),
+            CodeLength::default(),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_sent_code_verifies_once() {
+        let (service, sender, _) = service();
+        let sent = send(&service).await;
+        assert_eq!(sent.expires_at, Timestamp::from_unix_seconds(1_800_000_600));
+        assert_eq!(sent.attempts_remaining, 5);
+        let code = received_code(&sender);
+        let approved = service.check_code(phone(), &code).await.unwrap();
+        assert_eq!(approved.phone, phone());
+        assert!(matches!(
+            service.check_code(phone(), &code).await,
+            Err(CheckError::AlreadyUsed)
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_message_names_the_app_and_carries_the_code() {
+        let (mut service, sender, _) = service();
+        service.policy.app_name = Some("Acme".into());
+        send(&service).await;
+        let code = received_code(&sender);
+        assert_eq!(
+            sender.sent()[0].body,
+            format!("Your Acme verification code is: {}", code.as_str())
+        );
+    }
+
+    #[tokio::test]
+    async fn wrong_codes_count_down_then_the_code_is_dead() {
+        let (service, sender, _) = service();
+        send(&service).await;
+        let code = received_code(&sender);
+        for remaining in (0..5).rev() {
+            match service.check_code(phone(), &wrong(&code)).await {
+                Err(CheckError::IncorrectCode { attempts_remaining }) => {
+                    assert_eq!(attempts_remaining, remaining)
+                }
+                other => panic!("expected an incorrect code, got {other:?}"),
+            }
+        }
+        assert!(matches!(
+            service.check_code(phone(), &code).await,
+            Err(CheckError::AttemptsExhausted)
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_fifth_attempt_may_still_be_right() {
+        let (service, sender, _) = service();
+        send(&service).await;
+        let code = received_code(&sender);
+        for _ in 0..4 {
+            assert!(service.check_code(phone(), &wrong(&code)).await.is_err());
+        }
+        assert!(service.check_code(phone(), &code).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn codes_expire_after_the_ttl() {
+        let (service, sender, clock) = service();
+        send(&service).await;
+        let code = received_code(&sender);
+        clock.advance(599);
+        assert!(matches!(
+            service.check_code(phone(), &wrong(&code)).await,
+            Err(CheckError::IncorrectCode { .. })
+        ));
+        clock.advance(1);
+        assert!(matches!(
+            service.check_code(phone(), &code).await,
+            Err(CheckError::Expired)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_new_code_replaces_the_previous_one() {
+        let (service, sender, _) = service();
+        send(&service).await;
+        let first = received_code(&sender);
+        send(&service).await;
+        let second = received_code(&sender);
+        if first != second {
+            assert!(matches!(
+                service.check_code(phone(), &first).await,
+                Err(CheckError::IncorrectCode { .. })
+            ));
+        }
+        assert!(service.check_code(phone(), &second).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_unknown_number_has_nothing_pending() {
+        let (service, _, _) = service();
+        let code = OneTimeCode::parse("123456", CodeLength::default()).unwrap();
+        assert!(matches!(
+            service.check_code(phone(), &code).await,
+            Err(CheckError::NoPendingVerification)
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_undelivered_code_is_withdrawn() {
+        let (service, sender, _) = service();
+        send(&service).await;
+        let delivered = received_code(&sender);
+        sender.fail_with(Some(DeliveryError::Recipient(
+            RecipientProblem::InvalidNumber,
+        )));
+        let failed = service
+            .send_code(SendRequest {
+                phone: phone(),
+                channel: Channel::Sms,
+            })
+            .await;
+        assert!(matches!(failed, Err(SendError::Delivery(_))));
+        // Neither the undelivered code nor the one it replaced is usable...
+        assert!(matches!(
+            service.check_code(phone(), &delivered).await,
+            Err(CheckError::NoPendingVerification)
+        ));
+        // ...and nothing stops the user from asking again.
+        sender.fail_with(None);
+        send(&service).await;
+        assert!(
+            service
+                .check_code(phone(), &received_code(&sender))
+                .await
+                .is_ok()
+        );
+    }
+}

@@ -1,1 +1,337 @@
+//! Test harness: the real handlers, wired exactly as in Lambda, against
+//! DynamoDB Local (over HTTP) and a Twilio fake that speaks Twilio's wire
+//! format. Run through `scripts/test.sh`, which starts DynamoDB Local and
+//! sets `AWS_ENDPOINT_URL_DYNAMODB`.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use base64::Engine;
+use phone_verification::adapters::clock::{ManualClock, SystemClock};
+use phone_verification::adapters::dynamodb::DynamoDbStore;
+use phone_verification::adapters::twilio::TwilioSender;
+use phone_verification::config::Config;
+use phone_verification::http::Api;
+use phone_verification::ports::Clock;
+use serde_json::{Value, json};
+use wiremock::matchers::{basic_auth, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+pub const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
+pub const AUTH_TOKEN: &str = "test-auth-token";
+pub const FROM_NUMBER: &str = "+15005550006";
+pub const MESSAGES_PATH: &str =
+    "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json";
+
+/// The function under test.
+#[derive(Debug, Clone, Copy)]
+pub enum Function {
+    Send,
+    Verify,
+}
+
+/// A handler's answer, decoded.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: HashMap<String, String>,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn reason(&self) -> &str {
+        self.body["reason"].as_str().unwrap_or("<none>")
+    }
+}
+
+pub struct Stack {
+    pub api: Api<DynamoDbStore, TwilioSender, Arc<ManualClock>>,
+    pub twilio: MockServer,
+    pub clock: Arc<ManualClock>,
+    pub table: String,
+}
+
+/// Settings the tests change; everything else as in production.
+pub struct Options {
+    pub env: Vec<(&'static str, String)>,
+    /// Mount the default "Twilio accepts every message" answer.
+    pub twilio_accepts: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            env: Vec::new(),
+            twilio_accepts: true,
+        }
+    }
+}
+
+impl Stack {
+    pub async fn start() -> Self {
+        Self::start_with(Options::default()).await
+    }
+
+    /// A fresh table in DynamoDB Local and a fresh Twilio fake per stack, so
+    /// tests never see each other's state.
+    pub async fn start_with(options: Options) -> Self {
+        let table = create_table().await;
+        let twilio = MockServer::start().await;
+        if options.twilio_accepts {
+            twilio_accepts_messages(&twilio).await;
+        }
+        let mut env: HashMap<&str, String> = HashMap::from([
+            ("VERIFICATIONS_TABLE", table.clone()),
+            ("TWILIO_API_BASE", twilio.uri()),
+            ("TWILIO_ACCOUNT_SID", ACCOUNT_SID.into()),
+            ("TWILIO_AUTH_TOKEN", AUTH_TOKEN.into()),
+            ("TWILIO_FROM_NUMBER", FROM_NUMBER.into()),
+            (
+                "CODE_HMAC_KEY",
+                "integration-test-key-0123456789abcdef".into(),
+            ),
+            ("TWILIO_TIMEOUT_MS", "1000".into()),
+        ]);
+        env.extend(options.env);
+        let config = Config::from_lookup(|name| env.get(name).cloned()).expect("valid test config");
+        let clock = Arc::new(ManualClock::starting_at(SystemClock.now()));
+        let api = phone_verification::app::build(config, Arc::clone(&clock))
+            .await
+            .expect("the API builds");
+        Self {
+            api,
+            twilio,
+            clock,
+            table,
+        }
+    }
+
+    /// Calls a function with `params` as an API Gateway HTTP API event would.
+    pub async fn call(&self, function: Function, params: Value) -> Answer {
+        self.call_event(
+            function,
+            &http_api_event(function, &params.to_string(), "application/json"),
+        )
+        .await
+    }
+
+    pub async fn send(&self, phone: &str) -> Answer {
+        self.call(Function::Send, json!({ "phoneNumber": phone }))
+            .await
+    }
+
+    pub async fn verify(&self, phone: &str, code: &str) -> Answer {
+        self.call(
+            Function::Verify,
+            json!({ "phoneNumber": phone, "phoneVerificationCode": code }),
+        )
+        .await
+    }
+
+    /// Feeds a raw API Gateway event (v1 or v2 JSON) through the handler.
+    pub async fn call_event(&self, function: Function, event: &str) -> Answer {
+        let request = lambda_http::request::from_str(event).expect("a valid API Gateway event");
+        let response = match function {
+            Function::Send => self.api.send_verification_code(request).await,
+            Function::Verify => self.api.verify_phone_number(request).await,
+        };
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.to_string(),
+                    value.to_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        let body = match response.body() {
+            lambda_http::Body::Text(text) => serde_json::from_str(text).expect("a JSON body"),
+            other => panic!("expected a text body, got {other:?}"),
+        };
+        Answer {
+            status: response.status().as_u16(),
+            headers,
+            body,
+        }
+    }
+
+    /// Form fields of every message Twilio received, oldest first.
+    pub async fn messages(&self) -> Vec<HashMap<String, String>> {
+        self.twilio
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|request| request.url.path() == MESSAGES_PATH)
+            .map(|request| form_urlencoded::parse(&request.body).into_owned().collect())
+            .collect()
+    }
+
+    /// The code in the last message the phone received.
+    pub async fn code_sent_to(&self, phone: &str) -> String {
+        let message = self
+            .messages()
+            .await
+            .into_iter()
+            .rev()
+            .find(|fields| fields.get("To").map(String::as_str) == Some(phone))
+            .unwrap_or_else(|| panic!("no message was sent to {phone}"));
+        message["Body"]
+            .rsplit(' ')
+            .next()
+            .expect("the body ends with the code")
+            .to_owned()
+    }
+
+    /// A code that is certainly wrong: the right one with its first digit changed.
+    pub async fn wrong_code_for(&self, phone: &str) -> String {
+        let code = self.code_sent_to(phone).await;
+        let first = (code.as_bytes()[0] - b'0' + 1) % 10;
+        format!("{first}{}", &code[1..])
+    }
+
+    /// The raw DynamoDB item of a number, to check what is (not) stored.
+    pub async fn stored_item(
+        &self,
+        phone: &str,
+    ) -> Option<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        dynamodb()
+            .await
+            .get_item()
+            .table_name(&self.table)
+            .key(
+                "phone_number",
+                aws_sdk_dynamodb::types::AttributeValue::S(phone.into()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("GetItem works")
+            .item
+    }
+}
+
+/// Twilio's answer to an accepted message (a Message resource, trimmed).
+pub async fn twilio_accepts_messages(server: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path(MESSAGES_PATH))
+        .and(basic_auth(ACCOUNT_SID, AUTH_TOKEN))
+        .and(header("content-type", "application/x-www-form-urlencoded"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "sid": "SM0123456789abcdef0123456789abcdef",
+            "account_sid": ACCOUNT_SID,
+            "status": "queued",
+            "direction": "outbound-api",
+            "num_segments": "1",
+            "error_code": null,
+            "error_message": null,
+            "uri": format!("{MESSAGES_PATH}/SM0123456789abcdef0123456789abcdef.json"),
+        })))
+        .mount(server)
+        .await;
+}
+
+/// An API Gateway HTTP API (payload 2.0) event carrying `body`.
+pub fn http_api_event(function: Function, body: &str, content_type: &str) -> String {
+    let name = match function {
+        Function::Send => "sendVerificationCode",
+        Function::Verify => "verifyPhoneNumber",
+    };
+    json!({
+        "version": "2.0",
+        "routeKey": format!("POST /functions/{name}"),
+        "rawPath": format!("/functions/{name}"),
+        "rawQueryString": "",
+        "headers": { "content-type": content_type, "host": "api.example.com" },
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "api",
+            "domainName": "api.example.com",
+            "domainPrefix": "api",
+            "http": {
+                "method": "POST",
+                "path": format!("/functions/{name}"),
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.7",
+                "userAgent": "integration-tests"
+            },
+            "requestId": "test-request",
+            "routeKey": format!("POST /functions/{name}"),
+            "stage": "$default",
+            "time": "25/Nov/2026:10:00:00 +0000",
+            "timeEpoch": 1_795_600_000_000_u64
+        },
+        "body": body,
+        "isBase64Encoded": false
+    })
+    .to_string()
+}
+
+/// The same event with the body base64-encoded, as API Gateway sends
+/// bodies it considers binary.
+pub fn base64_http_api_event(function: Function, body: &str, content_type: &str) -> String {
+    let mut event: Value =
+        serde_json::from_str(&http_api_event(function, body, content_type)).unwrap();
+    event["body"] = base64::engine::general_purpose::STANDARD
+        .encode(body)
+        .into();
+    event["isBase64Encoded"] = true.into();
+    event.to_string()
+}
+
+/// A phone number no other test in this process uses (fictional 555-01xx
+/// range of several US area codes; tables are per stack anyway).
+pub fn unique_phone() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let area = ["415", "212", "312", "617", "206"][(n / 100 % 5) as usize];
+    format!("+1{area}55501{:02}", n % 100)
+}
+
+async fn dynamodb() -> aws_sdk_dynamodb::Client {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
+        "AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with scripts/test.sh, \
+         which starts DynamoDB Local"
+    );
+    aws_sdk_dynamodb::Client::new(&aws_config::load_from_env().await)
+}
+
+/// Creates a table shaped like template.yaml's (TTL has no effect on the
+/// logic, which enforces expiry itself, so it is not enabled here).
+async fn create_table() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "verifications-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    dynamodb()
+        .await
+        .create_table()
+        .table_name(&name)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("phone_number")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("phone_number")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("DynamoDB Local creates the table");
+    name
+}
