@@ -23,13 +23,11 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 section "DynamoDB Local and Prism (Twilio API 2010 spec)"
 start_dynamodb_local "$TEST_DYNAMODB_PORT"
-create_table phone-verifications-test
 log "Prism on http://127.0.0.1:$PRISM_PORT (log: .tools/logs/prism.log)"
 start_bg "$LOGS/prism.log" prism mock -h 127.0.0.1 -p "$PRISM_PORT" "$TWILIO_SPEC"
 # Prism answers 404 on / once it is up.
 wait_http "http://127.0.0.1:$PRISM_PORT/" 60 || { tail -20 "$LOGS/prism.log" >&2; exit 1; }
 
-export VERIFICATIONS_TABLE=phone-verifications-test
 export TWILIO_PRISM_URL="http://127.0.0.1:$PRISM_PORT"
 
 section "cargo test"

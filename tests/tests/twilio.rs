@@ -1,0 +1,200 @@
+//! The Twilio adapter: its request is valid under Twilio's official OpenAPI
+//! spec (served by Prism), and every kind of Twilio error gets a clear answer
+//! that leaves the user free to retry.
+
+use std::time::Duration;
+
+use integration_tests::{ACCOUNT_SID, AUTH_TOKEN, MESSAGES_PATH, Options, Stack, unique_phone};
+use phone_verification::adapters::twilio::{
+    TwilioConfig, TwilioCredentials, TwilioSender, TwilioSenderId,
+};
+use phone_verification::domain::{Channel, PhoneNumber};
+use phone_verification::ports::{MessageSender, OutgoingMessage};
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+fn prism_url() -> String {
+    std::env::var("TWILIO_PRISM_URL").expect(
+        "TWILIO_PRISM_URL is not set: run the tests with scripts/test.sh, which starts Prism \
+         with Twilio's OpenAPI spec",
+    )
+}
+
+fn sender_to(api_base: String, sender: TwilioSenderId) -> TwilioSender {
+    TwilioSender::new(TwilioConfig {
+        api_base,
+        account_sid: ACCOUNT_SID.into(),
+        credentials: TwilioCredentials {
+            username: ACCOUNT_SID.into(),
+            password: AUTH_TOKEN.into(),
+        },
+        sender,
+        timeout: Duration::from_secs(5),
+    })
+    .unwrap()
+}
+
+fn message() -> OutgoingMessage {
+    OutgoingMessage {
+        to: PhoneNumber::parse("+14155550123", None).unwrap(),
+        channel: Channel::Sms,
+        body: "Your verification code is: 123456".into(),
+    }
+}
+
+#[tokio::test]
+async fn our_request_is_valid_under_twilios_openapi_spec() {
+    for sender in [
+        TwilioSenderId::From("+15005550006".into()),
+        TwilioSenderId::MessagingService("MG0123456789abcdef0123456789abcdef".into()),
+    ] {
+        let result = sender_to(prism_url(), sender.clone())
+            .send(&message())
+            .await;
+        assert_eq!(result, Ok(()), "Prism refused the request with {sender:?}");
+    }
+}
+
+#[tokio::test]
+async fn prism_really_rejects_requests_that_break_the_spec() {
+    // Negative controls: without them the test above could pass vacuously.
+    let http = reqwest::Client::new();
+    let url = format!("{}{MESSAGES_PATH}", prism_url());
+    let no_to = http
+        .post(&url)
+        .basic_auth(ACCOUNT_SID, Some(AUTH_TOKEN))
+        .form(&[("From", "+15005550006"), ("Body", "hi")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_to.status(), 422);
+    let no_auth = http
+        .post(&url)
+        .form(&[
+            ("To", "+14155550123"),
+            ("From", "+15005550006"),
+            ("Body", "hi"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_auth.status(), 401);
+    let json_body = http
+        .post(&url)
+        .basic_auth(ACCOUNT_SID, Some(AUTH_TOKEN))
+        .json(&json!({ "To": "+14155550123", "From": "+15005550006", "Body": "hi" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_body.status(), 415);
+}
+
+/// A stack whose Twilio answers every message with `response`.
+async fn stack_where_twilio_answers(response: ResponseTemplate) -> Stack {
+    let stack = Stack::start_with(Options {
+        env: vec![("TWILIO_TIMEOUT_MS", "300".into())],
+        twilio_accepts: false,
+    })
+    .await;
+    Mock::given(method("POST"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(response)
+        .mount(&stack.twilio)
+        .await;
+    stack
+}
+
+fn twilio_error(status: u16, code: u32) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(json!({
+        "code": code,
+        "message": "The 'To' number +14155550123 is not a valid phone number.",
+        "more_info": format!("https://www.twilio.com/docs/errors/{code}"),
+        "status": status
+    }))
+}
+
+#[tokio::test]
+async fn each_twilio_failure_has_its_answer_and_withdraws_the_code() {
+    let cases = [
+        (twilio_error(400, 21211), 400, "recipient_invalid", None),
+        (
+            twilio_error(400, 21614),
+            400,
+            "recipient_cannot_receive",
+            None,
+        ),
+        (twilio_error(400, 21612), 400, "recipient_unreachable", None),
+        (twilio_error(400, 21610), 400, "recipient_opted_out", None),
+        (
+            twilio_error(401, 20003),
+            500,
+            "delivery_misconfigured",
+            None,
+        ),
+        (
+            twilio_error(400, 21606),
+            500,
+            "delivery_misconfigured",
+            None,
+        ),
+        (
+            twilio_error(429, 20429),
+            503,
+            "delivery_unavailable",
+            Some("5"),
+        ),
+        (
+            ResponseTemplate::new(503).set_body_string("Service Unavailable"),
+            503,
+            "delivery_unavailable",
+            Some("5"),
+        ),
+        (
+            ResponseTemplate::new(201).set_delay(Duration::from_secs(2)),
+            503,
+            "delivery_unavailable",
+            Some("5"),
+        ),
+    ];
+    for (response, status, reason, retry_after) in cases {
+        let stack = stack_where_twilio_answers(response).await;
+        let phone = unique_phone();
+        let answer = stack.send(&phone).await;
+        assert_eq!(answer.status, status, "{reason}: {:?}", answer.body);
+        assert_eq!(answer.reason(), reason);
+        assert_eq!(
+            answer.headers.get("retry-after").map(String::as_str),
+            retry_after,
+            "{reason}"
+        );
+        let text = answer.body.to_string();
+        assert!(
+            !text.contains(AUTH_TOKEN) && !text.contains(&phone) && !text.contains("21211"),
+            "{text}"
+        );
+
+        // The undelivered code was withdrawn: nothing can be guessed...
+        let item = stack
+            .stored_item(&phone)
+            .await
+            .expect("the item keeps its place");
+        assert_eq!(item["status"].as_s().unwrap(), "withdrawn", "{reason}");
+        assert!(!item.contains_key("code_mac"), "{reason}");
+        let verify = stack.verify(&phone, "123456").await;
+        assert_eq!(verify.reason(), "no_pending_verification", "{reason}");
+    }
+}
+
+#[tokio::test]
+async fn after_a_failed_send_the_user_can_simply_retry() {
+    let stack = stack_where_twilio_answers(twilio_error(503, 20503)).await;
+    let phone = unique_phone();
+    assert_eq!(stack.send(&phone).await.status, 503);
+
+    stack.twilio.reset().await;
+    integration_tests::twilio_accepts_messages(&stack.twilio).await;
+    assert_eq!(stack.send(&phone).await.status, 200);
+    let code = stack.code_sent_to(&phone).await;
+    assert_eq!(stack.verify(&phone, &code).await.status, 200);
+}
