@@ -68,8 +68,9 @@ ensure_tools() {
   fi
 
   # Pinned: cargo-lambda from PyPI is a prebuilt binary (and brings zig);
-  # `cargo install cargo-lambda` would take about an hour.
-  local venv="$TOOLS/venv" wanted="cargo-lambda==1.9.2 cfn-lint==1.58.0"
+  # `cargo install cargo-lambda` would take about an hour. aws-sam-cli
+  # validates and builds template.yaml offline.
+  local venv="$TOOLS/venv" wanted="cargo-lambda==1.9.2 cfn-lint==1.58.0 aws-sam-cli==1.170.0"
   if [[ "$(cat "$venv/.installed" 2>/dev/null)" != "$wanted" ]]; then
     log "pip install $wanted (into .tools/venv)"
     python3 -m venv "$venv"
@@ -79,6 +80,12 @@ ensure_tools() {
   fi
   # venv first: cargo-lambda finds zig only through `python3 -m ziglang`.
   export PATH="$venv/bin:$SCRIPTS/node_modules/.bin:$PATH"
+  # Lambda runs the functions on arm64 (Graviton).
+  if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+    log "rustup target add aarch64-unknown-linux-gnu"
+    rustup target add aarch64-unknown-linux-gnu
+  fi
+  export SAM_CLI_TELEMETRY=0
   log "java: $(java -version 2>&1 | head -1)"
   log "node: $(node --version), $(cargo lambda --version), cfn-lint $(cfn-lint --version | awk '{print $2}')"
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything CI checks (.ci/run calls exactly this): formatting, clippy, the
 # whole test suite against a real DynamoDB Local and Prism serving Twilio's
-# official OpenAPI spec, and cfn-lint on the SAM template.
+# official OpenAPI spec, and the SAM template (cfn-lint, sam validate, sam build).
 # Ports: TEST_DYNAMODB_PORT (8001), PRISM_PORT (4010) - apart from dev.sh's.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -33,9 +33,16 @@ export TWILIO_PRISM_URL="http://127.0.0.1:$PRISM_PORT"
 section "cargo test"
 cargo test --workspace
 
-if [[ -f template.yaml ]]; then
-  section "cfn-lint template.yaml"
-  cfn-lint template.yaml
-fi
+section "template.yaml: cfn-lint, sam validate --lint, sam build (arm64)"
+cfn-lint template.yaml
+sam validate --lint
+sam build
+for function in SendVerificationCodeFunction VerifyPhoneNumberFunction; do
+  bootstrap=".aws-sam/build/$function/bootstrap"
+  # ELF e_machine (bytes 18-19) is 0xb7 for aarch64.
+  [[ "$(od -An -tx1 -j18 -N2 "$bootstrap" | tr -d ' ')" == b700 ]] ||
+    { echo "$bootstrap is not an arm64 executable" >&2; exit 1; }
+  log "$function: $(stat -c %s "$bootstrap") bytes"
+done
 
 section "All checks passed"
