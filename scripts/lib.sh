@@ -119,6 +119,42 @@ create_table() { # create_table NAME   (after start_dynamodb_local)
   node "$SCRIPTS/dynamodb-local.mjs" create-table "$AWS_ENDPOINT_URL_DYNAMODB" "$1" | sed 's/^/    /'
 }
 
+# --- the functions, as a client sees them ---------------------------------
+# start_functions STANDIN_PORT LAMBDA_PORT GATEWAY_PORT TABLE (after
+# start_dynamodb_local): the Twilio stand-in, both functions under
+# `cargo lambda watch`, and the gateway that gives them one base URL.
+start_functions() {
+  local standin_port="$1" lambda_port="$2" gateway_port="$3" table="$4"
+  section "Twilio stand-in (every SMS it 'sends' is printed below)"
+  start_bg - node "$SCRIPTS/twilio-standin.mjs" "$standin_port"
+
+  section "Building the functions"
+  # Build up front so compile errors show here, not as a hanging request.
+  cargo build --bin send-verification-code --bin verify-phone-number
+
+  section "cargo lambda watch on 127.0.0.1:$lambda_port (rebuilds on save)"
+  # The functions inherit this environment. Config goes by env, not by
+  # --env-var/--env-file: cargo-lambda logs those values, and the key is secret.
+  # RUST_LOG is passed with --env-var so that cargo-lambda's own log stays quiet.
+  VERIFICATIONS_TABLE="$table" \
+  TWILIO_API_BASE="http://127.0.0.1:$standin_port" \
+  TWILIO_ACCOUNT_SID=ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa \
+  TWILIO_AUTH_TOKEN=local-dev-token \
+  TWILIO_FROM_NUMBER=+15005550006 \
+  CODE_HMAC_KEY="$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" \
+    start_bg - env -u RUST_LOG cargo lambda watch -A 127.0.0.1 -P "$lambda_port" --env-var RUST_LOG=info
+
+  section "Gateway on http://127.0.0.1:$gateway_port"
+  LAMBDA_UPSTREAM="http://127.0.0.1:$lambda_port" start_bg - node "$SCRIPTS/local-gateway.mjs" "$gateway_port"
+  log "waiting for the functions to answer (the first start compiles; this can take minutes)"
+  # An empty body is a validation error (4xx): proves the function runs, sends nothing.
+  local name
+  for name in verifyPhoneNumber sendVerificationCode; do
+    wait_http "http://127.0.0.1:$gateway_port/functions/$name" 900 \
+      -X POST -H 'Content-Type: application/json' -d '{}'
+  done
+}
+
 # wait_http URL SECONDS [curl args...]: wait until URL answers with any HTTP
 # status other than 502/503/504 (those mean "upstream not ready yet").
 wait_http() {

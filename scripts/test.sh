@@ -14,6 +14,9 @@ TWILIO_SPEC="$SCRIPTS/node_modules/@twilio-alpha/mcp/twilio-oai/spec/json/twilio
 ensure_tools
 require_free_port "$TEST_DYNAMODB_PORT"
 require_free_port "$PRISM_PORT"
+for port in "${E2E_STANDIN_PORT:-3011}" "${E2E_LAMBDA_PORT:-9001}" "${E2E_GATEWAY_PORT:-3001}"; do
+  require_free_port "$port"
+done
 
 section "cargo fmt --check"
 cargo fmt --all -- --check
@@ -32,6 +35,11 @@ export TWILIO_PRISM_URL="http://127.0.0.1:$PRISM_PORT"
 
 section "cargo test"
 cargo test --workspace
+
+section "End to end: the Parse JS SDK against the local stack (scripts/dev.sh's)"
+create_table phone-verifications
+start_functions "${E2E_STANDIN_PORT:-3011}" "${E2E_LAMBDA_PORT:-9001}" "${E2E_GATEWAY_PORT:-3001}" phone-verifications
+node "$SCRIPTS/e2e-parse-sdk.mjs" "http://127.0.0.1:${E2E_GATEWAY_PORT:-3001}" "http://127.0.0.1:${E2E_STANDIN_PORT:-3011}"
 
 section "template.yaml: cfn-lint, sam validate --lint, sam build (arm64)"
 cfn-lint template.yaml
