@@ -72,8 +72,8 @@ async function waitReady(url, seconds = 60) {
 async function createTable(url, name) {
   const created = await call(url, 'CreateTable', {
     TableName: name,
-    AttributeDefinitions: [{ AttributeName: 'phone_number', AttributeType: 'S' }],
-    KeySchema: [{ AttributeName: 'phone_number', KeyType: 'HASH' }],
+    AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
     BillingMode: 'PAY_PER_REQUEST',
   });
   const exists = String(created.body.__type || '').endsWith('#ResourceInUseException');

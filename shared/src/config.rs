@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use crate::adapters::twilio::{TwilioConfig, TwilioCredentials, TwilioSenderId};
-use crate::domain::{CodeHasher, CodeLength};
+use std::collections::{BTreeSet, HashMap};
+
+use crate::domain::{CodeHasher, CodeLength, DestinationPolicy, Limits, OneTimeCode, PhoneNumber};
 use crate::service::Policy;
 
 #[derive(Debug, Clone)]
@@ -93,7 +95,41 @@ impl Config {
                     })
             })
         };
-        let code_length = number("CODE_LENGTH", 6, 4..=10)?;
+        let code_length =
+            CodeLength::new(number("CODE_LENGTH", 6, 4..=10)? as u8).unwrap_or_default();
+        let count = |name: &'static str, default: u64, max: u64| {
+            number(name, default, 1..=max).map(|value| value as u32)
+        };
+        let limits = Limits {
+            resend_cooldown_seconds: number("RESEND_COOLDOWN_SECONDS", 60, 0..=86_400)?,
+            sends_per_10_minutes: count("MAX_SENDS_PER_NUMBER_PER_10_MINUTES", 5, 1_000)?,
+            sends_per_day: count("MAX_SENDS_PER_NUMBER_PER_DAY", 10, 10_000)?,
+            client_requests_per_hour: count("MAX_REQUESTS_PER_CLIENT_PER_HOUR", 150, 10_000_000)?,
+            failed_checks_before_lockout: count("LOCKOUT_AFTER_FAILED_CHECKS", 20, 100)?,
+            lockout_seconds: number("LOCKOUT_SECONDS", 3_600, 60..=604_800)?,
+            messages_per_hour: count("MAX_MESSAGES_PER_HOUR", 1_000, 10_000_000)?,
+            messages_per_country_per_hour: count(
+                "MAX_MESSAGES_PER_COUNTRY_PER_HOUR",
+                200,
+                10_000_000,
+            )?,
+        };
+        let destinations = DestinationPolicy {
+            allowed_countries: get("ALLOWED_COUNTRIES")
+                .map(|list| countries("ALLOWED_COUNTRIES", &list))
+                .transpose()?,
+            denied_countries: get("DENIED_COUNTRIES").map_or(Ok(BTreeSet::new()), |list| {
+                countries("DENIED_COUNTRIES", &list)
+            })?,
+        };
+        let test_numbers = get("TEST_PHONE_NUMBERS")
+            .map_or(Ok(HashMap::new()), |list| test_numbers(&list, code_length))?;
+        if !test_numbers.is_empty() && get("ENABLE_TEST_PHONE_NUMBERS").as_deref() != Some("true") {
+            return Err(ConfigError::Invalid {
+                name: "TEST_PHONE_NUMBERS",
+                problem: "is set but ENABLE_TEST_PHONE_NUMBERS is not \"true\" (never enable test numbers in production)",
+            });
+        }
         Ok(Self {
             table_name: require("VERIFICATIONS_TABLE")?,
             twilio: TwilioConfig {
@@ -108,14 +144,51 @@ impl Config {
                 hmac_key.into_bytes(),
             ),
             policy: Policy {
-                code_length: CodeLength::new(code_length as u8).unwrap_or_default(),
+                code_length,
                 code_ttl_seconds: number("CODE_TTL_SECONDS", 600, 60..=86_400)?,
                 max_attempts: number("MAX_CHECK_ATTEMPTS", 5, 1..=20)? as u32,
                 app_name: get("APP_NAME"),
+                limits,
+                destinations,
+                test_numbers,
             },
             parse_application_id: get("PARSE_APPLICATION_ID"),
         })
     }
+}
+
+/// `US, ca,DE` -> {"CA", "DE", "US"}: ISO 3166 alpha-2 codes.
+fn countries(name: &'static str, list: &str) -> Result<BTreeSet<String>, ConfigError> {
+    list.split(',')
+        .map(|code| code.trim().to_ascii_uppercase())
+        .map(|code| {
+            (code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()))
+                .then_some(code)
+                .ok_or(ConfigError::Invalid {
+                    name,
+                    problem: "must be comma-separated ISO 3166 country codes such as US,CA",
+                })
+        })
+        .collect()
+}
+
+/// `+14155550100=123456,+14155550101=654321`: test numbers and their fixed codes.
+fn test_numbers(
+    list: &str,
+    length: CodeLength,
+) -> Result<HashMap<String, OneTimeCode>, ConfigError> {
+    let invalid = ConfigError::Invalid {
+        name: "TEST_PHONE_NUMBERS",
+        problem: "must be comma-separated +E164=CODE pairs with codes of CODE_LENGTH digits",
+    };
+    list.split(',')
+        .map(|pair| {
+            let (number, code) = pair.split_once('=').ok_or(invalid.clone())?;
+            let number = PhoneNumber::parse(number, None).map_err(|_| invalid.clone())?;
+            let code = OneTimeCode::parse(code, length).map_err(|_| invalid.clone())?;
+            Ok((number.as_e164().to_owned(), code))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -156,6 +229,59 @@ mod tests {
         assert_eq!(config.twilio.timeout, Duration::from_secs(5));
         assert_eq!(config.hasher.key_id(), "v1");
         assert_eq!(config.parse_application_id, None);
+        assert_eq!(config.policy.limits, Limits::default());
+        assert_eq!(config.policy.destinations, DestinationPolicy::default());
+        assert!(config.policy.test_numbers.is_empty());
+    }
+
+    #[test]
+    fn limits_and_country_lists_are_read() {
+        let mut vars = minimal();
+        vars.insert("RESEND_COOLDOWN_SECONDS", "30");
+        vars.insert("MAX_MESSAGES_PER_HOUR", "20");
+        vars.insert("ALLOWED_COUNTRIES", "us, ca");
+        vars.insert("DENIED_COUNTRIES", "FR");
+        let config = load(&vars).unwrap();
+        assert_eq!(config.policy.limits.resend_cooldown_seconds, 30);
+        assert_eq!(config.policy.limits.messages_per_hour, 20);
+        let allowed = config.policy.destinations.allowed_countries.unwrap();
+        assert_eq!(allowed.into_iter().collect::<Vec<_>>(), ["CA", "US"]);
+        assert!(config.policy.destinations.denied_countries.contains("FR"));
+        vars.insert("DENIED_COUNTRIES", "France");
+        assert!(matches!(
+            load(&vars),
+            Err(ConfigError::Invalid {
+                name: "DENIED_COUNTRIES",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn test_numbers_need_the_explicit_switch() {
+        let mut vars = minimal();
+        vars.insert("TEST_PHONE_NUMBERS", "+14155550199=123456");
+        assert!(matches!(
+            load(&vars),
+            Err(ConfigError::Invalid {
+                name: "TEST_PHONE_NUMBERS",
+                ..
+            })
+        ));
+        vars.insert("ENABLE_TEST_PHONE_NUMBERS", "true");
+        let config = load(&vars).unwrap();
+        assert_eq!(
+            config.policy.test_numbers["+14155550199"].as_str(),
+            "123456"
+        );
+        vars.insert("TEST_PHONE_NUMBERS", "+14155550199=12345");
+        assert!(matches!(
+            load(&vars),
+            Err(ConfigError::Invalid {
+                name: "TEST_PHONE_NUMBERS",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -4,7 +4,9 @@
 use std::fmt;
 use std::future::Future;
 
-use crate::domain::{Channel, CodeMac, PhoneNumber, Timestamp, VerificationId};
+use crate::domain::{
+    Channel, CodeMac, LimitReached, Limits, PhoneNumber, Timestamp, VerificationId,
+};
 
 /// A freshly sent code, as storage keeps it (hash only).
 #[derive(Debug, Clone)]
@@ -16,6 +18,16 @@ pub struct NewVerification {
     pub channel: Channel,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
+}
+
+/// Who asks and where the message goes: the keys of the per-client and
+/// per-country counters a send is admitted against.
+#[derive(Debug, Clone, Copy)]
+pub struct Requester<'a> {
+    /// The client's IP address, as API Gateway saw it.
+    pub client: &'a str,
+    /// The destination's ISO 3166 region ("US").
+    pub country: &'a str,
 }
 
 /// A pending verification whose attempt counter was just incremented.
@@ -37,6 +49,8 @@ pub enum AttemptRefused {
     Expired,
     AlreadyApproved,
     AttemptsExhausted,
+    /// Too many consecutive wrong codes for this number, across codes.
+    Locked(LimitReached),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,32 +67,48 @@ pub enum StoreError {
 /// Every write is one conditional DynamoDB request: there is no
 /// read-modify-write, so concurrent requests cannot break a limit.
 pub trait VerificationStore: Send + Sync {
-    /// Replaces whatever verification the number had with this one.
+    /// Replaces whatever verification the number had with this one, if
+    /// every send limit admits it: the number's cooldown, windows and
+    /// lockout, the client's allowance and the global and country budgets.
+    /// All counters move together or not at all.
     fn save_new(
+        &self,
+        new: &NewVerification,
+        requester: Requester<'_>,
+        limits: &Limits,
+    ) -> impl Future<Output = Result<Result<(), LimitReached>, StoreError>> + Send;
+
+    /// Withdraws a code that could not be delivered (unless a newer one
+    /// replaced it meanwhile) and gives the number its cooldown and send
+    /// counts back, so the user can ask again at once.
+    fn withdraw(
         &self,
         new: &NewVerification,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Withdraws a code that could not be delivered, unless a newer one
-    /// replaced it meanwhile.
-    fn withdraw(
+    /// Counts one request of `client` against its hourly allowance.
+    fn count_client_request(
         &self,
-        phone: &PhoneNumber,
-        id: &VerificationId,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+        client: &str,
+        now: Timestamp,
+        limits: &Limits,
+    ) -> impl Future<Output = Result<Result<(), LimitReached>, StoreError>> + Send;
 
     /// Atomically counts one attempt against the pending code, before the
-    /// code is compared: refused when none is pending, it expired, or
-    /// `max_attempts` are used up.
+    /// code is compared (and one against the number's consecutive failures):
+    /// refused when none is pending, it expired, `max_attempts` are used up
+    /// or the number is locked.
     fn count_attempt(
         &self,
         phone: &PhoneNumber,
         now: Timestamp,
         max_attempts: u32,
+        limits: &Limits,
     ) -> impl Future<Output = Result<Result<CountedAttempt, AttemptRefused>, StoreError>> + Send;
 
-    /// Marks verification `id` approved if it is still pending; `false` when
-    /// another request approved it first (or it was replaced).
+    /// Marks verification `id` approved if it is still pending, and clears
+    /// the number's consecutive failures; `false` when another request
+    /// approved it first (or it was replaced).
     fn approve(
         &self,
         phone: &PhoneNumber,

@@ -1,11 +1,16 @@
 //! The verification rules, independent of HTTP, DynamoDB and Twilio.
 
+use std::collections::HashMap;
+
+use subtle::ConstantTimeEq;
+
 use crate::domain::{
-    Channel, CodeHasher, CodeLength, OneTimeCode, PhoneNumber, Timestamp, VerificationId,
+    Channel, CodeHasher, CodeLength, DestinationPolicy, DestinationRefused, Limit, LimitReached,
+    Limits, OneTimeCode, PhoneNumber, Timestamp, VerificationId,
 };
 use crate::ports::{
     AttemptRefused, Clock, DeliveryError, MessageSender, NewVerification, OutgoingMessage,
-    StoreError, VerificationStore,
+    Requester, StoreError, VerificationStore,
 };
 
 /// The tunable rules of a verification.
@@ -16,6 +21,11 @@ pub struct Policy {
     pub max_attempts: u32,
     /// Names the app in the message ("Your Acme verification code...").
     pub app_name: Option<String>,
+    pub limits: Limits,
+    pub destinations: DestinationPolicy,
+    /// Fixed codes for test numbers (E.164), which never reach the message
+    /// provider or the limits. Empty unless explicitly enabled.
+    pub test_numbers: HashMap<String, OneTimeCode>,
 }
 
 impl Default for Policy {
@@ -25,6 +35,9 @@ impl Default for Policy {
             code_ttl_seconds: 600,
             max_attempts: 5,
             app_name: None,
+            limits: Limits::default(),
+            destinations: DestinationPolicy::default(),
+            test_numbers: HashMap::new(),
         }
     }
 }
@@ -33,6 +46,8 @@ impl Default for Policy {
 pub struct SendRequest {
     pub phone: PhoneNumber,
     pub channel: Channel,
+    /// The client's IP address, for its hourly allowance.
+    pub client: String,
 }
 
 /// A code is on its way.
@@ -41,11 +56,16 @@ pub struct CodeSent {
     pub phone: PhoneNumber,
     pub channel: Channel,
     pub expires_at: Timestamp,
+    pub resend_available_at: Timestamp,
     pub attempts_remaining: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
+    #[error(transparent)]
+    Destination(#[from] DestinationRefused),
+    #[error("limit reached: {0:?}")]
+    Limited(LimitReached),
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The code was withdrawn, so the user may simply ask again.
@@ -72,6 +92,8 @@ pub enum CheckError {
     AlreadyUsed,
     #[error("all attempts for this code are used up")]
     AttemptsExhausted,
+    #[error("limit reached: {0:?}")]
+    Limited(LimitReached),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -83,6 +105,7 @@ impl From<AttemptRefused> for CheckError {
             AttemptRefused::Expired => CheckError::Expired,
             AttemptRefused::AlreadyApproved => CheckError::AlreadyUsed,
             AttemptRefused::AttemptsExhausted => CheckError::AttemptsExhausted,
+            AttemptRefused::Locked(locked) => CheckError::Limited(locked),
         }
     }
 }
@@ -110,43 +133,76 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, M,
         &self.policy
     }
 
-    /// Stores the hash of a new code (replacing any previous one), then sends
-    /// the code. If sending fails the code is withdrawn again.
+    /// Checks the destination, stores the hash of a new code if every send
+    /// limit admits it (replacing any previous code), then sends the code.
+    /// If sending fails the code is withdrawn and its limits given back.
     pub async fn send_code(&self, request: SendRequest) -> Result<CodeSent, SendError> {
-        let SendRequest { phone, channel } = request;
+        let SendRequest {
+            phone,
+            channel,
+            client,
+        } = request;
         let now = self.clock.now();
+        let expires_at = now.plus_seconds(self.policy.code_ttl_seconds);
+        let limits = &self.policy.limits;
+        if self.policy.test_numbers.contains_key(phone.as_e164()) {
+            return Ok(self.code_sent(phone, channel, expires_at, now));
+        }
+        self.policy.destinations.check(&phone, channel)?;
         let code = OneTimeCode::generate(self.policy.code_length);
         let id = VerificationId::random();
-        let expires_at = now.plus_seconds(self.policy.code_ttl_seconds);
-        self.store
-            .save_new(&NewVerification {
-                phone: phone.clone(),
-                id: id.clone(),
-                code_mac: self.hasher.mac(&phone, &id, &code),
-                key_id: self.hasher.key_id().to_owned(),
-                channel,
-                created_at: now,
-                expires_at,
-            })
-            .await?;
+        let new = NewVerification {
+            code_mac: self.hasher.mac(&phone, &id, &code),
+            phone,
+            id,
+            key_id: self.hasher.key_id().to_owned(),
+            channel,
+            created_at: now,
+            expires_at,
+        };
+        let requester = Requester {
+            client: &client,
+            country: new.phone.region_code(),
+        };
+        if let Err(limit) = self.store.save_new(&new, requester, limits).await? {
+            if matches!(
+                limit.limit,
+                Limit::MessagesPerHour | Limit::MessagesPerCountryPerHour
+            ) {
+                tracing::warn!(limit = ?limit.limit, country = requester.country, "message budget spent: sends refused until the hour ends");
+            }
+            return Err(SendError::Limited(limit));
+        }
         let message = OutgoingMessage {
-            to: phone.clone(),
+            to: new.phone.clone(),
             channel,
             body: self.message_body(&code),
         };
         if let Err(delivery) = self.sender.send(&message).await {
-            if let Err(store) = self.store.withdraw(&phone, &id).await {
+            if let Err(store) = self.store.withdraw(&new).await {
                 // The undelivered code stays until it expires; nobody knows it.
-                tracing::error!(phone = %phone, error = %store, "could not withdraw an undelivered code");
+                tracing::error!(phone = %new.phone, error = %store, "could not withdraw an undelivered code");
             }
             return Err(delivery.into());
         }
-        Ok(CodeSent {
+        let resend_available_at = now.plus_seconds(limits.resend_cooldown_seconds);
+        Ok(self.code_sent(new.phone, channel, expires_at, resend_available_at))
+    }
+
+    fn code_sent(
+        &self,
+        phone: PhoneNumber,
+        channel: Channel,
+        expires_at: Timestamp,
+        resend_available_at: Timestamp,
+    ) -> CodeSent {
+        CodeSent {
             phone,
             channel,
             expires_at,
+            resend_available_at,
             attempts_remaining: self.policy.max_attempts,
-        })
+        }
     }
 
     /// Counts the attempt first, then compares in constant time; a match is
@@ -155,11 +211,28 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, M,
         &self,
         phone: PhoneNumber,
         code: &OneTimeCode,
+        client: &str,
     ) -> Result<Approved, CheckError> {
         let now = self.clock.now();
+        if let Some(fixed) = self.policy.test_numbers.get(phone.as_e164()) {
+            return match bool::from(fixed.as_str().as_bytes().ct_eq(code.as_str().as_bytes())) {
+                true => Ok(Approved {
+                    phone,
+                    verified_at: now,
+                }),
+                false => Err(CheckError::IncorrectCode {
+                    attempts_remaining: self.policy.max_attempts,
+                }),
+            };
+        }
+        let limits = &self.policy.limits;
+        self.store
+            .count_client_request(client, now, limits)
+            .await?
+            .map_err(CheckError::Limited)?;
         let attempt = self
             .store
-            .count_attempt(&phone, now, self.policy.max_attempts)
+            .count_attempt(&phone, now, self.policy.max_attempts, limits)
             .await??;
         let matches = self.hasher.matches(
             &phone,
@@ -217,6 +290,8 @@ mod tests {
         (service, sender, clock)
     }
 
+    const CLIENT: &str = "198.51.100.7";
+
     fn phone() -> PhoneNumber {
         PhoneNumber::parse("+14155550123", None).unwrap()
     }
@@ -226,6 +301,7 @@ mod tests {
             .send_code(SendRequest {
                 phone: phone(),
                 channel: Channel::Sms,
+                client: CLIENT.into(),
             })
             .await
             .unwrap()
@@ -254,10 +330,10 @@ mod tests {
         assert_eq!(sent.expires_at, Timestamp::from_unix_seconds(1_800_000_600));
         assert_eq!(sent.attempts_remaining, 5);
         let code = received_code(&sender);
-        let approved = service.check_code(phone(), &code).await.unwrap();
+        let approved = service.check_code(phone(), &code, CLIENT).await.unwrap();
         assert_eq!(approved.phone, phone());
         assert!(matches!(
-            service.check_code(phone(), &code).await,
+            service.check_code(phone(), &code, CLIENT).await,
             Err(CheckError::AlreadyUsed)
         ));
     }
@@ -280,7 +356,7 @@ mod tests {
         send(&service).await;
         let code = received_code(&sender);
         for remaining in (0..5).rev() {
-            match service.check_code(phone(), &wrong(&code)).await {
+            match service.check_code(phone(), &wrong(&code), CLIENT).await {
                 Err(CheckError::IncorrectCode { attempts_remaining }) => {
                     assert_eq!(attempts_remaining, remaining)
                 }
@@ -288,7 +364,7 @@ mod tests {
             }
         }
         assert!(matches!(
-            service.check_code(phone(), &code).await,
+            service.check_code(phone(), &code, CLIENT).await,
             Err(CheckError::AttemptsExhausted)
         ));
     }
@@ -299,9 +375,14 @@ mod tests {
         send(&service).await;
         let code = received_code(&sender);
         for _ in 0..4 {
-            assert!(service.check_code(phone(), &wrong(&code)).await.is_err());
+            assert!(
+                service
+                    .check_code(phone(), &wrong(&code), CLIENT)
+                    .await
+                    .is_err()
+            );
         }
-        assert!(service.check_code(phone(), &code).await.is_ok());
+        assert!(service.check_code(phone(), &code, CLIENT).await.is_ok());
     }
 
     #[tokio::test]
@@ -311,30 +392,31 @@ mod tests {
         let code = received_code(&sender);
         clock.advance(599);
         assert!(matches!(
-            service.check_code(phone(), &wrong(&code)).await,
+            service.check_code(phone(), &wrong(&code), CLIENT).await,
             Err(CheckError::IncorrectCode { .. })
         ));
         clock.advance(1);
         assert!(matches!(
-            service.check_code(phone(), &code).await,
+            service.check_code(phone(), &code, CLIENT).await,
             Err(CheckError::Expired)
         ));
     }
 
     #[tokio::test]
     async fn a_new_code_replaces_the_previous_one() {
-        let (service, sender, _) = service();
+        let (service, sender, clock) = service();
         send(&service).await;
         let first = received_code(&sender);
+        clock.advance(60);
         send(&service).await;
         let second = received_code(&sender);
         if first != second {
             assert!(matches!(
-                service.check_code(phone(), &first).await,
+                service.check_code(phone(), &first, CLIENT).await,
                 Err(CheckError::IncorrectCode { .. })
             ));
         }
-        assert!(service.check_code(phone(), &second).await.is_ok());
+        assert!(service.check_code(phone(), &second, CLIENT).await.is_ok());
     }
 
     #[tokio::test]
@@ -342,16 +424,17 @@ mod tests {
         let (service, _, _) = service();
         let code = OneTimeCode::parse("123456", CodeLength::default()).unwrap();
         assert!(matches!(
-            service.check_code(phone(), &code).await,
+            service.check_code(phone(), &code, CLIENT).await,
             Err(CheckError::NoPendingVerification)
         ));
     }
 
     #[tokio::test]
     async fn an_undelivered_code_is_withdrawn() {
-        let (service, sender, _) = service();
+        let (service, sender, clock) = service();
         send(&service).await;
         let delivered = received_code(&sender);
+        clock.advance(60);
         sender.fail_with(Some(DeliveryError::Recipient(
             RecipientProblem::InvalidNumber,
         )));
@@ -359,12 +442,13 @@ mod tests {
             .send_code(SendRequest {
                 phone: phone(),
                 channel: Channel::Sms,
+                client: CLIENT.into(),
             })
             .await;
         assert!(matches!(failed, Err(SendError::Delivery(_))));
         // Neither the undelivered code nor the one it replaced is usable...
         assert!(matches!(
-            service.check_code(phone(), &delivered).await,
+            service.check_code(phone(), &delivered, CLIENT).await,
             Err(CheckError::NoPendingVerification)
         ));
         // ...and nothing stops the user from asking again.
@@ -372,7 +456,7 @@ mod tests {
         send(&service).await;
         assert!(
             service
-                .check_code(phone(), &received_code(&sender))
+                .check_code(phone(), &received_code(&sender), CLIENT)
                 .await
                 .is_ok()
         );

@@ -205,8 +205,8 @@ impl Stack {
             .get_item()
             .table_name(&self.table)
             .key(
-                "phone_number",
-                aws_sdk_dynamodb::types::AttributeValue::S(phone.into()),
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("phone#{phone}")),
             )
             .consistent_read(true)
             .send()
@@ -317,14 +317,14 @@ async fn create_table() -> String {
         .table_name(&name)
         .attribute_definitions(
             AttributeDefinition::builder()
-                .attribute_name("phone_number")
+                .attribute_name("pk")
                 .attribute_type(ScalarAttributeType::S)
                 .build()
                 .unwrap(),
         )
         .key_schema(
             KeySchemaElement::builder()
-                .attribute_name("phone_number")
+                .attribute_name("pk")
                 .key_type(KeyType::Hash)
                 .build()
                 .unwrap(),

@@ -1,21 +1,35 @@
-//! The verification store on DynamoDB: one item per phone number, every
-//! change one conditional `UpdateItem` (the only action the functions need).
+//! The verification store on DynamoDB. One table, generic key `pk`:
 //!
-//! Expiry is enforced by the conditions (`expires_at > :now`); the table's
-//! TTL on `expires_at` only cleans up, and may lag by up to 48 hours.
+//! - `phone#+14155550123`: the number's current verification (hash of the
+//!   code, attempts, `code_expires_at`) and its limits (last send, send
+//!   counts per window, consecutive failures);
+//! - `client#<ip>#<hour>`, `budget#all#<hour>`, `budget#<country>#<hour>`:
+//!   hourly counters.
+//!
+//! Every change is conditional, so no limit can be raced past: a send is one
+//! `TransactWriteItems` (number + client + budgets, all or nothing), a check
+//! one `UpdateItem` for the client and one for the attempt. Expiry is
+//! enforced by the conditions; the TTL on `expires_at` only cleans up and may
+//! lag by up to 48 hours.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
 
-use crate::domain::{CodeMac, PhoneNumber, Timestamp, VerificationId};
+use crate::domain::{
+    CodeMac, Limit, LimitReached, Limits, PhoneNumber, Timestamp, VerificationId, Window,
+    seconds_until,
+};
 use crate::ports::{
-    AttemptRefused, CountedAttempt, NewVerification, StoreError, VerificationStore,
+    AttemptRefused, CountedAttempt, NewVerification, Requester, StoreError, VerificationStore,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -23,6 +37,15 @@ type Item = HashMap<String, AttributeValue>;
 const PENDING: &str = "pending";
 const APPROVED: &str = "approved";
 const WITHDRAWN: &str = "withdrawn";
+
+/// The number is not locked: fewer consecutive failures than the limit, or
+/// the last one is older than the lockout.
+const NOT_LOCKED: &str =
+    "(attribute_not_exists(failures) OR failures < :lock_after OR last_attempt_at <= :lock_edge)";
+
+/// An hourly counter below its maximum.
+const COUNTER_UPDATE: &str = "ADD hits :one SET expires_at = :counter_ttl";
+const COUNTER_BELOW_MAX: &str = "attribute_not_exists(hits) OR hits < :max";
 
 #[derive(Debug, Clone)]
 pub struct DynamoDbStore {
@@ -40,13 +63,58 @@ impl DynamoDbStore {
 
     /// An `UpdateItem` on the number's item; `status` is a reserved word, so
     /// expressions say `#status`.
-    fn update(&self, phone: &PhoneNumber) -> UpdateItemFluentBuilder {
+    fn update_number(&self, phone: &PhoneNumber) -> UpdateItemFluentBuilder {
         self.client
             .update_item()
             .table_name(&self.table)
-            .key("phone_number", s(phone.as_e164()))
+            .key("pk", s(&number_key(phone)))
             .expression_attribute_names("#status", "status")
     }
+
+    /// One hit on an hourly counter, refused at `max`.
+    fn counter(&self, key: String, max: u32, now: Timestamp) -> Result<Update, StoreError> {
+        let hour = Window::containing(now, Window::HOUR);
+        Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(&format!("{key}#{}", hour.index)))
+            .update_expression(COUNTER_UPDATE)
+            .condition_expression(COUNTER_BELOW_MAX)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(max))
+            .expression_attribute_values(":counter_ttl", n(hour.ends_at.unix_seconds() + 3_600))
+            .build()
+            .map_err(|error| StoreError::Malformed(error.to_string()))
+    }
+}
+
+fn number_key(phone: &PhoneNumber) -> String {
+    format!("phone#{}", phone.as_e164())
+}
+
+fn client_key(client: &str) -> String {
+    format!("client#{client}")
+}
+
+/// Names of the number's send counters for the windows containing `at`.
+fn send_counter_names(at: Timestamp) -> (String, String) {
+    (
+        format!(
+            "sends_10m_{}",
+            Window::containing(at, Window::TEN_MINUTES).index
+        ),
+        format!("sends_1d_{}", Window::containing(at, Window::DAY).index),
+    )
+}
+
+/// Number items live as long as their longest-lived limit needs them.
+fn number_ttl(now: Timestamp, limits: &Limits) -> AttributeValue {
+    n(now
+        .plus_seconds(Window::DAY + limits.lockout_seconds)
+        .unix_seconds())
+}
+
+fn lock_edge(now: Timestamp, limits: &Limits) -> AttributeValue {
+    n(now.unix_seconds() - limits.lockout_seconds as i64)
 }
 
 /// Runs a conditional update: `Ok(Ok(attributes))` when it was applied,
@@ -54,6 +122,8 @@ impl DynamoDbStore {
 async fn conditional(
     request: UpdateItemFluentBuilder,
 ) -> Result<Result<Option<Item>, Option<Item>>, StoreError> {
+    let request = request
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
     match request.send().await {
         Ok(output) => Ok(Ok(output.attributes)),
         Err(SdkError::ServiceError(failure))
@@ -72,19 +142,38 @@ async fn conditional(
     }
 }
 
-fn unavailable(error: SdkError<UpdateItemError>) -> StoreError {
+fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    error: SdkError<E, R>,
+) -> StoreError {
     StoreError::Unavailable(DisplayErrorContext(&error).to_string())
 }
 
 impl VerificationStore for DynamoDbStore {
-    async fn save_new(&self, new: &NewVerification) -> Result<(), StoreError> {
-        let request = self
-            .update(&new.phone)
+    async fn save_new(
+        &self,
+        new: &NewVerification,
+        requester: Requester<'_>,
+        limits: &Limits,
+    ) -> Result<Result<(), LimitReached>, StoreError> {
+        let now = new.created_at;
+        let (ten_minutes, day) = send_counter_names(now);
+        let number = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(&number_key(&new.phone)))
             .update_expression(
                 "SET verification_id = :id, code_mac = :mac, key_id = :key_id, \
-                 channel = :channel, #status = :pending, attempts = :zero, \
-                 created_at = :now, expires_at = :expires_at REMOVE verified_at",
+                 channel = :channel, #status = :pending, attempts = :zero, created_at = :now, \
+                 code_expires_at = :code_expires_at, last_sent_at = :now, expires_at = :ttl \
+                 ADD #ten_minutes :one, #day :one REMOVE verified_at",
             )
+            .condition_expression(format!(
+                "(attribute_not_exists(last_sent_at) OR last_sent_at <= :cooldown_edge) \
+                 AND (attribute_not_exists(#ten_minutes) OR #ten_minutes < :max_ten_minutes) \
+                 AND (attribute_not_exists(#day) OR #day < :max_day) AND {NOT_LOCKED}"
+            ))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#ten_minutes", &ten_minutes)
+            .expression_attribute_names("#day", &day)
             .expression_attribute_values(":id", s(new.id.as_str()))
             .expression_attribute_values(
                 ":mac",
@@ -94,22 +183,135 @@ impl VerificationStore for DynamoDbStore {
             .expression_attribute_values(":channel", s(new.channel.as_str()))
             .expression_attribute_values(":pending", s(PENDING))
             .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":now", n(new.created_at.unix_seconds()))
-            .expression_attribute_values(":expires_at", n(new.expires_at.unix_seconds()));
-        request.send().await.map_err(unavailable)?;
-        Ok(())
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(now.unix_seconds()))
+            .expression_attribute_values(":code_expires_at", n(new.expires_at.unix_seconds()))
+            .expression_attribute_values(":ttl", number_ttl(now, limits))
+            .expression_attribute_values(
+                ":cooldown_edge",
+                n(now.unix_seconds() - limits.resend_cooldown_seconds as i64),
+            )
+            .expression_attribute_values(":max_ten_minutes", n(limits.sends_per_10_minutes))
+            .expression_attribute_values(":max_day", n(limits.sends_per_day))
+            .expression_attribute_values(":lock_after", n(limits.failed_checks_before_lockout))
+            .expression_attribute_values(":lock_edge", lock_edge(now, limits))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|error| StoreError::Malformed(error.to_string()))?;
+        // Same order as `refusals` below: the most specific limit first.
+        let updates = [
+            number,
+            self.counter(
+                client_key(requester.client),
+                limits.client_requests_per_hour,
+                now,
+            )?,
+            self.counter(
+                format!("budget#{}", requester.country),
+                limits.messages_per_country_per_hour,
+                now,
+            )?,
+            self.counter("budget#all".into(), limits.messages_per_hour, now)?,
+        ];
+        let request = self.client.transact_write_items().set_transact_items(Some(
+            updates
+                .into_iter()
+                .map(|update| TransactWriteItem::builder().update(update).build())
+                .collect(),
+        ));
+        let failure = match request.send().await {
+            Ok(_) => return Ok(Ok(())),
+            Err(SdkError::ServiceError(failure))
+                if matches!(
+                    failure.err(),
+                    TransactWriteItemsError::TransactionCanceledException(_)
+                ) =>
+            {
+                failure.into_err()
+            }
+            Err(other) => return Err(unavailable(other)),
+        };
+        let TransactWriteItemsError::TransactionCanceledException(canceled) = failure else {
+            unreachable!("matched above")
+        };
+        let reasons = canceled.cancellation_reasons.unwrap_or_default();
+        let failed = |index: usize| {
+            reasons
+                .get(index)
+                .filter(|reason| reason.code() == Some("ConditionalCheckFailed"))
+        };
+        let hour_ends = Window::containing(now, Window::HOUR).ends_at;
+        let counters = [
+            (1, Limit::ClientRequests),
+            (2, Limit::MessagesPerCountryPerHour),
+            (3, Limit::MessagesPerHour),
+        ];
+        if let Some(reason) = failed(0) {
+            let item = reason.item().ok_or_else(|| {
+                StoreError::Malformed("a failed send condition returned no item".into())
+            })?;
+            return why_send_refused(item, now, limits).map(Err);
+        }
+        match counters.iter().find(|(index, _)| failed(*index).is_some()) {
+            Some(&(_, limit)) => Ok(Err(LimitReached {
+                limit,
+                retry_after_seconds: seconds_until(now, hour_ends),
+            })),
+            // Canceled for another reason (a conflicting transaction): retryable.
+            None => Err(StoreError::Unavailable(format!(
+                "send transaction canceled: {:?}",
+                reasons
+                    .iter()
+                    .map(|r| r.code().unwrap_or("None"))
+                    .collect::<Vec<_>>()
+            ))),
+        }
     }
 
-    async fn withdraw(&self, phone: &PhoneNumber, id: &VerificationId) -> Result<(), StoreError> {
+    async fn withdraw(&self, new: &NewVerification) -> Result<(), StoreError> {
+        let (ten_minutes, day) = send_counter_names(new.created_at);
         let request = self
-            .update(phone)
-            .update_expression("SET #status = :withdrawn REMOVE code_mac")
+            .update_number(&new.phone)
+            .update_expression(
+                "SET #status = :withdrawn ADD #ten_minutes :minus_one, #day :minus_one \
+                 REMOVE code_mac, last_sent_at",
+            )
             .condition_expression("verification_id = :id AND #status = :pending")
-            .expression_attribute_values(":id", s(id.as_str()))
+            .expression_attribute_names("#ten_minutes", ten_minutes)
+            .expression_attribute_names("#day", day)
+            .expression_attribute_values(":id", s(new.id.as_str()))
             .expression_attribute_values(":pending", s(PENDING))
-            .expression_attribute_values(":withdrawn", s(WITHDRAWN));
+            .expression_attribute_values(":withdrawn", s(WITHDRAWN))
+            .expression_attribute_values(":minus_one", n(-1));
         // A failed condition means a newer code replaced this one: fine.
         conditional(request).await.map(|_| ())
+    }
+
+    async fn count_client_request(
+        &self,
+        client: &str,
+        now: Timestamp,
+        limits: &Limits,
+    ) -> Result<Result<(), LimitReached>, StoreError> {
+        let counter = self.counter(client_key(client), limits.client_requests_per_hour, now)?;
+        let request = self
+            .client
+            .update_item()
+            .table_name(counter.table_name)
+            .set_key(Some(counter.key))
+            .update_expression(counter.update_expression)
+            .set_condition_expression(counter.condition_expression)
+            .set_expression_attribute_values(counter.expression_attribute_values);
+        Ok(conditional(request)
+            .await?
+            .map(|_| ())
+            .map_err(|_| LimitReached {
+                limit: Limit::ClientRequests,
+                retry_after_seconds: seconds_until(
+                    now,
+                    Window::containing(now, Window::HOUR).ends_at,
+                ),
+            }))
     }
 
     async fn count_attempt(
@@ -117,29 +319,43 @@ impl VerificationStore for DynamoDbStore {
         phone: &PhoneNumber,
         now: Timestamp,
         max_attempts: u32,
+        limits: &Limits,
     ) -> Result<Result<CountedAttempt, AttemptRefused>, StoreError> {
         let request = self
-            .update(phone)
-            .update_expression("SET attempts = attempts + :one")
-            .condition_expression("#status = :pending AND expires_at > :now AND attempts < :max")
+            .update_number(phone)
+            .update_expression(
+                "SET attempts = attempts + :one, failures = if_not_exists(failures, :zero) + :one, \
+                 last_attempt_at = :now, expires_at = :ttl",
+            )
+            .condition_expression(format!(
+                "#status = :pending AND code_expires_at > :now AND attempts < :max AND {NOT_LOCKED}"
+            ))
             .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":pending", s(PENDING))
             .expression_attribute_values(":now", n(now.unix_seconds()))
+            .expression_attribute_values(":ttl", number_ttl(now, limits))
             .expression_attribute_values(":max", n(max_attempts))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            .expression_attribute_values(":lock_after", n(limits.failed_checks_before_lockout))
+            .expression_attribute_values(":lock_edge", lock_edge(now, limits))
+            .return_values(ReturnValue::AllNew);
         match conditional(request).await? {
             Ok(Some(item)) => Ok(Ok(CountedAttempt {
                 id: VerificationId::from_stored(get_s(&item, "verification_id")?.to_owned()),
                 code_mac: CodeMac::from_stored(get_b(&item, "code_mac")?.to_vec()),
                 key_id: get_s(&item, "key_id")?.to_owned(),
                 attempts: get_n(&item, "attempts")?,
-                expires_at: Timestamp::from_unix_seconds(get_n(&item, "expires_at")?),
+                expires_at: Timestamp::from_unix_seconds(get_n(&item, "code_expires_at")?),
             })),
             Ok(None) => Err(StoreError::Malformed(
                 "update returned no attributes".into(),
             )),
-            Err(old) => Ok(Err(why_refused(old.as_ref(), now, max_attempts)?)),
+            Err(old) => Ok(Err(why_attempt_refused(
+                old.as_ref(),
+                now,
+                max_attempts,
+                limits,
+            )?)),
         }
     }
 
@@ -150,35 +366,106 @@ impl VerificationStore for DynamoDbStore {
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         let request = self
-            .update(phone)
-            .update_expression("SET #status = :approved, verified_at = :now REMOVE code_mac")
+            .update_number(phone)
+            .update_expression(
+                "SET #status = :approved, verified_at = :now, failures = :zero REMOVE code_mac",
+            )
             .condition_expression("verification_id = :id AND #status = :pending")
             .expression_attribute_values(":id", s(id.as_str()))
             .expression_attribute_values(":pending", s(PENDING))
             .expression_attribute_values(":approved", s(APPROVED))
+            .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":now", n(now.unix_seconds()));
         Ok(conditional(request).await?.is_ok())
     }
 }
 
+/// The lockout, if the number is locked now.
+fn lockout(
+    item: &Item,
+    now: Timestamp,
+    limits: &Limits,
+) -> Result<Option<LimitReached>, StoreError> {
+    if get_n_or_zero::<u32>(item, "failures")? < limits.failed_checks_before_lockout {
+        return Ok(None);
+    }
+    let unlocks_at = Timestamp::from_unix_seconds(get_n_or_zero(item, "last_attempt_at")?)
+        .plus_seconds(limits.lockout_seconds);
+    Ok((unlocks_at > now).then(|| LimitReached {
+        limit: Limit::NumberLocked,
+        retry_after_seconds: seconds_until(now, unlocks_at),
+    }))
+}
+
+/// Explains a failed send condition from the number's item as it was.
+fn why_send_refused(
+    item: &Item,
+    now: Timestamp,
+    limits: &Limits,
+) -> Result<LimitReached, StoreError> {
+    if let Some(locked) = lockout(item, now, limits)? {
+        return Ok(locked);
+    }
+    let next_send = Timestamp::from_unix_seconds(get_n_or_zero(item, "last_sent_at")?)
+        .plus_seconds(limits.resend_cooldown_seconds);
+    if next_send > now {
+        return Ok(LimitReached {
+            limit: Limit::ResendCooldown,
+            retry_after_seconds: seconds_until(now, next_send),
+        });
+    }
+    let (ten_minutes, day) = send_counter_names(now);
+    if get_n_or_zero::<u32>(item, &ten_minutes)? >= limits.sends_per_10_minutes {
+        return Ok(LimitReached {
+            limit: Limit::NumberSendsPer10Minutes,
+            retry_after_seconds: seconds_until(
+                now,
+                Window::containing(now, Window::TEN_MINUTES).ends_at,
+            ),
+        });
+    }
+    if get_n_or_zero::<u32>(item, &day)? >= limits.sends_per_day {
+        return Ok(LimitReached {
+            limit: Limit::NumberSendsPerDay,
+            retry_after_seconds: seconds_until(now, Window::containing(now, Window::DAY).ends_at),
+        });
+    }
+    Err(StoreError::Malformed(
+        "a send was refused but no limit explains it".into(),
+    ))
+}
+
 /// Explains a failed attempt condition from the item as it was.
-fn why_refused(
+fn why_attempt_refused(
     item: Option<&Item>,
     now: Timestamp,
     max_attempts: u32,
+    limits: &Limits,
 ) -> Result<AttemptRefused, StoreError> {
     let Some(item) = item else {
         return Ok(AttemptRefused::NoPendingVerification);
     };
-    let expires_at = Timestamp::from_unix_seconds(get_n(item, "expires_at")?);
-    Ok(match get_s(item, "status")? {
-        APPROVED => AttemptRefused::AlreadyApproved,
-        PENDING if expires_at <= now => AttemptRefused::Expired,
-        PENDING if get_n::<u32>(item, "attempts")? >= max_attempts => {
+    if let Some(locked) = lockout(item, now, limits)? {
+        return Ok(AttemptRefused::Locked(locked));
+    }
+    let status = get_s(item, "status")?;
+    if status != PENDING {
+        return Ok(match status {
+            APPROVED => AttemptRefused::AlreadyApproved,
+            _ => AttemptRefused::NoPendingVerification,
+        });
+    }
+    Ok(
+        if Timestamp::from_unix_seconds(get_n(item, "code_expires_at")?) <= now {
+            AttemptRefused::Expired
+        } else if get_n::<u32>(item, "attempts")? >= max_attempts {
             AttemptRefused::AttemptsExhausted
-        }
-        _ => AttemptRefused::NoPendingVerification,
-    })
+        } else {
+            return Err(StoreError::Malformed(
+                "an attempt was refused but no rule explains it".into(),
+            ));
+        },
+    )
 }
 
 fn s(value: &str) -> AttributeValue {
@@ -220,5 +507,14 @@ fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, StoreError>
         _ => Err(StoreError::Malformed(format!(
             "attribute {name} is not a number"
         ))),
+    }
+}
+
+/// A counter that was never written counts as zero.
+fn get_n_or_zero<T: std::str::FromStr + Default>(item: &Item, name: &str) -> Result<T, StoreError> {
+    if item.contains_key(name) {
+        get_n(item, name)
+    } else {
+        Ok(T::default())
     }
 }

@@ -2,61 +2,217 @@
 //! tests of the domain rules and for benchmarks without I/O.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::domain::{PhoneNumber, Timestamp, VerificationId};
+use crate::domain::{
+    Limit, LimitReached, Limits, PhoneNumber, Timestamp, VerificationId, Window, seconds_until,
+};
 use crate::ports::{
     AttemptRefused, CountedAttempt, DeliveryError, MessageSender, NewVerification, OutgoingMessage,
-    StoreError, VerificationStore,
+    Requester, StoreError, VerificationStore,
 };
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Status {
     Pending,
     Approved,
     Withdrawn,
 }
 
-#[derive(Debug, Clone)]
-struct Record {
-    new: NewVerification,
-    status: Status,
-    attempts: u32,
+/// A number's state: its current code (if any) and its limits.
+#[derive(Debug, Clone, Default)]
+struct NumberState {
+    code: Option<(NewVerification, Status, u32)>,
+    last_sent_at: Option<Timestamp>,
+    /// Sends per (window length, window index).
+    sends: HashMap<(u64, i64), u32>,
+    failures: u32,
+    last_attempt_at: Option<Timestamp>,
 }
 
-/// Keyed by E.164 number like the table; one mutex makes each call atomic,
-/// as each DynamoDB conditional write is.
+impl NumberState {
+    fn lockout(&self, now: Timestamp, limits: &Limits) -> Option<LimitReached> {
+        let unlocks_at = self.last_attempt_at?.plus_seconds(limits.lockout_seconds);
+        (self.failures >= limits.failed_checks_before_lockout && unlocks_at > now).then(|| {
+            LimitReached {
+                limit: Limit::NumberLocked,
+                retry_after_seconds: seconds_until(now, unlocks_at),
+            }
+        })
+    }
+
+    fn send_refusal(&self, now: Timestamp, limits: &Limits) -> Option<LimitReached> {
+        if let Some(locked) = self.lockout(now, limits) {
+            return Some(locked);
+        }
+        if let Some(next) = self
+            .last_sent_at
+            .map(|t| t.plus_seconds(limits.resend_cooldown_seconds))
+            && next > now
+        {
+            return Some(LimitReached {
+                limit: Limit::ResendCooldown,
+                retry_after_seconds: seconds_until(now, next),
+            });
+        }
+        [
+            (
+                Window::TEN_MINUTES,
+                limits.sends_per_10_minutes,
+                Limit::NumberSendsPer10Minutes,
+            ),
+            (Window::DAY, limits.sends_per_day, Limit::NumberSendsPerDay),
+        ]
+        .into_iter()
+        .find_map(|(length, max, limit)| {
+            let window = Window::containing(now, length);
+            (self
+                .sends
+                .get(&(length, window.index))
+                .copied()
+                .unwrap_or(0)
+                >= max)
+                .then(|| LimitReached {
+                    limit,
+                    retry_after_seconds: seconds_until(now, window.ends_at),
+                })
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    numbers: HashMap<String, NumberState>,
+    /// Hourly counters by key and hour index.
+    counters: HashMap<(String, i64), u32>,
+}
+
+impl State {
+    fn counter_full(&self, key: &str, max: u32, now: Timestamp) -> bool {
+        let hour = Window::containing(now, Window::HOUR).index;
+        self.counters
+            .get(&(key.to_owned(), hour))
+            .copied()
+            .unwrap_or(0)
+            >= max
+    }
+
+    fn count(&mut self, key: &str, now: Timestamp) {
+        let hour = Window::containing(now, Window::HOUR).index;
+        *self.counters.entry((key.to_owned(), hour)).or_default() += 1;
+    }
+}
+
+/// One mutex makes each call atomic, as each DynamoDB conditional write is.
 #[derive(Debug, Default, Clone)]
-pub struct InMemoryStore(Arc<Mutex<HashMap<String, Record>>>);
+pub struct InMemoryStore(Arc<Mutex<State>>);
 
 impl InMemoryStore {
-    fn with_record<T>(&self, phone: &PhoneNumber, f: impl FnOnce(Option<&mut Record>) -> T) -> T {
-        let mut records = self.0.lock().unwrap_or_else(|poison| poison.into_inner());
-        f(records.get_mut(phone.as_e164()))
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.0.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
+fn hour_limit(limit: Limit, now: Timestamp) -> LimitReached {
+    LimitReached {
+        limit,
+        retry_after_seconds: seconds_until(now, Window::containing(now, Window::HOUR).ends_at),
     }
 }
 
 impl VerificationStore for InMemoryStore {
-    async fn save_new(&self, new: &NewVerification) -> Result<(), StoreError> {
-        let mut records = self.0.lock().unwrap_or_else(|poison| poison.into_inner());
-        records.insert(
-            new.phone.as_e164().to_owned(),
-            Record {
-                new: new.clone(),
-                status: Status::Pending,
-                attempts: 0,
-            },
-        );
+    async fn save_new(
+        &self,
+        new: &NewVerification,
+        requester: Requester<'_>,
+        limits: &Limits,
+    ) -> Result<Result<(), LimitReached>, StoreError> {
+        let now = new.created_at;
+        let mut state = self.state();
+        let number = state
+            .numbers
+            .entry(new.phone.as_e164().to_owned())
+            .or_default();
+        if let Some(refusal) = number.send_refusal(now, limits) {
+            return Ok(Err(refusal));
+        }
+        let client = format!("client#{}", requester.client);
+        let country = format!("budget#{}", requester.country);
+        let counters = [
+            (
+                client.as_str(),
+                limits.client_requests_per_hour,
+                Limit::ClientRequests,
+            ),
+            (
+                country.as_str(),
+                limits.messages_per_country_per_hour,
+                Limit::MessagesPerCountryPerHour,
+            ),
+            (
+                "budget#all",
+                limits.messages_per_hour,
+                Limit::MessagesPerHour,
+            ),
+        ];
+        if let Some((_, _, limit)) = counters
+            .iter()
+            .find(|(key, max, _)| state.counter_full(key, *max, now))
+        {
+            return Ok(Err(hour_limit(*limit, now)));
+        }
+        for (key, _, _) in counters {
+            state.count(key, now);
+        }
+        let number = state
+            .numbers
+            .entry(new.phone.as_e164().to_owned())
+            .or_default();
+        number.code = Some((new.clone(), Status::Pending, 0));
+        number.last_sent_at = Some(now);
+        for length in [Window::TEN_MINUTES, Window::DAY] {
+            *number
+                .sends
+                .entry((length, Window::containing(now, length).index))
+                .or_default() += 1;
+        }
+        Ok(Ok(()))
+    }
+
+    async fn withdraw(&self, new: &NewVerification) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let Some(number) = state.numbers.get_mut(new.phone.as_e164()) else {
+            return Ok(());
+        };
+        if let Some((current, status @ Status::Pending, _)) = &mut number.code
+            && current.id == new.id
+        {
+            *status = Status::Withdrawn;
+            number.last_sent_at = None;
+            for length in [Window::TEN_MINUTES, Window::DAY] {
+                let window = Window::containing(new.created_at, length).index;
+                number
+                    .sends
+                    .entry((length, window))
+                    .and_modify(|n| *n = n.saturating_sub(1));
+            }
+        }
         Ok(())
     }
 
-    async fn withdraw(&self, phone: &PhoneNumber, id: &VerificationId) -> Result<(), StoreError> {
-        self.with_record(phone, |record| {
-            if let Some(record) = record.filter(|r| &r.new.id == id) {
-                record.status = Status::Withdrawn;
-            }
-        });
-        Ok(())
+    async fn count_client_request(
+        &self,
+        client: &str,
+        now: Timestamp,
+        limits: &Limits,
+    ) -> Result<Result<(), LimitReached>, StoreError> {
+        let mut state = self.state();
+        let key = format!("client#{client}");
+        if state.counter_full(&key, limits.client_requests_per_hour, now) {
+            return Ok(Err(hour_limit(Limit::ClientRequests, now)));
+        }
+        state.count(&key, now);
+        Ok(Ok(()))
     }
 
     async fn count_attempt(
@@ -64,29 +220,40 @@ impl VerificationStore for InMemoryStore {
         phone: &PhoneNumber,
         now: Timestamp,
         max_attempts: u32,
+        limits: &Limits,
     ) -> Result<Result<CountedAttempt, AttemptRefused>, StoreError> {
-        Ok(self.with_record(phone, |record| {
-            let record = record.ok_or(AttemptRefused::NoPendingVerification)?;
-            match record.status {
-                Status::Withdrawn => return Err(AttemptRefused::NoPendingVerification),
-                Status::Approved => return Err(AttemptRefused::AlreadyApproved),
-                Status::Pending => {}
-            }
-            if record.new.expires_at <= now {
-                return Err(AttemptRefused::Expired);
-            }
-            if record.attempts >= max_attempts {
-                return Err(AttemptRefused::AttemptsExhausted);
-            }
-            record.attempts += 1;
-            Ok(CountedAttempt {
-                id: record.new.id.clone(),
-                code_mac: record.new.code_mac.clone(),
-                key_id: record.new.key_id.clone(),
-                attempts: record.attempts,
-                expires_at: record.new.expires_at,
-            })
-        }))
+        let mut state = self.state();
+        let Some(number) = state.numbers.get_mut(phone.as_e164()) else {
+            return Ok(Err(AttemptRefused::NoPendingVerification));
+        };
+        if let Some(locked) = number.lockout(now, limits) {
+            return Ok(Err(AttemptRefused::Locked(locked)));
+        }
+        let Some((new, status, attempts)) = &mut number.code else {
+            return Ok(Err(AttemptRefused::NoPendingVerification));
+        };
+        match status {
+            Status::Withdrawn => return Ok(Err(AttemptRefused::NoPendingVerification)),
+            Status::Approved => return Ok(Err(AttemptRefused::AlreadyApproved)),
+            Status::Pending => {}
+        }
+        if new.expires_at <= now {
+            return Ok(Err(AttemptRefused::Expired));
+        }
+        if *attempts >= max_attempts {
+            return Ok(Err(AttemptRefused::AttemptsExhausted));
+        }
+        *attempts += 1;
+        let counted = CountedAttempt {
+            id: new.id.clone(),
+            code_mac: new.code_mac.clone(),
+            key_id: new.key_id.clone(),
+            attempts: *attempts,
+            expires_at: new.expires_at,
+        };
+        number.failures += 1;
+        number.last_attempt_at = Some(now);
+        Ok(Ok(counted))
     }
 
     async fn approve(
@@ -95,13 +262,18 @@ impl VerificationStore for InMemoryStore {
         id: &VerificationId,
         _now: Timestamp,
     ) -> Result<bool, StoreError> {
-        Ok(self.with_record(phone, |record| match record {
-            Some(record) if &record.new.id == id && record.status == Status::Pending => {
-                record.status = Status::Approved;
-                true
+        let mut state = self.state();
+        let Some(number) = state.numbers.get_mut(phone.as_e164()) else {
+            return Ok(false);
+        };
+        match &mut number.code {
+            Some((current, status @ Status::Pending, _)) if &current.id == id => {
+                *status = Status::Approved;
+                number.failures = 0;
+                Ok(true)
             }
-            _ => false,
-        }))
+            _ => Ok(false),
+        }
     }
 }
 

@@ -1,11 +1,15 @@
 //! Value types that parse, not validate: holding one means it is valid.
 
 mod code;
+mod destination;
+mod limits;
 mod phone_number;
 mod time;
 mod verification;
 
 pub use code::{CodeFormatError, CodeLength, OneTimeCode};
+pub use destination::{DestinationPolicy, DestinationRefused};
+pub use limits::{Limit, LimitReached, Limits, Window, seconds_until};
 pub use phone_number::{PhoneNumber, PhoneNumberError};
 pub use time::Timestamp;
 pub use verification::{Channel, CodeHasher, CodeMac, UnknownChannel, VerificationId};

@@ -1,7 +1,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use phonenumber::{Mode, country};
+use phonenumber::{Mode, Type, country};
 
 /// A valid phone number in E.164 form (`+14155550123`).
 ///
@@ -13,6 +13,7 @@ pub struct PhoneNumber {
     e164: String,
     country_code: u16,
     region: Option<country::Id>,
+    kind: Type,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,6 +59,7 @@ impl PhoneNumber {
             e164: number.format().mode(Mode::E164).to_string(),
             country_code: number.code().value(),
             region: number.country().id(),
+            kind: number.number_type(&phonenumber::metadata::DATABASE),
         })
     }
 
@@ -65,9 +67,14 @@ impl PhoneNumber {
         &self.e164
     }
 
-    /// The ISO 3166 region the number belongs to, when it maps to one.
-    pub fn region(&self) -> Option<country::Id> {
-        self.region
+    /// The ISO 3166 code of the region, e.g. "US"; "001" for non-geographic numbers.
+    pub fn region_code(&self) -> &str {
+        self.region.as_ref().map_or("001", AsRef::as_ref)
+    }
+
+    /// The line type (mobile, fixed line, premium rate...) from the numbering plan.
+    pub fn kind(&self) -> Type {
+        self.kind
     }
 
     /// `+1*******23`: enough to correlate log lines, not enough to identify.
@@ -107,7 +114,8 @@ mod tests {
         }
         let uk = PhoneNumber::parse("+44 20 7946 0958", None).unwrap();
         assert_eq!(uk.as_e164(), "+442079460958");
-        assert_eq!(uk.region(), Some(country::Id::GB));
+        assert_eq!(uk.region_code(), "GB");
+        assert_eq!(uk.kind(), Type::FixedLine);
     }
 
     #[test]

@@ -9,7 +9,9 @@ use super::answer::parse_code::{
     SCRIPT_FAILED, VALIDATION_ERROR,
 };
 use super::{ApiError, MAX_BODY_BYTES, RequestError};
-use crate::domain::{CodeFormatError, PhoneNumberError, UnknownChannel};
+use crate::domain::{
+    CodeFormatError, DestinationRefused, Limit, LimitReached, PhoneNumberError, UnknownChannel,
+};
 use crate::ports::{DeliveryError, RecipientProblem, StoreError};
 use crate::service::{CheckError, SendError};
 
@@ -133,6 +135,8 @@ impl From<SendError> for ApiError {
     fn from(error: SendError) -> Self {
         match error {
             SendError::Store(store) => store.into(),
+            SendError::Destination(refused) => refused.into(),
+            SendError::Limited(limit) => limit.into(),
             SendError::Delivery(delivery) => delivery.into(),
         }
     }
@@ -218,7 +222,61 @@ impl From<CheckError> for ApiError {
                 "Too many incorrect attempts for this code. Request a new code.",
             )
             .detail("attemptsRemaining", 0),
+            CheckError::Limited(limit) => limit.into(),
             CheckError::Store(store) => store.into(),
         }
+    }
+}
+
+impl From<DestinationRefused> for ApiError {
+    fn from(refused: DestinationRefused) -> Self {
+        let reason = match refused {
+            DestinationRefused::CountryNotAllowed => "country_not_allowed",
+            DestinationRefused::PremiumRate => "premium_rate_number",
+            DestinationRefused::CannotReceiveSms => "number_cannot_receive_sms",
+        };
+        bad_request(reason, refused.to_string())
+    }
+}
+
+impl From<LimitReached> for ApiError {
+    fn from(reached: LimitReached) -> Self {
+        let (reason, message) = match reached.limit {
+            Limit::ResendCooldown => (
+                "resend_too_soon",
+                "A code was just sent to this number. Wait before asking for another.",
+            ),
+            Limit::NumberSendsPer10Minutes => (
+                "too_many_codes_10_minutes",
+                "Too many codes were sent to this number in the last minutes.",
+            ),
+            Limit::NumberSendsPerDay => (
+                "too_many_codes_24_hours",
+                "Too many codes were sent to this number today.",
+            ),
+            Limit::NumberLocked => (
+                "number_locked",
+                "Too many incorrect codes for this number. Try again later.",
+            ),
+            Limit::ClientRequests => (
+                "too_many_requests_from_client",
+                "Too many requests from this client. Try again later.",
+            ),
+            Limit::MessagesPerHour => (
+                "message_budget_exhausted",
+                "Verification messages are temporarily unavailable. Try again later.",
+            ),
+            Limit::MessagesPerCountryPerHour => (
+                "country_budget_exhausted",
+                "Verification messages to this country are temporarily unavailable. Try again later.",
+            ),
+        };
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            REQUEST_LIMIT_EXCEEDED,
+            reason,
+            message,
+        )
+        .retry_after(reached.retry_after_seconds)
     }
 }

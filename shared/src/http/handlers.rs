@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::ApiError;
 use super::answer::success;
-use super::params::Params;
+use super::params::{Params, client_address};
 use crate::ports::{Clock, MessageSender, VerificationStore};
 use crate::service::{SendRequest, VerificationService};
 
@@ -33,13 +33,18 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> Api<S, M, C> {
             params.locale()?;
             let sent = self
                 .service
-                .send_code(SendRequest { phone, channel })
+                .send_code(SendRequest {
+                    phone,
+                    channel,
+                    client: client_address(&request),
+                })
                 .await?;
             Ok(json!({
                 "status": "pending",
                 "phoneNumber": sent.phone.as_e164(),
                 "channel": sent.channel.as_str(),
                 "expiresAt": sent.expires_at.to_string(),
+                "resendAvailableAt": sent.resend_available_at.to_string(),
                 "attemptsRemaining": sent.attempts_remaining,
             }))
         };
@@ -53,7 +58,10 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> Api<S, M, C> {
             let params = Params::read(&request, self.application_id.as_deref())?;
             let phone = params.phone_number()?;
             let code = params.code(self.service.policy().code_length)?;
-            let approved = self.service.check_code(phone, &code).await?;
+            let approved = self
+                .service
+                .check_code(phone, &code, &client_address(&request))
+                .await?;
             Ok(json!({
                 "status": "approved",
                 "phoneNumber": approved.phone.as_e164(),

@@ -1,5 +1,6 @@
 use lambda_http::http::{Method, header};
-use lambda_http::{Body, Request};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt};
 use serde_json::{Map, Value};
 
 use crate::domain::{Channel, CodeLength, OneTimeCode, PhoneNumber};
@@ -156,4 +157,15 @@ impl Params {
         let code = self.required_str("phoneVerificationCode")?;
         Ok(OneTimeCode::parse(code, length)?)
     }
+}
+
+/// The caller's IP address as API Gateway saw it (not a header the caller
+/// could forge), the key of its hourly allowance.
+pub fn client_address(request: &Request) -> String {
+    let source_ip = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
+        Some(RequestContext::ApiGatewayV1(context)) => context.identity.source_ip.clone(),
+        _ => None,
+    };
+    source_ip.unwrap_or_else(|| "unknown".into())
 }

@@ -1,0 +1,124 @@
+//! Where codes may be sent: a country allow-list or deny-list, and no
+//! premium-rate or SMS-incapable numbers (the usual SMS pumping targets).
+
+use std::collections::BTreeSet;
+
+use phonenumber::Type;
+
+use super::{Channel, PhoneNumber};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DestinationPolicy {
+    /// When set, only these ISO 3166 regions ("US", "DE") may receive codes.
+    pub allowed_countries: Option<BTreeSet<String>>,
+    /// These regions never receive codes.
+    pub denied_countries: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DestinationRefused {
+    #[error("Verification codes cannot be sent to phone numbers in this country.")]
+    CountryNotAllowed,
+    #[error("Verification codes are not sent to premium-rate numbers.")]
+    PremiumRate,
+    #[error("This phone number cannot receive text messages. Use a mobile number.")]
+    CannotReceiveSms,
+}
+
+impl DestinationPolicy {
+    pub fn check(&self, phone: &PhoneNumber, channel: Channel) -> Result<(), DestinationRefused> {
+        let region = phone.region_code();
+        let allowed = self
+            .allowed_countries
+            .as_ref()
+            .is_none_or(|allowed| allowed.contains(region));
+        if !allowed || self.denied_countries.contains(region) {
+            return Err(DestinationRefused::CountryNotAllowed);
+        }
+        match (phone.kind(), channel) {
+            (Type::PremiumRate | Type::SharedCost, _) => Err(DestinationRefused::PremiumRate),
+            (
+                Type::Mobile | Type::FixedLineOrMobile | Type::PersonalNumber | Type::Voip,
+                Channel::Sms,
+            ) => Ok(()),
+            (_, Channel::Sms) => Err(DestinationRefused::CannotReceiveSms),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn number(text: &str) -> PhoneNumber {
+        PhoneNumber::parse(text, None).unwrap()
+    }
+
+    fn set(codes: &[&str]) -> BTreeSet<String> {
+        codes.iter().map(|c| c.to_string()).collect()
+    }
+
+    #[test]
+    fn mobile_numbers_anywhere_pass_by_default() {
+        let policy = DestinationPolicy::default();
+        for mobile in [
+            "+14155550123",
+            "+447911123456",
+            "+33612345678",
+            "+4915123456789",
+        ] {
+            assert_eq!(
+                policy.check(&number(mobile), Channel::Sms),
+                Ok(()),
+                "{mobile}"
+            );
+        }
+    }
+
+    #[test]
+    fn premium_rate_and_fixed_lines_are_refused_for_sms() {
+        let policy = DestinationPolicy::default();
+        // UK 09xx premium rate, French 089x premium rate, UK London fixed line.
+        assert_eq!(
+            policy.check(&number("+449098790000"), Channel::Sms),
+            Err(DestinationRefused::PremiumRate)
+        );
+        assert_eq!(
+            policy.check(&number("+33899123456"), Channel::Sms),
+            Err(DestinationRefused::PremiumRate)
+        );
+        assert_eq!(
+            policy.check(&number("+442079460958"), Channel::Sms),
+            Err(DestinationRefused::CannotReceiveSms)
+        );
+    }
+
+    #[test]
+    fn allow_list_admits_only_its_countries() {
+        let policy = DestinationPolicy {
+            allowed_countries: Some(set(&["US", "CA"])),
+            ..DestinationPolicy::default()
+        };
+        assert_eq!(policy.check(&number("+14155550123"), Channel::Sms), Ok(()));
+        assert_eq!(
+            policy.check(&number("+33612345678"), Channel::Sms),
+            Err(DestinationRefused::CountryNotAllowed)
+        );
+    }
+
+    #[test]
+    fn deny_list_refuses_its_countries() {
+        let policy = DestinationPolicy {
+            denied_countries: set(&["FR"]),
+            ..DestinationPolicy::default()
+        };
+        assert_eq!(
+            policy.check(&number("+33612345678"), Channel::Sms),
+            Err(DestinationRefused::CountryNotAllowed)
+        );
+        assert_eq!(
+            policy.check(&number("+4915123456789"), Channel::Sms),
+            Ok(())
+        );
+    }
+}

@@ -1,0 +1,114 @@
+//! Abuse limits: how often a number may receive codes, how many requests a
+//! client may make, how many messages may go out per hour, and when a number
+//! is locked after repeated wrong codes. DynamoDB enforces them atomically;
+//! this module holds the numbers and the window arithmetic.
+
+use super::Timestamp;
+
+/// Every limit, with the defaults a production deployment starts from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Minimum time between two codes to one number.
+    pub resend_cooldown_seconds: u64,
+    /// Codes per number per fixed 10-minute window.
+    pub sends_per_10_minutes: u32,
+    /// Codes per number per fixed UTC day.
+    pub sends_per_day: u32,
+    /// Requests (sends and checks) per client IP per hour.
+    pub client_requests_per_hour: u32,
+    /// Consecutive wrong codes (across codes) after which a number is locked.
+    pub failed_checks_before_lockout: u32,
+    pub lockout_seconds: u64,
+    /// Messages per hour to all numbers together.
+    pub messages_per_hour: u32,
+    /// Messages per hour to one destination country.
+    pub messages_per_country_per_hour: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            resend_cooldown_seconds: 60,
+            sends_per_10_minutes: 5,
+            sends_per_day: 10,
+            client_requests_per_hour: 150,
+            failed_checks_before_lockout: 20,
+            lockout_seconds: 3_600,
+            messages_per_hour: 1_000,
+            messages_per_country_per_hour: 200,
+        }
+    }
+}
+
+/// Which limit refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    ResendCooldown,
+    NumberSendsPer10Minutes,
+    NumberSendsPerDay,
+    NumberLocked,
+    ClientRequests,
+    MessagesPerHour,
+    MessagesPerCountryPerHour,
+}
+
+/// A refusal by a limit, with when trying again can succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitReached {
+    pub limit: Limit,
+    pub retry_after_seconds: u64,
+}
+
+/// A fixed time window: `[index * length, (index + 1) * length)` in Unix seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub index: i64,
+    pub ends_at: Timestamp,
+}
+
+impl Window {
+    pub const TEN_MINUTES: u64 = 600;
+    pub const HOUR: u64 = 3_600;
+    pub const DAY: u64 = 86_400;
+
+    pub fn containing(now: Timestamp, length_seconds: u64) -> Self {
+        let length = length_seconds as i64;
+        let index = now.unix_seconds().div_euclid(length);
+        Self {
+            index,
+            ends_at: Timestamp::from_unix_seconds((index + 1) * length),
+        }
+    }
+}
+
+/// Seconds from `now` until `later`, at least 1 (a `Retry-After: 0` invites a
+/// retry loop).
+pub fn seconds_until(now: Timestamp, later: Timestamp) -> u64 {
+    u64::try_from(later.unix_seconds() - now.unix_seconds())
+        .unwrap_or(0)
+        .max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_aligned_to_their_length() {
+        let now = Timestamp::from_unix_seconds(1_800_000_123);
+        let ten = Window::containing(now, Window::TEN_MINUTES);
+        assert_eq!(ten.index, 3_000_000);
+        assert_eq!(ten.ends_at.unix_seconds(), 1_800_000_600);
+        let day = Window::containing(now, Window::DAY);
+        assert_eq!(day.ends_at.unix_seconds() % 86_400, 0);
+        assert!(day.ends_at > now);
+    }
+
+    #[test]
+    fn retry_after_is_never_zero() {
+        let now = Timestamp::from_unix_seconds(100);
+        assert_eq!(seconds_until(now, Timestamp::from_unix_seconds(160)), 60);
+        assert_eq!(seconds_until(now, now), 1);
+        assert_eq!(seconds_until(now, Timestamp::from_unix_seconds(50)), 1);
+    }
+}
