@@ -198,7 +198,7 @@ impl VerificationStore for DynamoDbStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(|error| StoreError::Malformed(error.to_string()))?;
-        // Same order as `refusals` below: the most specific limit first.
+        // The number first: its refusal is the most specific explanation.
         let updates = [
             number,
             self.counter(
@@ -213,28 +213,48 @@ impl VerificationStore for DynamoDbStore {
             )?,
             self.counter("budget#all".into(), limits.messages_per_hour, now)?,
         ];
-        let request = self.client.transact_write_items().set_transact_items(Some(
-            updates
-                .into_iter()
-                .map(|update| TransactWriteItem::builder().update(update).build())
-                .collect(),
-        ));
-        let failure = match request.send().await {
-            Ok(_) => return Ok(Ok(())),
-            Err(SdkError::ServiceError(failure))
-                if matches!(
-                    failure.err(),
-                    TransactWriteItemsError::TransactionCanceledException(_)
-                ) =>
-            {
-                failure.into_err()
+        let items: Vec<TransactWriteItem> = updates
+            .into_iter()
+            .map(|update| TransactWriteItem::builder().update(update).build())
+            .collect();
+        let mut tries = 0;
+        let reasons = loop {
+            tries += 1;
+            let request = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()));
+            let failure = match request.send().await {
+                Ok(_) => return Ok(Ok(())),
+                Err(SdkError::ServiceError(failure))
+                    if matches!(
+                        failure.err(),
+                        TransactWriteItemsError::TransactionCanceledException(_)
+                    ) =>
+                {
+                    failure.into_err()
+                }
+                Err(other) => return Err(unavailable(other)),
+            };
+            let TransactWriteItemsError::TransactionCanceledException(canceled) = failure else {
+                unreachable!("matched above")
+            };
+            let reasons = canceled.cancellation_reasons.unwrap_or_default();
+            // Concurrent sends touching the same budget item conflict instead
+            // of queueing: try again shortly, a few times, before giving up.
+            let conflict = reasons
+                .iter()
+                .any(|r| r.code() == Some("TransactionConflict"));
+            let condition_failed = reasons
+                .iter()
+                .any(|r| r.code() == Some("ConditionalCheckFailed"));
+            if conflict && !condition_failed && tries < 4 {
+                let pause = 10 * tries + rand::random_range(0..20);
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                continue;
             }
-            Err(other) => return Err(unavailable(other)),
+            break reasons;
         };
-        let TransactWriteItemsError::TransactionCanceledException(canceled) = failure else {
-            unreachable!("matched above")
-        };
-        let reasons = canceled.cancellation_reasons.unwrap_or_default();
         let failed = |index: usize| {
             reasons
                 .get(index)

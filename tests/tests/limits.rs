@@ -1,0 +1,288 @@
+//! Every abuse limit against DynamoDB Local, through the real handlers: just
+//! under passes, at the limit refuses with its reason and `Retry-After`, and
+//! once the window has passed (moved clock) it allows again.
+
+use std::sync::Arc;
+
+use integration_tests::{Answer, Function, Options, Stack, unique_phone};
+use serde_json::json;
+use tokio::task::JoinSet;
+
+async fn stack_with(env: &[(&'static str, &str)]) -> Stack {
+    Stack::start_with(Options {
+        env: env
+            .iter()
+            .map(|(name, value)| (*name, value.to_string()))
+            .collect(),
+        ..Options::default()
+    })
+    .await
+}
+
+/// Asserts a 429 with `reason`, Parse code 155 and a matching `Retry-After`.
+fn assert_limited(answer: &Answer, reason: &str, retry_after: u64) {
+    assert_eq!(answer.status, 429, "{:?}", answer.body);
+    assert_eq!(answer.body["code"], 155);
+    assert_eq!(answer.reason(), reason);
+    assert_eq!(answer.headers["retry-after"], retry_after.to_string());
+    assert_eq!(answer.body["retryAfter"], retry_after);
+}
+
+/// Moves the stack's clock to the start of the next window of `length` seconds.
+fn align_to_window(stack: &Stack, length: u64) -> u64 {
+    use phone_verification::ports::Clock;
+    let into_window = stack.clock.now().unix_seconds() as u64 % length;
+    stack.clock.advance(length - into_window);
+    length
+}
+
+#[tokio::test]
+async fn resend_cooldown_is_60_seconds() {
+    let stack = Stack::start().await;
+    let phone = unique_phone();
+    let sent = stack.send(&phone).await;
+    assert_eq!(sent.status, 200);
+    let expires = sent.body["result"]["expiresAt"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let resend = sent.body["result"]["resendAvailableAt"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(resend < expires, "resend {resend} before expiry {expires}");
+
+    assert_limited(&stack.send(&phone).await, "resend_too_soon", 60);
+    stack.clock.advance(59);
+    assert_limited(&stack.send(&phone).await, "resend_too_soon", 1);
+    stack.clock.advance(1);
+    assert_eq!(stack.send(&phone).await.status, 200);
+    assert_eq!(
+        stack.messages().await.len(),
+        2,
+        "refused sends reach no one"
+    );
+}
+
+#[tokio::test]
+async fn at_most_5_codes_per_number_per_10_minutes() {
+    let stack = stack_with(&[("RESEND_COOLDOWN_SECONDS", "0")]).await;
+    align_to_window(&stack, 600);
+    let phone = unique_phone();
+    for _ in 0..5 {
+        assert_eq!(stack.send(&phone).await.status, 200);
+        stack.clock.advance(10);
+    }
+    assert_limited(&stack.send(&phone).await, "too_many_codes_10_minutes", 550);
+    stack.clock.advance(550);
+    assert_eq!(stack.send(&phone).await.status, 200);
+    assert_eq!(stack.messages().await.len(), 6);
+}
+
+#[tokio::test]
+async fn at_most_10_codes_per_number_per_day() {
+    let stack = stack_with(&[("RESEND_COOLDOWN_SECONDS", "0")]).await;
+    align_to_window(&stack, 86_400);
+    let phone = unique_phone();
+    for _ in 0..10 {
+        assert_eq!(stack.send(&phone).await.status, 200);
+        stack.clock.advance(600); // a new 10-minute window each time
+    }
+    assert_limited(
+        &stack.send(&phone).await,
+        "too_many_codes_24_hours",
+        86_400 - 6_000,
+    );
+    stack.clock.advance(86_400 - 6_000);
+    assert_eq!(stack.send(&phone).await.status, 200);
+}
+
+#[tokio::test]
+async fn each_client_ip_has_an_hourly_allowance_for_sends_and_checks() {
+    let stack = stack_with(&[("MAX_REQUESTS_PER_CLIENT_PER_HOUR", "3")]).await;
+    align_to_window(&stack, 3_600);
+    let phone = unique_phone();
+    assert_eq!(stack.send(&phone).await.status, 200);
+    assert_eq!(stack.send(&unique_phone()).await.status, 200);
+    let wrong = stack.wrong_code_for(&phone).await;
+    assert_eq!(
+        stack.verify(&phone, &wrong).await.reason(),
+        "incorrect_code"
+    );
+
+    assert_limited(
+        &stack.send(&unique_phone()).await,
+        "too_many_requests_from_client",
+        3_600,
+    );
+    assert_limited(
+        &stack.verify(&phone, &wrong).await,
+        "too_many_requests_from_client",
+        3_600,
+    );
+    assert_eq!(stack.messages().await.len(), 2);
+
+    stack.clock.advance(3_600);
+    assert_eq!(stack.send(&unique_phone()).await.status, 200);
+}
+
+#[tokio::test]
+async fn consecutive_wrong_codes_lock_the_number_across_codes() {
+    let stack = stack_with(&[
+        ("LOCKOUT_AFTER_FAILED_CHECKS", "7"),
+        ("LOCKOUT_SECONDS", "3600"),
+    ])
+    .await;
+    let phone = unique_phone();
+    stack.send(&phone).await;
+    let wrong = stack.wrong_code_for(&phone).await;
+    for _ in 0..5 {
+        assert_eq!(
+            stack.verify(&phone, &wrong).await.reason(),
+            "incorrect_code"
+        );
+    }
+    // A fresh code does not reset the count of consecutive failures.
+    stack.clock.advance(60);
+    assert_eq!(stack.send(&phone).await.status, 200);
+    let code = stack.code_sent_to(&phone).await;
+    let wrong = stack.wrong_code_for(&phone).await;
+    for _ in 0..2 {
+        assert_eq!(
+            stack.verify(&phone, &wrong).await.reason(),
+            "incorrect_code"
+        );
+    }
+    assert_limited(&stack.verify(&phone, &code).await, "number_locked", 3_600);
+    stack.clock.advance(100);
+    assert_limited(&stack.send(&phone).await, "number_locked", 3_500);
+
+    stack.clock.advance(3_500);
+    assert_eq!(stack.send(&phone).await.status, 200);
+    let code = stack.code_sent_to(&phone).await;
+    assert_eq!(stack.verify(&phone, &code).await.status, 200);
+}
+
+#[tokio::test]
+async fn the_hourly_message_budget_caps_all_sends() {
+    let stack = stack_with(&[("MAX_MESSAGES_PER_HOUR", "3")]).await;
+    align_to_window(&stack, 3_600);
+    for _ in 0..3 {
+        assert_eq!(stack.send(&unique_phone()).await.status, 200);
+    }
+    assert_limited(
+        &stack.send(&unique_phone()).await,
+        "message_budget_exhausted",
+        3_600,
+    );
+    assert_eq!(stack.messages().await.len(), 3);
+    stack.clock.advance(3_600);
+    assert_eq!(stack.send(&unique_phone()).await.status, 200);
+}
+
+#[tokio::test]
+async fn each_country_has_its_own_hourly_budget() {
+    let stack = stack_with(&[("MAX_MESSAGES_PER_COUNTRY_PER_HOUR", "2")]).await;
+    align_to_window(&stack, 3_600);
+    for _ in 0..2 {
+        assert_eq!(stack.send(&unique_phone()).await.status, 200);
+    }
+    assert_limited(
+        &stack.send(&unique_phone()).await,
+        "country_budget_exhausted",
+        3_600,
+    );
+    let uk_mobile = stack
+        .call(Function::Send, json!({ "phoneNumber": "+447911123456" }))
+        .await;
+    assert_eq!(
+        uk_mobile.status, 200,
+        "another country still has its budget"
+    );
+}
+
+#[tokio::test]
+async fn destinations_are_checked_before_anything_is_sent() {
+    let stack = stack_with(&[("DENIED_COUNTRIES", "FR")]).await;
+    for (number, reason) in [
+        ("+33612345678", "country_not_allowed"),
+        ("+449098790000", "premium_rate_number"),
+        ("+442079460958", "number_cannot_receive_sms"),
+    ] {
+        let answer = stack
+            .call(Function::Send, json!({ "phoneNumber": number }))
+            .await;
+        assert_eq!(answer.status, 400, "{number}");
+        assert_eq!(answer.body["code"], 142);
+        assert_eq!(answer.reason(), reason, "{number}");
+    }
+    let allow_list = stack_with(&[("ALLOWED_COUNTRIES", "US,CA")]).await;
+    let german = allow_list
+        .call(Function::Send, json!({ "phoneNumber": "+4915123456789" }))
+        .await;
+    assert_eq!(german.reason(), "country_not_allowed");
+    assert_eq!(allow_list.send(&unique_phone()).await.status, 200);
+    assert!(stack.messages().await.is_empty());
+}
+
+#[tokio::test]
+async fn test_numbers_never_reach_twilio_nor_the_limits() {
+    let stack = stack_with(&[
+        ("ENABLE_TEST_PHONE_NUMBERS", "true"),
+        ("TEST_PHONE_NUMBERS", "+14155550199=246810"),
+        ("MAX_REQUESTS_PER_CLIENT_PER_HOUR", "2"),
+    ])
+    .await;
+    for _ in 0..5 {
+        assert_eq!(stack.send("+14155550199").await.status, 200);
+    }
+    assert_eq!(
+        stack.verify("+14155550199", "135790").await.reason(),
+        "incorrect_code"
+    );
+    assert_eq!(stack.verify("+14155550199", "246810").await.status, 200);
+    assert!(stack.twilio.received_requests().await.unwrap().is_empty());
+    assert!(stack.stored_item("+14155550199").await.is_none());
+}
+
+async fn send_in_parallel(stack: &Arc<Stack>, phones: Vec<String>) -> Vec<Answer> {
+    let mut tasks = JoinSet::new();
+    for phone in phones {
+        let stack = Arc::clone(stack);
+        tasks.spawn(async move { stack.send(&phone).await });
+    }
+    tasks.join_all().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_parallel_sends_to_one_number_send_one_message() {
+    let stack = Arc::new(Stack::start().await);
+    let phone = unique_phone();
+    let answers = send_in_parallel(&stack, vec![phone; 20]).await;
+    assert_eq!(
+        answers.iter().filter(|a| a.status == 200).count(),
+        1,
+        "{answers:?}"
+    );
+    assert!(
+        answers
+            .iter()
+            .all(|a| a.status == 200 || a.reason() == "resend_too_soon"),
+        "{answers:?}"
+    );
+    assert_eq!(stack.messages().await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_budget_of_20_holds_against_100_parallel_sends() {
+    let stack = Arc::new(stack_with(&[("MAX_MESSAGES_PER_HOUR", "20")]).await);
+    align_to_window(&stack, 3_600);
+    let phones = (0..100).map(|_| unique_phone()).collect();
+    let answers = send_in_parallel(&stack, phones).await;
+    let sent = stack.messages().await.len();
+    assert!(sent <= 20, "{sent} messages sent against a budget of 20");
+    assert_eq!(answers.iter().filter(|a| a.status == 200).count(), sent);
+    for answer in answers.iter().filter(|a| a.status != 200) {
+        assert_eq!(answer.reason(), "message_budget_exhausted", "{answer:?}");
+    }
+}
