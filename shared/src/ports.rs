@@ -117,6 +117,43 @@ pub trait VerificationStore: Send + Sync {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
+/// What a claim on an idempotency key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The key is new (or its earlier request failed): go ahead.
+    First,
+    /// A request with this key succeeded: its answer, as stored.
+    Replay(String),
+    /// A request with this key is still running.
+    InProgress,
+}
+
+/// Remembers the answers of sends made with an `Idempotency-Key`, so that a
+/// retried request gets the first answer instead of a second SMS.
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `key` for one request (for a short lease), unless it is taken.
+    fn claim(
+        &self,
+        key: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
+
+    /// Stores the successful answer for replays (for a day).
+    fn complete(
+        &self,
+        key: &str,
+        answer: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Gives the key back after a failed request, so a retry runs again.
+    fn release(
+        &self,
+        key: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
 /// A message carrying a code. `Debug` leaves the body out.
 #[derive(Clone)]
 pub struct OutgoingMessage {

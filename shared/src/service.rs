@@ -133,6 +133,14 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, M,
         &self.policy
     }
 
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
     /// Checks the destination, stores the hash of a new code if every send
     /// limit admits it (replacing any previous code), then sends the code.
     /// If sending fails the code is withdrawn and its limits given back.
@@ -296,7 +304,7 @@ mod tests {
         PhoneNumber::parse("+14155550123", None).unwrap()
     }
 
-    async fn send(service: &Service) -> CodeSent {
+    async fn try_send(service: &Service) -> Result<CodeSent, SendError> {
         service
             .send_code(SendRequest {
                 phone: phone(),
@@ -304,7 +312,10 @@ mod tests {
                 client: CLIENT.into(),
             })
             .await
-            .unwrap()
+    }
+
+    async fn send(service: &Service) -> CodeSent {
+        try_send(service).await.unwrap()
     }
 
     /// The code in the last message "delivered" to the phone.
@@ -438,13 +449,7 @@ mod tests {
         sender.fail_with(Some(DeliveryError::Recipient(
             RecipientProblem::InvalidNumber,
         )));
-        let failed = service
-            .send_code(SendRequest {
-                phone: phone(),
-                channel: Channel::Sms,
-                client: CLIENT.into(),
-            })
-            .await;
+        let failed = try_send(&service).await;
         assert!(matches!(failed, Err(SendError::Delivery(_))));
         // Neither the undelivered code nor the one it replaced is usable...
         assert!(matches!(
@@ -460,5 +465,84 @@ mod tests {
                 .await
                 .is_ok()
         );
+    }
+
+    #[tokio::test]
+    async fn a_resend_waits_for_the_cooldown() {
+        let (service, sender, clock) = service();
+        send(&service).await;
+        let refused = try_send(&service).await;
+        match refused {
+            Err(SendError::Limited(reached)) => {
+                assert_eq!(reached.limit, Limit::ResendCooldown);
+                assert_eq!(reached.retry_after_seconds, 60);
+            }
+            other => panic!("expected the cooldown, got {other:?}"),
+        }
+        clock.advance(60);
+        send(&service).await;
+        assert_eq!(sender.sent().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn wrong_codes_lock_the_number_across_codes() {
+        let (mut service, sender, clock) = service();
+        service.policy.limits.failed_checks_before_lockout = 6;
+        send(&service).await;
+        let first = received_code(&sender);
+        for _ in 0..5 {
+            assert!(
+                service
+                    .check_code(phone(), &wrong(&first), CLIENT)
+                    .await
+                    .is_err()
+            );
+        }
+        clock.advance(60);
+        send(&service).await;
+        let second = received_code(&sender);
+        assert!(
+            service
+                .check_code(phone(), &wrong(&second), CLIENT)
+                .await
+                .is_err()
+        );
+        match service.check_code(phone(), &second, CLIENT).await {
+            Err(CheckError::Limited(reached)) => assert_eq!(reached.limit, Limit::NumberLocked),
+            other => panic!("expected a lockout, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn test_numbers_use_their_fixed_code_and_send_nothing() {
+        let (mut service, sender, _) = service();
+        let fixed = OneTimeCode::parse("246810", CodeLength::default()).unwrap();
+        service
+            .policy
+            .test_numbers
+            .insert(phone().as_e164().into(), fixed.clone());
+        for _ in 0..3 {
+            send(&service).await;
+        }
+        assert!(sender.sent().is_empty());
+        assert!(service.check_code(phone(), &fixed, CLIENT).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn refused_destinations_send_nothing() {
+        let (mut service, sender, _) = service();
+        service
+            .policy
+            .destinations
+            .denied_countries
+            .insert("US".into());
+        let refused = try_send(&service).await;
+        assert!(matches!(
+            refused,
+            Err(SendError::Destination(
+                DestinationRefused::CountryNotAllowed
+            ))
+        ));
+        assert!(sender.sent().is_empty());
     }
 }

@@ -8,8 +8,8 @@ use crate::domain::{
     Limit, LimitReached, Limits, PhoneNumber, Timestamp, VerificationId, Window, seconds_until,
 };
 use crate::ports::{
-    AttemptRefused, CountedAttempt, DeliveryError, MessageSender, NewVerification, OutgoingMessage,
-    Requester, StoreError, VerificationStore,
+    AttemptRefused, Claim, CountedAttempt, DeliveryError, IdempotencyStore, MessageSender,
+    NewVerification, OutgoingMessage, Requester, StoreError, VerificationStore,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +85,8 @@ struct State {
     numbers: HashMap<String, NumberState>,
     /// Hourly counters by key and hour index.
     counters: HashMap<(String, i64), u32>,
+    /// Idempotency keys: the stored answer, if the request completed.
+    idempotency: HashMap<String, Option<String>>,
 }
 
 impl State {
@@ -274,6 +276,32 @@ impl VerificationStore for InMemoryStore {
             }
             _ => Ok(false),
         }
+    }
+}
+
+impl IdempotencyStore for InMemoryStore {
+    async fn claim(&self, key: &str, _now: Timestamp) -> Result<Claim, StoreError> {
+        let mut state = self.state();
+        Ok(match state.idempotency.get(key) {
+            Some(Some(answer)) => Claim::Replay(answer.clone()),
+            Some(None) => Claim::InProgress,
+            None => {
+                state.idempotency.insert(key.to_owned(), None);
+                Claim::First
+            }
+        })
+    }
+
+    async fn complete(&self, key: &str, answer: &str, _now: Timestamp) -> Result<(), StoreError> {
+        self.state()
+            .idempotency
+            .insert(key.to_owned(), Some(answer.to_owned()));
+        Ok(())
+    }
+
+    async fn release(&self, key: &str, _now: Timestamp) -> Result<(), StoreError> {
+        self.state().idempotency.remove(key);
+        Ok(())
     }
 }
 

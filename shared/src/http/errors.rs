@@ -73,6 +73,17 @@ impl From<RequestError> for ApiError {
                 "invalid_locale",
                 "The locale must be a language tag such as \"en\" or \"pt-BR\".",
             ),
+            InvalidIdempotencyKey => bad_request(
+                "invalid_idempotency_key",
+                "The idempotency key must be 1 to 255 visible ASCII characters.",
+            ),
+            IdempotencyKeyInUse => ApiError::new(
+                StatusCode::CONFLICT,
+                VALIDATION_ERROR,
+                "idempotency_key_in_use",
+                "A request with this idempotency key is still running. Retry in a few seconds.",
+            )
+            .retry_after(2),
             WrongApplicationId => ApiError::new(
                 StatusCode::FORBIDDEN,
                 OPERATION_FORBIDDEN,

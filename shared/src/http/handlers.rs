@@ -3,10 +3,13 @@ use std::time::Instant;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
-use super::ApiError;
+use sha2::{Digest, Sha256};
+
 use super::answer::success;
 use super::params::{Params, client_address};
-use crate::ports::{Clock, MessageSender, VerificationStore};
+use super::{ApiError, RequestError};
+use crate::domain::PhoneNumber;
+use crate::ports::{Claim, Clock, IdempotencyStore, MessageSender, StoreError, VerificationStore};
 use crate::service::{SendRequest, VerificationService};
 
 /// The two cloud functions over one verification service.
@@ -15,7 +18,7 @@ pub struct Api<S, M, C> {
     application_id: Option<String>,
 }
 
-impl<S: VerificationStore, M: MessageSender, C: Clock> Api<S, M, C> {
+impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> Api<S, M, C> {
     pub fn new(service: VerificationService<S, M, C>, application_id: Option<String>) -> Self {
         Self {
             service,
@@ -23,7 +26,8 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> Api<S, M, C> {
         }
     }
 
-    /// `POST /functions/sendVerificationCode` `{"phoneNumber", "channel"?, "locale"?}`.
+    /// `POST /functions/sendVerificationCode` `{"phoneNumber", "channel"?, "locale"?,
+    /// "idempotencyKey"?}` (or an `Idempotency-Key` header).
     pub async fn send_verification_code(&self, request: Request) -> Response<Body> {
         let started = Instant::now();
         let outcome = async {
@@ -31,24 +35,60 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> Api<S, M, C> {
             let phone = params.phone_number()?;
             let channel = params.channel()?;
             params.locale()?;
-            let sent = self
-                .service
-                .send_code(SendRequest {
-                    phone,
-                    channel,
-                    client: client_address(&request),
-                })
-                .await?;
-            Ok(json!({
-                "status": "pending",
-                "phoneNumber": sent.phone.as_e164(),
-                "channel": sent.channel.as_str(),
-                "expiresAt": sent.expires_at.to_string(),
-                "resendAvailableAt": sent.resend_available_at.to_string(),
-                "attemptsRemaining": sent.attempts_remaining,
-            }))
+            let key = params.idempotency_key(&request)?;
+            let send = async || {
+                let sent = self
+                    .service
+                    .send_code(SendRequest {
+                        phone: phone.clone(),
+                        channel,
+                        client: client_address(&request),
+                    })
+                    .await?;
+                Ok(json!({
+                    "status": "pending",
+                    "phoneNumber": sent.phone.as_e164(),
+                    "channel": sent.channel.as_str(),
+                    "expiresAt": sent.expires_at.to_string(),
+                    "resendAvailableAt": sent.resend_available_at.to_string(),
+                    "attemptsRemaining": sent.attempts_remaining,
+                }))
+            };
+            match key {
+                Some(key) => self.once(&scoped_key(&phone, &key), send).await,
+                None => send().await,
+            }
         };
         respond("sendVerificationCode", started, outcome.await)
+    }
+
+    /// Runs `send` once per idempotency key: a retry with the same key gets
+    /// the first successful answer instead of sending another message.
+    async fn once(
+        &self,
+        key: &str,
+        send: impl AsyncFnOnce() -> Result<Value, ApiError>,
+    ) -> Result<Value, ApiError> {
+        let store = self.service.store();
+        match store.claim(key, self.service.now()).await? {
+            Claim::First => {}
+            Claim::InProgress => return Err(RequestError::IdempotencyKeyInUse.into()),
+            Claim::Replay(answer) => {
+                return serde_json::from_str(&answer).map_err(|_| {
+                    StoreError::Malformed("a stored idempotent answer is not JSON".into()).into()
+                });
+            }
+        }
+        let outcome = send().await;
+        let now = self.service.now();
+        let recorded = match &outcome {
+            Ok(result) => store.complete(key, &result.to_string(), now).await,
+            Err(_) => store.release(key, now).await,
+        };
+        if let Err(error) = recorded {
+            tracing::error!(%error, "could not record the outcome of an idempotent send");
+        }
+        outcome
     }
 
     /// `POST /functions/verifyPhoneNumber` `{"phoneNumber", "phoneVerificationCode"}`.
@@ -70,6 +110,17 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> Api<S, M, C> {
         };
         respond("verifyPhoneNumber", started, outcome.await)
     }
+}
+
+/// Idempotency keys are scoped to the number (the same key for another
+/// number is another request) and hashed, so stored keys reveal neither.
+fn scoped_key(phone: &PhoneNumber, key: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(phone.as_e164())
+        .chain_update(b"\n")
+        .chain_update(key)
+        .finalize();
+    hex::encode(digest)
 }
 
 /// Logs one line per request (no number, no code) and builds the answer.

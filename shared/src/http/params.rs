@@ -32,6 +32,10 @@ pub enum RequestError {
     InvalidLocale,
     #[error("wrong or missing application id")]
     WrongApplicationId,
+    #[error("invalid idempotency key")]
+    InvalidIdempotencyKey,
+    #[error("idempotency key in use")]
+    IdempotencyKeyInUse,
 }
 
 /// The parameters of a cloud-function call: the JSON object in the body,
@@ -149,6 +153,29 @@ impl Params {
         match locale {
             Some(tag) if !well_formed(tag) => Err(RequestError::InvalidLocale.into()),
             _ => Ok(locale),
+        }
+    }
+
+    /// The `Idempotency-Key` header, else the `idempotencyKey` parameter:
+    /// 1 to 255 visible ASCII characters.
+    pub fn idempotency_key(&self, request: &Request) -> Result<Option<String>, ApiError> {
+        let from_header = request
+            .headers()
+            .get("idempotency-key")
+            .map(|value| {
+                value
+                    .to_str()
+                    .map_err(|_| RequestError::InvalidIdempotencyKey)
+            })
+            .transpose()?;
+        let Some(key) = from_header.or(self.optional_str("idempotencyKey")?) else {
+            return Ok(None);
+        };
+        let valid = (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
+        if valid {
+            Ok(Some(key.to_owned()))
+        } else {
+            Err(RequestError::InvalidIdempotencyKey.into())
         }
     }
 
