@@ -44,7 +44,7 @@ async function lastCodeSentTo(number) {
   const messages = await (await fetch(`${standin}/messages`)).json();
   const message = messages.reverse().find((m) => m.to === number);
   assert(message, `the stand-in received no SMS for ${number}`);
-  return message.body.split(' ').pop();
+  return message.body.match(/\d{4,10}/)?.[0];
 }
 
 let code;

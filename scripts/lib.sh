@@ -141,6 +141,8 @@ start_functions() {
   TWILIO_ACCOUNT_SID=ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa \
   TWILIO_AUTH_TOKEN=local-dev-token \
   TWILIO_FROM_NUMBER=+15005550006 \
+  TWILIO_WHATSAPP_FROM=+14155238886 \
+  ENABLED_CHANNELS=sms,call,whatsapp \
   CODE_HMAC_KEY="$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" \
     start_bg - env -u RUST_LOG cargo lambda watch -A 127.0.0.1 -P "$lambda_port" --env-var RUST_LOG=info
 

@@ -8,7 +8,10 @@ use std::time::Duration;
 use crate::adapters::twilio::{TwilioConfig, TwilioCredentials, TwilioSenderId};
 use std::collections::{BTreeSet, HashMap};
 
-use crate::domain::{CodeHasher, CodeLength, DestinationPolicy, Limits, OneTimeCode, PhoneNumber};
+use crate::domain::{
+    Channel, CodeHasher, CodeLength, DestinationPolicy, Limits, OneTimeCode, PhoneNumber,
+};
+use crate::messages::{MessageSettings, MessageTooLong, Messages};
 use crate::service::Policy;
 
 #[derive(Debug, Clone)]
@@ -27,6 +30,8 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("missing configuration: set {0} or {1}")]
     MissingOneOf(&'static str, &'static str),
+    #[error("invalid configuration: {0}")]
+    Messages(#[from] MessageTooLong),
     #[error("invalid configuration: {name} {problem}")]
     Invalid {
         name: &'static str,
@@ -75,6 +80,71 @@ impl Config {
                     "TWILIO_MESSAGING_SERVICE_SID",
                 ));
             }
+        };
+        let enabled_channels: BTreeSet<Channel> = get("ENABLED_CHANNELS")
+            .unwrap_or_else(|| "sms".into())
+            .split(',')
+            .map(|name| {
+                name.trim()
+                    .to_ascii_lowercase()
+                    .parse()
+                    .map_err(|_| ConfigError::Invalid {
+                        name: "ENABLED_CHANNELS",
+                        problem: "must be a comma-separated list of sms, call, whatsapp",
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        let voice_from = get("TWILIO_VOICE_FROM").or_else(|| get("TWILIO_FROM_NUMBER"));
+        if enabled_channels.contains(&Channel::Call) && voice_from.is_none() {
+            return Err(ConfigError::MissingOneOf(
+                "TWILIO_VOICE_FROM",
+                "TWILIO_FROM_NUMBER",
+            ));
+        }
+        let whatsapp_from = get("TWILIO_WHATSAPP_FROM");
+        if enabled_channels.contains(&Channel::Whatsapp) && whatsapp_from.is_none() {
+            return Err(ConfigError::Missing("TWILIO_WHATSAPP_FROM"));
+        }
+        let message_settings = MessageSettings {
+            app_name: get("APP_NAME")
+                .map(|name| {
+                    checked(
+                        "APP_NAME",
+                        name,
+                        |n| n.chars().count() <= 20 && !n.contains('\n'),
+                        "must be one line of at most 20 characters",
+                    )
+                })
+                .transpose()?,
+            autofill_domain: get("AUTOFILL_DOMAIN")
+                .map(|domain| {
+                    checked(
+                        "AUTOFILL_DOMAIN",
+                        domain,
+                        |d| {
+                            d.len() <= 40
+                                && d.contains('.')
+                                && d.bytes()
+                                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+                        },
+                        "must be a host name such as example.com",
+                    )
+                })
+                .transpose()?,
+            android_app_hash: get("ANDROID_APP_HASH")
+                .map(|hash| {
+                    checked(
+                        "ANDROID_APP_HASH",
+                        hash,
+                        |h| {
+                            h.len() == 11
+                                && h.bytes()
+                                    .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+                        },
+                        "must be the 11-character app hash of Android's SMS Retriever API",
+                    )
+                })
+                .transpose()?,
         };
         let hmac_key = require("CODE_HMAC_KEY")?;
         if hmac_key.len() < CodeHasher::MIN_KEY_BYTES {
@@ -137,6 +207,8 @@ impl Config {
                 account_sid,
                 credentials,
                 sender,
+                voice_from,
+                whatsapp_from,
                 timeout: Duration::from_millis(number("TWILIO_TIMEOUT_MS", 5_000, 100..=60_000)?),
             },
             hasher: CodeHasher::new(
@@ -147,13 +219,28 @@ impl Config {
                 code_length,
                 code_ttl_seconds: number("CODE_TTL_SECONDS", 600, 60..=86_400)?,
                 max_attempts: number("MAX_CHECK_ATTEMPTS", 5, 1..=20)? as u32,
-                app_name: get("APP_NAME"),
+                messages: Messages::new(message_settings, code_length)?,
+                enabled_channels,
                 limits,
                 destinations,
                 test_numbers,
             },
             parse_application_id: get("PARSE_APPLICATION_ID"),
         })
+    }
+}
+
+/// `value` if it passes `valid`, else an `Invalid` error naming `name`.
+fn checked(
+    name: &'static str,
+    value: String,
+    valid: impl Fn(&str) -> bool,
+    problem: &'static str,
+) -> Result<String, ConfigError> {
+    if valid(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::Invalid { name, problem })
     }
 }
 

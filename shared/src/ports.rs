@@ -154,12 +154,12 @@ pub trait IdempotencyStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// A message carrying a code. `Debug` leaves the body out.
+/// A message carrying a code. `Debug` leaves the content out.
 #[derive(Clone)]
 pub struct OutgoingMessage {
     pub to: PhoneNumber,
     pub channel: Channel,
-    pub body: String,
+    pub content: Content,
 }
 
 impl fmt::Debug for OutgoingMessage {
@@ -169,6 +169,28 @@ impl fmt::Debug for OutgoingMessage {
             .field("channel", &self.channel)
             .finish_non_exhaustive()
     }
+}
+
+/// What the message says.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Content {
+    /// The text of an SMS or WhatsApp message.
+    Text(String),
+    /// The script of a voice call.
+    Speech(Speech),
+}
+
+/// A call reads `intro`, the digits, then `repeat` and the digits again.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Speech {
+    /// Language of the voice (`fr-FR`).
+    pub language: String,
+    /// Twilio voice name (`Polly.Lea`).
+    pub voice: String,
+    pub intro: String,
+    /// The code with a pause after each digit: "1, 2, 3".
+    pub digits: String,
+    pub repeat: String,
 }
 
 /// Why the provider refused a message to this recipient.

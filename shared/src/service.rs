@@ -1,6 +1,6 @@
 //! The verification rules, independent of HTTP, DynamoDB and Twilio.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use subtle::ConstantTimeEq;
 
@@ -8,6 +8,7 @@ use crate::domain::{
     Channel, CodeHasher, CodeLength, DestinationPolicy, DestinationRefused, Limit, LimitReached,
     Limits, OneTimeCode, PhoneNumber, Timestamp, VerificationId,
 };
+use crate::messages::{MessageSettings, Messages};
 use crate::ports::{
     AttemptRefused, Clock, DeliveryError, MessageSender, NewVerification, OutgoingMessage,
     Requester, StoreError, VerificationStore,
@@ -19,8 +20,10 @@ pub struct Policy {
     pub code_length: CodeLength,
     pub code_ttl_seconds: u64,
     pub max_attempts: u32,
-    /// Names the app in the message ("Your Acme verification code...").
-    pub app_name: Option<String>,
+    /// The words of each message, per language.
+    pub messages: Messages,
+    /// Channels clients may ask for.
+    pub enabled_channels: BTreeSet<Channel>,
     pub limits: Limits,
     pub destinations: DestinationPolicy,
     /// Fixed codes for test numbers (E.164), which never reach the message
@@ -34,7 +37,9 @@ impl Default for Policy {
             code_length: CodeLength::default(),
             code_ttl_seconds: 600,
             max_attempts: 5,
-            app_name: None,
+            messages: Messages::new(MessageSettings::default(), CodeLength::default())
+                .expect("the default messages fit"),
+            enabled_channels: BTreeSet::from([Channel::Sms]),
             limits: Limits::default(),
             destinations: DestinationPolicy::default(),
             test_numbers: HashMap::new(),
@@ -48,6 +53,8 @@ pub struct SendRequest {
     pub channel: Channel,
     /// The client's IP address, for its hourly allowance.
     pub client: String,
+    /// BCP 47 tag of the user's language, if the client knows it.
+    pub locale: Option<String>,
 }
 
 /// A code is on its way.
@@ -62,6 +69,8 @@ pub struct CodeSent {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
+    #[error("channel {0:?} is not enabled")]
+    ChannelDisabled(Channel),
     #[error(transparent)]
     Destination(#[from] DestinationRefused),
     #[error("limit reached: {0:?}")]
@@ -149,7 +158,11 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, M,
             phone,
             channel,
             client,
+            locale,
         } = request;
+        if !self.policy.enabled_channels.contains(&channel) {
+            return Err(SendError::ChannelDisabled(channel));
+        }
         let now = self.clock.now();
         let expires_at = now.plus_seconds(self.policy.code_ttl_seconds);
         let limits = &self.policy.limits;
@@ -181,10 +194,12 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, M,
             }
             return Err(SendError::Limited(limit));
         }
+        let messages = &self.policy.messages;
+        let language = messages.language_for(locale.as_deref(), &new.phone);
         let message = OutgoingMessage {
             to: new.phone.clone(),
             channel,
-            body: self.message_body(&code),
+            content: messages.render(channel, language, &code),
         };
         if let Err(delivery) = self.sender.send(&message).await {
             if let Err(store) = self.store.withdraw(&new).await {
@@ -263,13 +278,6 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, M,
             Err(CheckError::AlreadyUsed)
         }
     }
-
-    fn message_body(&self, code: &OneTimeCode) -> String {
-        match &self.policy.app_name {
-            Some(app) => format!("Your {app} verification code is: {}", code.as_str()),
-            None => format!("Your verification code is: {}", code.as_str()),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -279,7 +287,7 @@ mod tests {
     use super::*;
     use crate::adapters::clock::ManualClock;
     use crate::adapters::memory::{InMemoryStore, RecordingSender};
-    use crate::ports::RecipientProblem;
+    use crate::ports::{Content, RecipientProblem};
 
     type Service = VerificationService<InMemoryStore, RecordingSender, Arc<ManualClock>>;
 
@@ -310,6 +318,7 @@ mod tests {
                 phone: phone(),
                 channel: Channel::Sms,
                 client: CLIENT.into(),
+                locale: None,
             })
             .await
     }
@@ -320,8 +329,10 @@ mod tests {
 
     /// The code in the last message "delivered" to the phone.
     fn received_code(sender: &RecordingSender) -> OneTimeCode {
-        let body = sender.sent().last().unwrap().body.clone();
-        let digits: String = body.chars().filter(char::is_ascii_digit).collect();
+        let digits: String = match &sender.sent().last().unwrap().content {
+            Content::Text(text) => text.chars().filter(char::is_ascii_digit).collect(),
+            Content::Speech(speech) => speech.digits.replace(", ", ""),
+        };
         OneTimeCode::parse(&digits, CodeLength::default()).unwrap()
     }
 
@@ -350,15 +361,65 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_message_names_the_app_and_carries_the_code() {
-        let (mut service, sender, _) = service();
-        service.policy.app_name = Some("Acme".into());
-        send(&service).await;
+    async fn the_message_is_in_the_requested_language() {
+        let (service, sender, _) = service();
+        service
+            .send_code(SendRequest {
+                phone: phone(),
+                channel: Channel::Sms,
+                client: CLIENT.into(),
+                locale: Some("fr-CA".into()),
+            })
+            .await
+            .unwrap();
         let code = received_code(&sender);
-        assert_eq!(
-            sender.sent()[0].body,
-            format!("Your Acme verification code is: {}", code.as_str())
+        assert!(
+            sender.sent()[0].content
+                == Content::Text(format!("Votre code de vérification est {}.", code.as_str()))
         );
+    }
+
+    #[tokio::test]
+    async fn a_resend_may_switch_to_a_call_within_the_same_limits() {
+        let (mut service, sender, clock) = service();
+        service.policy.enabled_channels.insert(Channel::Call);
+        send(&service).await;
+        let call = SendRequest {
+            phone: phone(),
+            channel: Channel::Call,
+            client: CLIENT.into(),
+            locale: None,
+        };
+        assert!(matches!(
+            service.send_code(call.clone()).await,
+            Err(SendError::Limited(_))
+        ));
+        clock.advance(60);
+        assert_eq!(
+            service.send_code(call).await.unwrap().channel,
+            Channel::Call
+        );
+        assert!(matches!(sender.sent()[1].content, Content::Speech(_)));
+        let code = received_code(&sender);
+        assert!(service.check_code(phone(), &code, CLIENT).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_disabled_channel_is_refused() {
+        let (service, sender, _) = service();
+        let whatsapp = service
+            .send_code(SendRequest {
+                phone: phone(),
+                channel: Channel::Whatsapp,
+                client: CLIENT.into(),
+                locale: None,
+            })
+            .await;
+        assert!(matches!(
+            whatsapp,
+            Err(SendError::ChannelDisabled(Channel::Whatsapp))
+        ));
+        assert!(sender.sent().is_empty());
     }
 
     #[tokio::test]

@@ -24,6 +24,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 pub const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
 pub const AUTH_TOKEN: &str = "test-auth-token";
 pub const FROM_NUMBER: &str = "+15005550006";
+pub const CALLS_PATH: &str = "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Calls.json";
 pub const MESSAGES_PATH: &str =
     "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json";
 
@@ -162,17 +163,26 @@ impl Stack {
 
     /// Form fields of every message Twilio received, oldest first.
     pub async fn messages(&self) -> Vec<HashMap<String, String>> {
+        self.requests_to(MESSAGES_PATH).await
+    }
+
+    /// Form fields of every call Twilio was asked to place, oldest first.
+    pub async fn calls(&self) -> Vec<HashMap<String, String>> {
+        self.requests_to(CALLS_PATH).await
+    }
+
+    async fn requests_to(&self, path: &str) -> Vec<HashMap<String, String>> {
         self.twilio
             .received_requests()
             .await
             .unwrap_or_default()
             .iter()
-            .filter(|request| request.url.path() == MESSAGES_PATH)
+            .filter(|request| request.url.path() == path)
             .map(|request| form_urlencoded::parse(&request.body).into_owned().collect())
             .collect()
     }
 
-    /// The code in the last message the phone received.
+    /// The code in the last message the phone received (its first run of 4+ digits).
     pub async fn code_sent_to(&self, phone: &str) -> String {
         let message = self
             .messages()
@@ -182,9 +192,9 @@ impl Stack {
             .find(|fields| fields.get("To").map(String::as_str) == Some(phone))
             .unwrap_or_else(|| panic!("no message was sent to {phone}"));
         message["Body"]
-            .rsplit(' ')
-            .next()
-            .expect("the body ends with the code")
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|digits| digits.len() >= 4)
+            .expect("the body carries the code")
             .to_owned()
     }
 
@@ -216,8 +226,20 @@ impl Stack {
     }
 }
 
-/// Twilio's answer to an accepted message (a Message resource, trimmed).
+/// Twilio's answers to an accepted message or call (resources, trimmed).
 pub async fn twilio_accepts_messages(server: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path(CALLS_PATH))
+        .and(basic_auth(ACCOUNT_SID, AUTH_TOKEN))
+        .and(header("content-type", "application/x-www-form-urlencoded"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "sid": "CA0123456789abcdef0123456789abcdef",
+            "account_sid": ACCOUNT_SID,
+            "status": "queued",
+            "direction": "outbound-api",
+        })))
+        .mount(server)
+        .await;
     Mock::given(method("POST"))
         .and(path(MESSAGES_PATH))
         .and(basic_auth(ACCOUNT_SID, AUTH_TOKEN))

@@ -9,7 +9,7 @@ use phone_verification::adapters::twilio::{
     TwilioConfig, TwilioCredentials, TwilioSender, TwilioSenderId,
 };
 use phone_verification::domain::{Channel, PhoneNumber};
-use phone_verification::ports::{MessageSender, OutgoingMessage};
+use phone_verification::ports::{Content, MessageSender, OutgoingMessage, Speech};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -30,16 +30,30 @@ fn sender_to(api_base: String, sender: TwilioSenderId) -> TwilioSender {
             password: AUTH_TOKEN.into(),
         },
         sender,
+        voice_from: Some("+15005550006".into()),
+        whatsapp_from: Some("+14155238886".into()),
         timeout: Duration::from_secs(5),
     })
     .unwrap()
 }
 
-fn message() -> OutgoingMessage {
+fn message(channel: Channel) -> OutgoingMessage {
+    let content = match channel {
+        Channel::Call => Content::Speech(Speech {
+            language: "en-US".into(),
+            voice: "Polly.Joanna".into(),
+            intro: "Your verification code is".into(),
+            digits: "1, 2, 3, 4, 5, 6".into(),
+            repeat: "Once again, your code is".into(),
+        }),
+        Channel::Sms | Channel::Whatsapp => {
+            Content::Text("Your verification code is 123456.".into())
+        }
+    };
     OutgoingMessage {
         to: PhoneNumber::parse("+14155550123", None).unwrap(),
-        channel: Channel::Sms,
-        body: "Your verification code is: 123456".into(),
+        channel,
+        content,
     }
 }
 
@@ -50,9 +64,14 @@ async fn our_request_is_valid_under_twilios_openapi_spec() {
         TwilioSenderId::MessagingService("MG0123456789abcdef0123456789abcdef".into()),
     ] {
         let result = sender_to(prism_url(), sender.clone())
-            .send(&message())
+            .send(&message(Channel::Sms))
             .await;
         assert_eq!(result, Ok(()), "Prism refused the request with {sender:?}");
+    }
+    let sender = sender_to(prism_url(), TwilioSenderId::From("+15005550006".into()));
+    for channel in [Channel::Call, Channel::Whatsapp] {
+        let result = sender.send(&message(channel)).await;
+        assert_eq!(result, Ok(()), "Prism refused the {channel:?} request");
     }
 }
 
@@ -88,6 +107,14 @@ async fn prism_really_rejects_requests_that_break_the_spec() {
         .await
         .unwrap();
     assert_eq!(json_body.status(), 415);
+    let call_without_from = http
+        .post(url.replace("Messages.json", "Calls.json"))
+        .basic_auth(ACCOUNT_SID, Some(AUTH_TOKEN))
+        .form(&[("To", "+14155550123"), ("Twiml", "<Response/>")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(call_without_from.status(), 422);
 }
 
 /// A stack whose Twilio answers every message with `response`.

@@ -1,11 +1,16 @@
-//! Sends codes through Twilio's Messages API with plain `reqwest`: there is
-//! no maintained Rust SDK, and the API is one form-encoded POST.
+//! Sends codes through Twilio with plain `reqwest` (there is no maintained
+//! Rust SDK, and each send is one form-encoded POST): SMS and WhatsApp via
+//! the Messages API, voice via the Calls API with inline TwiML, so the code
+//! never appears in a URL.
 
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::ports::{DeliveryError, MessageSender, OutgoingMessage, RecipientProblem};
+use crate::domain::Channel;
+use crate::ports::{
+    Content, DeliveryError, MessageSender, OutgoingMessage, RecipientProblem, Speech,
+};
 
 /// Who the message comes from: a phone number or a Messaging Service
 /// (which picks the number itself).
@@ -38,6 +43,10 @@ pub struct TwilioConfig {
     pub account_sid: String,
     pub credentials: TwilioCredentials,
     pub sender: TwilioSenderId,
+    /// Caller id for voice calls (a Twilio voice-capable number).
+    pub voice_from: Option<String>,
+    /// WhatsApp sender (`+14155238886`, without the `whatsapp:` prefix).
+    pub whatsapp_from: Option<String>,
     pub timeout: Duration,
 }
 
@@ -45,6 +54,7 @@ pub struct TwilioConfig {
 pub struct TwilioSender {
     http: reqwest::Client,
     messages_url: String,
+    calls_url: String,
     config: TwilioConfig,
 }
 
@@ -61,14 +71,15 @@ impl TwilioSender {
             .connect_timeout(config.timeout)
             .pool_idle_timeout(Duration::from_secs(60))
             .build()?;
-        let messages_url = format!(
-            "{}/2010-04-01/Accounts/{}/Messages.json",
+        let account = format!(
+            "{}/2010-04-01/Accounts/{}",
             config.api_base.trim_end_matches('/'),
             config.account_sid
         );
         Ok(Self {
             http,
-            messages_url,
+            messages_url: format!("{account}/Messages.json"),
+            calls_url: format!("{account}/Calls.json"),
             config,
         })
     }
@@ -76,19 +87,11 @@ impl TwilioSender {
 
 impl MessageSender for TwilioSender {
     async fn send(&self, message: &OutgoingMessage) -> Result<(), DeliveryError> {
-        let (sender_field, sender_value) = match &self.config.sender {
-            TwilioSenderId::From(number) => ("From", number.as_str()),
-            TwilioSenderId::MessagingService(sid) => ("MessagingServiceSid", sid.as_str()),
-        };
-        let form = [
-            ("To", message.to.as_e164()),
-            (sender_field, sender_value),
-            ("Body", message.body.as_str()),
-        ];
+        let (url, form) = self.request_for(message)?;
         let started = std::time::Instant::now();
         let response = self
             .http
-            .post(&self.messages_url)
+            .post(url)
             .basic_auth(
                 &self.config.credentials.username,
                 Some(&self.config.credentials.password),
@@ -114,6 +117,94 @@ impl MessageSender for TwilioSender {
     }
 }
 
+/// Form fields of a Twilio API request.
+type Form = Vec<(&'static str, String)>;
+
+impl TwilioSender {
+    /// The endpoint and form fields that deliver `message`.
+    fn request_for(
+        &self,
+        message: &OutgoingMessage,
+    ) -> Result<(&str, Form), DeliveryError> {
+        let to = message.to.as_e164().to_owned();
+        let missing = |what: &str| DeliveryError::Misconfigured(format!("no {what} is configured"));
+        match (&message.content, message.channel) {
+            (Content::Text(text), Channel::Sms) => {
+                let sender = match &self.config.sender {
+                    TwilioSenderId::From(number) => ("From", number.clone()),
+                    TwilioSenderId::MessagingService(sid) => ("MessagingServiceSid", sid.clone()),
+                };
+                Ok((
+                    &self.messages_url,
+                    vec![("To", to), sender, ("Body", text.clone())],
+                ))
+            }
+            (Content::Text(text), Channel::Whatsapp) => {
+                let from = self
+                    .config
+                    .whatsapp_from
+                    .as_ref()
+                    .ok_or_else(|| missing("WhatsApp sender"))?;
+                Ok((
+                    &self.messages_url,
+                    vec![
+                        ("To", format!("whatsapp:{to}")),
+                        ("From", format!("whatsapp:{from}")),
+                        ("Body", text.clone()),
+                    ],
+                ))
+            }
+            (Content::Speech(speech), Channel::Call) => {
+                let from = self
+                    .config
+                    .voice_from
+                    .as_ref()
+                    .ok_or_else(|| missing("voice caller id"))?;
+                Ok((
+                    &self.calls_url,
+                    vec![("To", to), ("From", from.clone()), ("Twiml", twiml(speech))],
+                ))
+            }
+            _ => Err(DeliveryError::Misconfigured(format!(
+                "no way to send this content by {}",
+                message.channel.as_str()
+            ))),
+        }
+    }
+}
+
+/// The call's script: the intro, the digits slowly, then both again.
+fn twiml(speech: &Speech) -> String {
+    let say = |text: &str| {
+        format!(
+            r#"<Say language="{}" voice="{}">{}</Say>"#,
+            xml_escape(&speech.language),
+            xml_escape(&speech.voice),
+            text
+        )
+    };
+    let digits = format!(
+        r#"<prosody rate="slow">{}</prosody>"#,
+        xml_escape(&speech.digits)
+    );
+    let pause = r#"<Pause length="1"/>"#;
+    format!(
+        "<Response>{}{pause}{}{pause}{}{pause}{}</Response>",
+        say(&xml_escape(&speech.intro)),
+        say(&digits),
+        say(&xml_escape(&speech.repeat)),
+        say(&digits),
+    )
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
 /// Maps Twilio's answer to what the caller can do about it.
 /// Codes: <https://www.twilio.com/docs/api/errors>.
 fn classify(status: u16, code: Option<u32>) -> DeliveryError {
@@ -124,11 +215,15 @@ fn classify(status: u16, code: Option<u32>) -> DeliveryError {
         )
     };
     match (status, code) {
-        (_, Some(21211 | 21217 | 21401 | 21421)) => {
+        (_, Some(21211 | 21217 | 21401 | 21421 | 13223 | 13224)) => {
             DeliveryError::Recipient(RecipientProblem::InvalidNumber)
         }
-        (_, Some(21614 | 21407)) => DeliveryError::Recipient(RecipientProblem::CannotReceive),
-        (_, Some(21408 | 21612 | 21635)) => DeliveryError::Recipient(RecipientProblem::Unreachable),
+        (_, Some(21614 | 21407 | 63003)) => {
+            DeliveryError::Recipient(RecipientProblem::CannotReceive)
+        }
+        (_, Some(21408 | 21612 | 21635 | 21215)) => {
+            DeliveryError::Recipient(RecipientProblem::Unreachable)
+        }
         (_, Some(21610)) => DeliveryError::Recipient(RecipientProblem::OptedOut),
         (429 | 500..=599, _) | (_, Some(20429)) => DeliveryError::Unavailable(described()),
         _ => DeliveryError::Misconfigured(described()),

@@ -21,7 +21,9 @@ pub enum DestinationRefused {
     CountryNotAllowed,
     #[error("Verification codes are not sent to premium-rate numbers.")]
     PremiumRate,
-    #[error("This phone number cannot receive text messages. Use a mobile number.")]
+    #[error(
+        "This phone number cannot receive text messages. Use a mobile number, or ask for a call."
+    )]
     CannotReceiveSms,
 }
 
@@ -37,11 +39,13 @@ impl DestinationPolicy {
         }
         match (phone.kind(), channel) {
             (Type::PremiumRate | Type::SharedCost, _) => Err(DestinationRefused::PremiumRate),
+            // A call reaches any line; texts need a line that takes messages.
+            (_, Channel::Call) => Ok(()),
             (
                 Type::Mobile | Type::FixedLineOrMobile | Type::PersonalNumber | Type::Voip,
-                Channel::Sms,
+                Channel::Sms | Channel::Whatsapp,
             ) => Ok(()),
-            (_, Channel::Sms) => Err(DestinationRefused::CannotReceiveSms),
+            (_, Channel::Sms | Channel::Whatsapp) => Err(DestinationRefused::CannotReceiveSms),
         }
     }
 }
@@ -90,6 +94,23 @@ mod tests {
         assert_eq!(
             policy.check(&number("+442079460958"), Channel::Sms),
             Err(DestinationRefused::CannotReceiveSms)
+        );
+    }
+
+    #[test]
+    fn fixed_lines_can_take_a_call_but_premium_rate_never() {
+        let policy = DestinationPolicy::default();
+        assert_eq!(
+            policy.check(&number("+442079460958"), Channel::Call),
+            Ok(())
+        );
+        assert_eq!(
+            policy.check(&number("+442079460958"), Channel::Whatsapp),
+            Err(DestinationRefused::CannotReceiveSms)
+        );
+        assert_eq!(
+            policy.check(&number("+449098790000"), Channel::Call),
+            Err(DestinationRefused::PremiumRate)
         );
     }
 

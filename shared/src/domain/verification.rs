@@ -118,20 +118,27 @@ impl fmt::Debug for CodeHasher {
 }
 
 /// How the code reaches the user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum Channel {
     #[default]
     Sms,
+    /// A voice call that reads the code.
+    Call,
+    Whatsapp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("Unsupported channel. Supported channels: sms.")]
+#[error("Unknown channel. Channels: sms, call, whatsapp.")]
 pub struct UnknownChannel;
 
 impl Channel {
+    pub const ALL: [Channel; 3] = [Channel::Sms, Channel::Call, Channel::Whatsapp];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Sms => "sms",
+            Channel::Call => "call",
+            Channel::Whatsapp => "whatsapp",
         }
     }
 }
@@ -140,10 +147,10 @@ impl FromStr for Channel {
     type Err = UnknownChannel;
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
-        match value {
-            "sms" => Ok(Channel::Sms),
-            _ => Err(UnknownChannel),
-        }
+        Channel::ALL
+            .into_iter()
+            .find(|channel| channel.as_str() == value)
+            .ok_or(UnknownChannel)
     }
 }
 
@@ -205,6 +212,8 @@ mod tests {
     #[test]
     fn channels_parse_from_their_wire_names() {
         assert_eq!("sms".parse(), Ok(Channel::Sms));
+        assert_eq!("call".parse(), Ok(Channel::Call));
+        assert_eq!("whatsapp".parse(), Ok(Channel::Whatsapp));
         assert_eq!("SMS".parse::<Channel>(), Err(UnknownChannel));
         assert_eq!("pigeon".parse::<Channel>(), Err(UnknownChannel));
     }

@@ -147,6 +147,13 @@ impl From<SendError> for ApiError {
         match error {
             SendError::Store(store) => store.into(),
             SendError::Destination(refused) => refused.into(),
+            SendError::ChannelDisabled(channel) => bad_request(
+                "channel_disabled",
+                format!(
+                    "The {} channel is not enabled on this service.",
+                    channel.as_str()
+                ),
+            ),
             SendError::Limited(limit) => limit.into(),
             SendError::Delivery(delivery) => delivery.into(),
         }

@@ -34,7 +34,7 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> Api<S,
             let params = Params::read(&request, self.application_id.as_deref())?;
             let phone = params.phone_number()?;
             let channel = params.channel()?;
-            params.locale()?;
+            let locale = params.locale()?.map(str::to_owned);
             let key = params.idempotency_key(&request)?;
             let send = async || {
                 let sent = self
@@ -43,6 +43,7 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> Api<S,
                         phone: phone.clone(),
                         channel,
                         client: client_address(&request),
+                        locale: locale.clone(),
                     })
                     .await?;
                 Ok(json!({

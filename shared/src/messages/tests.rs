@@ -1,0 +1,155 @@
+use super::*;
+
+fn code(digits: &str) -> OneTimeCode {
+    OneTimeCode::parse(digits, CodeLength::new(digits.len() as u8).unwrap()).unwrap()
+}
+
+fn phone(number: &str) -> PhoneNumber {
+    PhoneNumber::parse(number, None).unwrap()
+}
+
+/// The longest settings the README documents: 20-character app name,
+/// 25-character domain, an Android hash.
+fn widest_settings() -> MessageSettings {
+    MessageSettings {
+        app_name: Some("Twenty Char App Name".into()),
+        autofill_domain: Some("verify.example-domain.com".into()),
+        android_app_hash: Some("FA+9qCX9VSu".into()),
+    }
+}
+
+fn sms(messages: &Messages, language: &str, code: &OneTimeCode) -> String {
+    match messages.render(Channel::Sms, language, code) {
+        Content::Text(text) => text,
+        Content::Speech(_) => panic!("SMS is text"),
+    }
+}
+
+#[test]
+fn there_are_at_least_12_languages_with_every_field() {
+    let messages = Messages::new(MessageSettings::default(), CodeLength::default()).unwrap();
+    assert!(
+        messages.languages.len() >= 12,
+        "{:?}",
+        messages.languages.keys()
+    );
+    for (key, language) in &messages.languages {
+        assert!(
+            language.text.contains("{app}") && language.text.contains("{code}"),
+            "{key}"
+        );
+        assert!(language.text_generic.contains("{code}"), "{key}");
+        assert!(language.voice_intro.contains("{app}"), "{key}");
+        assert!(
+            !language.say_language.is_empty() && language.say_voice.starts_with("Polly."),
+            "{key}"
+        );
+    }
+}
+
+#[test]
+fn every_language_renders_the_code_in_one_segment_with_every_autofill_line() {
+    let messages = Messages::new(widest_settings(), CodeLength::default()).unwrap();
+    let code = code("123456");
+    for language in messages.languages.keys() {
+        let text = sms(&messages, language, &code);
+        assert!(fits_one_segment(&text), "{language}: {text:?}");
+        assert!(text.contains("FA+9qCX9VSu"), "{language}");
+        let last_line = text.lines().last().unwrap();
+        assert_eq!(
+            last_line, "@verify.example-domain.com #123456",
+            "{language}"
+        );
+        assert_eq!(
+            text.matches("123456").count(),
+            2,
+            "{language}: in the text and the line"
+        );
+    }
+}
+
+#[test]
+fn latin_languages_stay_in_the_gsm_alphabet() {
+    // A single á or ç would cut the segment from 160 to 70 characters.
+    let messages = Messages::new(MessageSettings::default(), CodeLength::default()).unwrap();
+    for language in ["en", "es", "fr", "de", "pt", "it", "nl"] {
+        let text = sms(&messages, language, &code("123456"));
+        let padded = format!("{text}{}", "a".repeat(160 - text.chars().count()));
+        assert!(
+            fits_one_segment(&padded),
+            "{language} leaves GSM-7: {text:?}"
+        );
+    }
+}
+
+#[test]
+fn the_app_name_is_dropped_only_when_it_would_not_fit() {
+    let messages = Messages::new(widest_settings(), CodeLength::default()).unwrap();
+    assert!(sms(&messages, "en", &code("123456")).contains("Twenty Char App Name"));
+    let plain = Messages::new(MessageSettings::default(), CodeLength::default()).unwrap();
+    assert_eq!(
+        sms(&plain, "en", &code("123456")),
+        "Your verification code is 123456."
+    );
+}
+
+#[test]
+fn settings_that_cannot_fit_are_refused_at_start() {
+    let settings = MessageSettings {
+        autofill_domain: Some("a-very-long-subdomain.of-an-even-longer-domain.example.com".into()),
+        ..widest_settings()
+    };
+    let error = Messages::new(settings, CodeLength::new(10).unwrap()).unwrap_err();
+    assert!(error.to_string().contains("AUTOFILL_DOMAIN"));
+}
+
+#[test]
+fn language_comes_from_locale_then_country_then_english() {
+    let messages = Messages::new(MessageSettings::default(), CodeLength::default()).unwrap();
+    let us = phone("+14155550123");
+    let france = phone("+33612345678");
+    assert_eq!(messages.language_for(Some("pt-BR"), &us), "pt");
+    assert_eq!(messages.language_for(Some("DE"), &us), "de");
+    assert_eq!(messages.language_for(None, &france), "fr");
+    assert_eq!(
+        messages.language_for(Some("tlh"), &france),
+        "fr",
+        "unknown locale: country"
+    );
+    assert_eq!(
+        messages.language_for(None, &phone("+46701234567")),
+        "en",
+        "Sweden: fallback"
+    );
+}
+
+#[test]
+fn the_call_script_spells_the_digits_in_the_voice_of_the_language() {
+    let messages = Messages::new(
+        MessageSettings {
+            app_name: Some("Acme".into()),
+            ..MessageSettings::default()
+        },
+        CodeLength::default(),
+    )
+    .unwrap();
+    let Content::Speech(speech) = messages.render(Channel::Call, "fr", &code("012345")) else {
+        panic!("a call is speech")
+    };
+    assert_eq!(speech.digits, "0, 1, 2, 3, 4, 5");
+    assert_eq!(speech.language, "fr-FR");
+    assert_eq!(speech.voice, "Polly.Lea");
+    assert!(speech.intro.contains("Acme"));
+}
+
+#[test]
+fn whatsapp_gets_the_text_without_sms_autofill_lines() {
+    let messages = Messages::new(widest_settings(), CodeLength::default()).unwrap();
+    let Content::Text(text) = messages.render(Channel::Whatsapp, "en", &code("123456")) else {
+        panic!("WhatsApp is text")
+    };
+    assert_eq!(
+        text,
+        "Your Twenty Char App Name verification code is 123456."
+    );
+}
