@@ -3,18 +3,21 @@
 
 use std::sync::Arc;
 
-use lambda_http::{Error, Request, service_fn};
+use lambda_http::{Body, Error, Request, Response, service_fn};
 
 use crate::adapters::clock::SystemClock;
 use crate::adapters::dynamodb::DynamoDbStore;
 use crate::adapters::twilio::TwilioSender;
 use crate::config::Config;
 use crate::http::Api;
-use crate::ports::Clock;
+use crate::ports::{Clock, IdempotencyStore, MessageSender, VerificationStore};
 use crate::service::VerificationService;
 
 /// The API as deployed: DynamoDB, Twilio and the system clock.
 pub type LambdaApi = Api<DynamoDbStore, TwilioSender, SystemClock>;
+
+/// Served by the verify function: the proof tokens' public keys.
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 
 /// Which of the two functions a binary serves.
 #[derive(Debug, Clone, Copy)]
@@ -34,7 +37,7 @@ pub async fn build<C: Clock>(
     let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name);
     let sender = TwilioSender::new(config.twilio)?;
     let service = VerificationService::new(store, sender, clock, config.hasher, config.policy);
-    Ok(Api::new(service, config.parse_application_id))
+    Ok(Api::new(service, config.parse_application_id, config.proof))
 }
 
 /// Runs `function` on the Lambda runtime until the environment is shut down.
@@ -44,12 +47,25 @@ pub async fn serve(function: Function) -> Result<(), Error> {
     let api: Arc<LambdaApi> = Arc::new(build(config, SystemClock).await?);
     lambda_http::run(service_fn(move |request: Request| {
         let api = Arc::clone(&api);
-        async move {
-            Ok::<_, Error>(match function {
-                Function::SendVerificationCode => api.send_verification_code(request).await,
-                Function::VerifyPhoneNumber => api.verify_phone_number(request).await,
-            })
-        }
+        async move { Ok::<_, Error>(handle(&api, function, request).await) }
     }))
     .await
+}
+
+/// Routes one request of `function`'s API Gateway routes to its handler.
+pub async fn handle<S, M, C>(
+    api: &Api<S, M, C>,
+    function: Function,
+    request: Request,
+) -> Response<Body>
+where
+    S: VerificationStore + IdempotencyStore,
+    M: MessageSender,
+    C: Clock,
+{
+    match function {
+        Function::SendVerificationCode => api.send_verification_code(request).await,
+        Function::VerifyPhoneNumber if request.uri().path().ends_with(JWKS_PATH) => api.jwks(),
+        Function::VerifyPhoneNumber => api.verify_phone_number(request).await,
+    }
 }

@@ -8,10 +8,13 @@ use std::time::Duration;
 use crate::adapters::twilio::{TwilioConfig, TwilioCredentials, TwilioSenderId};
 use std::collections::{BTreeSet, HashMap};
 
+use base64::Engine;
+
 use crate::domain::{
     Channel, CodeHasher, CodeLength, DestinationPolicy, Limits, OneTimeCode, PhoneNumber,
 };
 use crate::messages::{MessageSettings, MessageTooLong, Messages};
+use crate::proof::ProofSigner;
 use crate::service::Policy;
 
 #[derive(Debug, Clone)]
@@ -22,6 +25,8 @@ pub struct Config {
     pub policy: Policy,
     /// When set, requests must carry it (`X-Parse-Application-Id` or `_ApplicationId`).
     pub parse_application_id: Option<String>,
+    /// When set, approvals carry a signed proof (JWT).
+    pub proof: Option<ProofSigner>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -226,6 +231,25 @@ impl Config {
                 test_numbers,
             },
             parse_application_id: get("PARSE_APPLICATION_ID"),
+            proof: get("PROOF_SIGNING_KEY")
+                .map(|key| -> Result<ProofSigner, ConfigError> {
+                    let seed = base64::engine::general_purpose::STANDARD
+                        .decode(key.trim())
+                        .ok()
+                        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+                        .ok_or(ConfigError::Invalid {
+                            name: "PROOF_SIGNING_KEY",
+                            problem: "must be 32 random bytes in base64 (openssl rand -base64 32)",
+                        })?;
+                    Ok(ProofSigner::new(
+                        seed,
+                        get("PROOF_KEY_ID").unwrap_or_else(|| "proof-1".into()),
+                        get("PROOF_ISSUER").unwrap_or_else(|| "phone-verification".into()),
+                        get("PROOF_AUDIENCE"),
+                        number("PROOF_TOKEN_TTL_SECONDS", 300, 30..=3_600)?,
+                    ))
+                })
+                .transpose()?,
         })
     }
 }

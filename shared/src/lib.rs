@@ -11,4 +11,5 @@ pub mod domain;
 pub mod http;
 pub mod messages;
 pub mod ports;
+pub mod proof;
 pub mod service;

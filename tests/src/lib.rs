@@ -35,6 +35,15 @@ pub enum Function {
     Verify,
 }
 
+impl From<Function> for phone_verification::app::Function {
+    fn from(function: Function) -> Self {
+        match function {
+            Function::Send => Self::SendVerificationCode,
+            Function::Verify => Self::VerifyPhoneNumber,
+        }
+    }
+}
+
 /// A handler's answer, decoded.
 #[derive(Debug, Clone)]
 pub struct Answer {
@@ -136,10 +145,7 @@ impl Stack {
     /// Feeds a raw API Gateway event (v1 or v2 JSON) through the handler.
     pub async fn call_event(&self, function: Function, event: &str) -> Answer {
         let request = lambda_http::request::from_str(event).expect("a valid API Gateway event");
-        let response = match function {
-            Function::Send => self.api.send_verification_code(request).await,
-            Function::Verify => self.api.verify_phone_number(request).await,
-        };
+        let response = phone_verification::app::handle(&self.api, function.into(), request).await;
         let headers = response
             .headers()
             .iter()

@@ -122,10 +122,7 @@ type Form = Vec<(&'static str, String)>;
 
 impl TwilioSender {
     /// The endpoint and form fields that deliver `message`.
-    fn request_for(
-        &self,
-        message: &OutgoingMessage,
-    ) -> Result<(&str, Form), DeliveryError> {
+    fn request_for(&self, message: &OutgoingMessage) -> Result<(&str, Form), DeliveryError> {
         let to = message.to.as_e164().to_owned();
         let missing = |what: &str| DeliveryError::Misconfigured(format!("no {what} is configured"));
         match (&message.content, message.channel) {

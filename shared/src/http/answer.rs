@@ -70,6 +70,16 @@ pub fn success(result: Value) -> Response<Body> {
     json_response(StatusCode::OK, &json!({ "result": result }), None)
 }
 
+/// `200` with a document anyone may cache for an hour (the JWKS).
+pub fn public_json(document: Value) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "public, max-age=3600")
+        .body(Body::Text(document.to_string()))
+        .expect("status and headers are valid")
+}
+
 fn json_response(status: StatusCode, body: &Value, retry_after: Option<u64>) -> Response<Body> {
     let mut builder = Response::builder()
         .status(status)

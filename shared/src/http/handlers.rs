@@ -5,24 +5,48 @@ use serde_json::{Value, json};
 
 use sha2::{Digest, Sha256};
 
-use super::answer::success;
+use lambda_http::http::StatusCode;
+
+use super::answer::{public_json, success};
 use super::params::{Params, client_address};
+use super::parse_code;
 use super::{ApiError, RequestError};
 use crate::domain::PhoneNumber;
 use crate::ports::{Claim, Clock, IdempotencyStore, MessageSender, StoreError, VerificationStore};
+use crate::proof::ProofSigner;
 use crate::service::{SendRequest, VerificationService};
 
 /// The two cloud functions over one verification service.
 pub struct Api<S, M, C> {
     service: VerificationService<S, M, C>,
     application_id: Option<String>,
+    proof: Option<ProofSigner>,
 }
 
 impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> Api<S, M, C> {
-    pub fn new(service: VerificationService<S, M, C>, application_id: Option<String>) -> Self {
+    pub fn new(
+        service: VerificationService<S, M, C>,
+        application_id: Option<String>,
+        proof: Option<ProofSigner>,
+    ) -> Self {
         Self {
             service,
             application_id,
+            proof,
+        }
+    }
+
+    /// `GET /.well-known/jwks.json`: the public key of the proof tokens.
+    pub fn jwks(&self) -> Response<Body> {
+        match &self.proof {
+            Some(signer) => public_json(signer.jwks()),
+            None => ApiError::new(
+                StatusCode::NOT_FOUND,
+                parse_code::OPERATION_FORBIDDEN,
+                "proof_tokens_disabled",
+                "This service does not issue proof tokens (PROOF_SIGNING_KEY is not set).",
+            )
+            .into_response(),
         }
     }
 
@@ -103,11 +127,15 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> Api<S,
                 .service
                 .check_code(phone, &code, &client_address(&request))
                 .await?;
-            Ok(json!({
+            let mut result = json!({
                 "status": "approved",
                 "phoneNumber": approved.phone.as_e164(),
                 "verifiedAt": approved.verified_at.to_string(),
-            }))
+            });
+            if let Some(signer) = &self.proof {
+                result["token"] = signer.sign(&approved.phone, approved.verified_at).into();
+            }
+            Ok(result)
         };
         respond("verifyPhoneNumber", started, outcome.await)
     }
