@@ -9,7 +9,7 @@ use crate::adapters::clock::SystemClock;
 use crate::adapters::dynamodb::DynamoDbStore;
 use crate::adapters::twilio::TwilioSender;
 use crate::config::Config;
-use crate::http::Api;
+use crate::http::{Api, ApiSettings};
 use crate::ports::{Clock, IdempotencyStore, MessageSender, VerificationStore};
 use crate::service::VerificationService;
 
@@ -18,6 +18,9 @@ pub type LambdaApi = Api<DynamoDbStore, TwilioSender, SystemClock>;
 
 /// Served by the verify function: the proof tokens' public keys.
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+
+/// Served by the send function: Twilio's delivery reports.
+pub const STATUS_PATH: &str = "/twilio/status";
 
 /// Which of the two functions a binary serves.
 #[derive(Debug, Clone, Copy)]
@@ -37,7 +40,12 @@ pub async fn build<C: Clock>(
     let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name);
     let sender = TwilioSender::new(config.twilio)?;
     let service = VerificationService::new(store, sender, clock, config.hasher, config.policy);
-    Ok(Api::new(service, config.parse_application_id, config.proof))
+    let settings = ApiSettings {
+        application_id: config.parse_application_id,
+        proof: config.proof,
+        delivery_reports: config.delivery_reports,
+    };
+    Ok(Api::new(service, settings))
 }
 
 /// Runs `function` on the Lambda runtime until the environment is shut down.
@@ -64,6 +72,9 @@ where
     C: Clock,
 {
     match function {
+        Function::SendVerificationCode if request.uri().path().ends_with(STATUS_PATH) => {
+            api.twilio_status(request).await
+        }
         Function::SendVerificationCode => api.send_verification_code(request).await,
         Function::VerifyPhoneNumber if request.uri().path().ends_with(JWKS_PATH) => api.jwks(),
         Function::VerifyPhoneNumber => api.verify_phone_number(request).await,

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::adapters::twilio::{TwilioConfig, TwilioCredentials, TwilioSenderId};
+use crate::adapters::twilio::{TwilioConfig, TwilioCredentials, TwilioSenderId, WebhookValidator};
 use std::collections::{BTreeSet, HashMap};
 
 use base64::Engine;
@@ -27,6 +27,8 @@ pub struct Config {
     pub parse_application_id: Option<String>,
     /// When set, approvals carry a signed proof (JWT).
     pub proof: Option<ProofSigner>,
+    /// When set, Twilio reports deliveries to `POST /twilio/status`.
+    pub delivery_reports: Option<WebhookValidator>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -151,6 +153,23 @@ impl Config {
                 })
                 .transpose()?,
         };
+        let status_callback_url = get("STATUS_CALLBACK_URL")
+            .map(|url| {
+                checked(
+                    "STATUS_CALLBACK_URL",
+                    url,
+                    |u| (u.starts_with("https://") || u.starts_with("http://")) && !u.contains('?'),
+                    "must be the public URL of POST /twilio/status, without query string",
+                )
+            })
+            .transpose()?;
+        // Twilio signs its requests with the account's auth token, even when
+        // we call it with an API key.
+        let delivery_reports = match (&status_callback_url, get("TWILIO_AUTH_TOKEN")) {
+            (Some(url), Some(token)) => Some(WebhookValidator::new(url.clone(), token)),
+            (Some(_), None) => return Err(ConfigError::Missing("TWILIO_AUTH_TOKEN")),
+            (None, _) => None,
+        };
         let hmac_key = require("CODE_HMAC_KEY")?;
         if hmac_key.len() < CodeHasher::MIN_KEY_BYTES {
             return Err(ConfigError::Invalid {
@@ -214,6 +233,7 @@ impl Config {
                 sender,
                 voice_from,
                 whatsapp_from,
+                status_callback_url,
                 timeout: Duration::from_millis(number("TWILIO_TIMEOUT_MS", 5_000, 100..=60_000)?),
             },
             hasher: CodeHasher::new(
@@ -231,6 +251,7 @@ impl Config {
                 test_numbers,
             },
             parse_application_id: get("PARSE_APPLICATION_ID"),
+            delivery_reports,
             proof: get("PROOF_SIGNING_KEY")
                 .map(|key| -> Result<ProofSigner, ConfigError> {
                     let seed = base64::engine::general_purpose::STANDARD

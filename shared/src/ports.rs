@@ -83,7 +83,9 @@ pub trait VerificationStore: Send + Sync {
     /// counts back, so the user can ask again at once.
     fn withdraw(
         &self,
-        new: &NewVerification,
+        phone: &PhoneNumber,
+        id: &VerificationId,
+        sent_at: Timestamp,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Counts one request of `client` against its hourly allowance.
@@ -160,6 +162,9 @@ pub struct OutgoingMessage {
     pub to: PhoneNumber,
     pub channel: Channel,
     pub content: Content,
+    /// Which code this is, so a delivery report can withdraw it.
+    pub verification_id: VerificationId,
+    pub sent_at: Timestamp,
 }
 
 impl fmt::Debug for OutgoingMessage {

@@ -200,9 +200,11 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, M,
             to: new.phone.clone(),
             channel,
             content: messages.render(channel, language, &code),
+            verification_id: new.id.clone(),
+            sent_at: now,
         };
         if let Err(delivery) = self.sender.send(&message).await {
-            if let Err(store) = self.store.withdraw(&new).await {
+            if let Err(store) = self.store.withdraw(&new.phone, &new.id, now).await {
                 // The undelivered code stays until it expires; nobody knows it.
                 tracing::error!(phone = %new.phone, error = %store, "could not withdraw an undelivered code");
             }
@@ -226,6 +228,18 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, M,
             resend_available_at,
             attempts_remaining: self.policy.max_attempts,
         }
+    }
+
+    /// The provider reports that the code sent at `sent_at` never arrived:
+    /// withdraw it and give back the cooldown, so the user can ask again now.
+    pub async fn record_undelivered(
+        &self,
+        phone: &PhoneNumber,
+        id: &VerificationId,
+        sent_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        tracing::info!(phone = %phone, "the code was not delivered: withdrawn, cooldown lifted");
+        self.store.withdraw(phone, id, sent_at).await
     }
 
     /// Counts the attempt first, then compares in constant time; a match is

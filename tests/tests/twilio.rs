@@ -8,7 +8,7 @@ use integration_tests::{ACCOUNT_SID, AUTH_TOKEN, MESSAGES_PATH, Options, Stack, 
 use phone_verification::adapters::twilio::{
     TwilioConfig, TwilioCredentials, TwilioSender, TwilioSenderId,
 };
-use phone_verification::domain::{Channel, PhoneNumber};
+use phone_verification::domain::{Channel, PhoneNumber, Timestamp, VerificationId};
 use phone_verification::ports::{Content, MessageSender, OutgoingMessage, Speech};
 use serde_json::json;
 use wiremock::matchers::{method, path};
@@ -32,6 +32,7 @@ fn sender_to(api_base: String, sender: TwilioSenderId) -> TwilioSender {
         sender,
         voice_from: Some("+15005550006".into()),
         whatsapp_from: Some("+14155238886".into()),
+        status_callback_url: Some("https://api.example.com/twilio/status".into()),
         timeout: Duration::from_secs(5),
     })
     .unwrap()
@@ -54,6 +55,8 @@ fn message(channel: Channel) -> OutgoingMessage {
         to: PhoneNumber::parse("+14155550123", None).unwrap(),
         channel,
         content,
+        verification_id: VerificationId::random(),
+        sent_at: Timestamp::from_unix_seconds(1_800_000_000),
     }
 }
 

@@ -289,10 +289,15 @@ impl VerificationStore for DynamoDbStore {
         }
     }
 
-    async fn withdraw(&self, new: &NewVerification) -> Result<(), StoreError> {
-        let (ten_minutes, day) = send_counter_names(new.created_at);
+    async fn withdraw(
+        &self,
+        phone: &PhoneNumber,
+        id: &VerificationId,
+        sent_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let (ten_minutes, day) = send_counter_names(sent_at);
         let request = self
-            .update_number(&new.phone)
+            .update_number(phone)
             .update_expression(
                 "SET #status = :withdrawn ADD #ten_minutes :minus_one, #day :minus_one \
                  REMOVE code_mac, last_sent_at",
@@ -300,7 +305,7 @@ impl VerificationStore for DynamoDbStore {
             .condition_expression("verification_id = :id AND #status = :pending")
             .expression_attribute_names("#ten_minutes", ten_minutes)
             .expression_attribute_names("#day", day)
-            .expression_attribute_values(":id", s(new.id.as_str()))
+            .expression_attribute_values(":id", s(id.as_str()))
             .expression_attribute_values(":pending", s(PENDING))
             .expression_attribute_values(":withdrawn", s(WITHDRAWN))
             .expression_attribute_values(":minus_one", n(-1));

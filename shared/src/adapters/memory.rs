@@ -181,18 +181,23 @@ impl VerificationStore for InMemoryStore {
         Ok(Ok(()))
     }
 
-    async fn withdraw(&self, new: &NewVerification) -> Result<(), StoreError> {
+    async fn withdraw(
+        &self,
+        phone: &PhoneNumber,
+        id: &VerificationId,
+        sent_at: Timestamp,
+    ) -> Result<(), StoreError> {
         let mut state = self.state();
-        let Some(number) = state.numbers.get_mut(new.phone.as_e164()) else {
+        let Some(number) = state.numbers.get_mut(phone.as_e164()) else {
             return Ok(());
         };
         if let Some((current, status @ Status::Pending, _)) = &mut number.code
-            && current.id == new.id
+            && &current.id == id
         {
             *status = Status::Withdrawn;
             number.last_sent_at = None;
             for length in [Window::TEN_MINUTES, Window::DAY] {
-                let window = Window::containing(new.created_at, length).index;
+                let window = Window::containing(sent_at, length).index;
                 number
                     .sends
                     .entry((length, window))

@@ -5,7 +5,10 @@
 
 use std::time::Duration;
 
+use base64::Engine;
+use hmac::{Hmac, Mac};
 use serde::Deserialize;
+use sha1::Sha1;
 
 use crate::domain::Channel;
 use crate::ports::{
@@ -47,6 +50,8 @@ pub struct TwilioConfig {
     pub voice_from: Option<String>,
     /// WhatsApp sender (`+14155238886`, without the `whatsapp:` prefix).
     pub whatsapp_from: Option<String>,
+    /// Public URL of `POST /twilio/status`, for delivery reports.
+    pub status_callback_url: Option<String>,
     pub timeout: Duration,
 }
 
@@ -121,8 +126,23 @@ impl MessageSender for TwilioSender {
 type Form = Vec<(&'static str, String)>;
 
 impl TwilioSender {
-    /// The endpoint and form fields that deliver `message`.
+    /// The endpoint and form fields that deliver `message`, with the
+    /// delivery report address when one is configured.
     fn request_for(&self, message: &OutgoingMessage) -> Result<(&str, Form), DeliveryError> {
+        let (url, mut form) = self.delivery(message)?;
+        if let Some(callback) = &self.config.status_callback_url {
+            // Identifies the code, not the code itself; Twilio signs the URL.
+            let report_to = format!(
+                "{callback}?verification={}&sent_at={}",
+                message.verification_id.as_str(),
+                message.sent_at.unix_seconds()
+            );
+            form.push(("StatusCallback", report_to));
+        }
+        Ok((url, form))
+    }
+
+    fn delivery(&self, message: &OutgoingMessage) -> Result<(&str, Form), DeliveryError> {
         let to = message.to.as_e164().to_owned();
         let missing = |what: &str| DeliveryError::Misconfigured(format!("no {what} is configured"));
         match (&message.content, message.channel) {
@@ -202,6 +222,57 @@ fn xml_escape(text: &str) -> String {
         .replace('\'', "&apos;")
 }
 
+/// Checks `X-Twilio-Signature` on Twilio's requests to us: base64 of
+/// HMAC-SHA1, keyed by the auth token, over the full URL followed by every
+/// POST parameter's name and value, sorted by name.
+#[derive(Clone)]
+pub struct WebhookValidator {
+    url: String,
+    auth_token: String,
+}
+
+impl std::fmt::Debug for WebhookValidator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookValidator")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebhookValidator {
+    /// `url` is the webhook's public URL without query string.
+    pub fn new(url: String, auth_token: String) -> Self {
+        Self { url, auth_token }
+    }
+
+    /// Whether `signature` is Twilio's for a request to our URL with
+    /// `query` (as received) and these form `params`. Constant-time.
+    pub fn is_valid(
+        &self,
+        query: Option<&str>,
+        params: &[(String, String)],
+        signature: &str,
+    ) -> bool {
+        let mut signed = match query {
+            Some(query) => format!("{}?{query}", self.url),
+            None => self.url.clone(),
+        };
+        let mut sorted: Vec<&(String, String)> = params.iter().collect();
+        sorted.sort();
+        for (name, value) in sorted {
+            signed.push_str(name);
+            signed.push_str(value);
+        }
+        let mut mac = Hmac::<Sha1>::new_from_slice(self.auth_token.as_bytes())
+            .expect("HMAC accepts keys of any length");
+        mac.update(signed.as_bytes());
+        let Ok(signature) = base64::engine::general_purpose::STANDARD.decode(signature) else {
+            return false;
+        };
+        mac.verify_slice(&signature).is_ok()
+    }
+}
+
 /// Maps Twilio's answer to what the caller can do about it.
 /// Codes: <https://www.twilio.com/docs/api/errors>.
 fn classify(status: u16, code: Option<u32>) -> DeliveryError {
@@ -241,6 +312,62 @@ fn describe_transport_error(error: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Signatures made by Twilio's own library (twilio-node 5,
+    /// `getExpectedTwilioSignature`); the second is the example of Twilio's
+    /// webhook security documentation.
+    #[test]
+    fn accepts_the_signatures_twilio_makes() {
+        let report = WebhookValidator::new(
+            "https://api.example.com/twilio/status".into(),
+            "test-auth-token".into(),
+        );
+        let query = "verification=0123456789abcdef0123456789abcdef&sent_at=1800000000";
+        let params = [
+            ("MessageSid", "SM0123456789abcdef0123456789abcdef"),
+            ("MessageStatus", "undelivered"),
+            ("To", "+14155550123"),
+            ("ErrorCode", "30003"),
+            ("AccountSid", "AC0123456789abcdef0123456789abcdef"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        assert!(report.is_valid(Some(query), &params, "w7rAmUbiBGS05hPhvd3Tw3BmBso="));
+
+        let docs = WebhookValidator::new("https://mycompany.com/myapp.php".into(), "12345".into());
+        let params = [
+            ("CallSid", "CA1234567890ABCDE"),
+            ("Caller", "+12349013030"),
+            ("Digits", "1234"),
+            ("From", "+12349013030"),
+            ("To", "+18005551212"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        assert!(docs.is_valid(Some("foo=1&bar=2"), &params, "0/KCTR6DLpKmkAf8muzZqo1nDgQ="));
+    }
+
+    #[test]
+    fn refuses_any_change_to_a_signed_request() {
+        let docs = WebhookValidator::new("https://mycompany.com/myapp.php".into(), "12345".into());
+        let params = |digits: &str| {
+            [
+                ("CallSid", "CA1234567890ABCDE"),
+                ("Caller", "+12349013030"),
+                ("Digits", digits),
+                ("From", "+12349013030"),
+                ("To", "+18005551212"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        };
+        let signature = "0/KCTR6DLpKmkAf8muzZqo1nDgQ=";
+        assert!(!docs.is_valid(Some("foo=1&bar=2"), &params("1235"), signature));
+        assert!(!docs.is_valid(Some("foo=1&bar=3"), &params("1234"), signature));
+        assert!(!docs.is_valid(None, &params("1234"), signature));
+        assert!(!docs.is_valid(Some("foo=1&bar=2"), &params("1234"), "not base64!"));
+        assert!(!docs.is_valid(Some("foo=1&bar=2"), &params("1234"), ""));
+        let other_token =
+            WebhookValidator::new("https://mycompany.com/myapp.php".into(), "54321".into());
+        assert!(!other_token.is_valid(Some("foo=1&bar=2"), &params("1234"), signature));
+    }
 
     #[test]
     fn recipient_errors_are_the_users_to_fix() {

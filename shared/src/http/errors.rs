@@ -84,6 +84,22 @@ impl From<RequestError> for ApiError {
                 "A request with this idempotency key is still running. Retry in a few seconds.",
             )
             .retry_after(2),
+            DeliveryReportsDisabled => ApiError::new(
+                StatusCode::NOT_FOUND,
+                OPERATION_FORBIDDEN,
+                "delivery_reports_disabled",
+                "Delivery reports are not enabled (STATUS_CALLBACK_URL is not set).",
+            ),
+            InvalidSignature => ApiError::new(
+                StatusCode::FORBIDDEN,
+                OPERATION_FORBIDDEN,
+                "invalid_signature",
+                "The X-Twilio-Signature header does not match this request.",
+            ),
+            MalformedDeliveryReport => bad_request(
+                "invalid_delivery_report",
+                "The delivery report lacks its number, verification or send time.",
+            ),
             WrongApplicationId => ApiError::new(
                 StatusCode::FORBIDDEN,
                 OPERATION_FORBIDDEN,

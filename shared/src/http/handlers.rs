@@ -8,9 +8,10 @@ use sha2::{Digest, Sha256};
 use lambda_http::http::StatusCode;
 
 use super::answer::{public_json, success};
-use super::params::{Params, client_address};
+use super::params::{DeliveryReport, Params, client_address};
 use super::parse_code;
 use super::{ApiError, RequestError};
+use crate::adapters::twilio::WebhookValidator;
 use crate::domain::PhoneNumber;
 use crate::ports::{Claim, Clock, IdempotencyStore, MessageSender, StoreError, VerificationStore};
 use crate::proof::ProofSigner;
@@ -19,26 +20,58 @@ use crate::service::{SendRequest, VerificationService};
 /// The two cloud functions over one verification service.
 pub struct Api<S, M, C> {
     service: VerificationService<S, M, C>,
-    application_id: Option<String>,
-    proof: Option<ProofSigner>,
+    settings: ApiSettings,
+}
+
+/// The optional parts of the API.
+#[derive(Debug, Clone, Default)]
+pub struct ApiSettings {
+    /// Required on every call when set (`X-Parse-Application-Id`).
+    pub application_id: Option<String>,
+    /// Signs a proof of verification on approval when set.
+    pub proof: Option<ProofSigner>,
+    /// Accepts Twilio's delivery reports when set.
+    pub delivery_reports: Option<WebhookValidator>,
 }
 
 impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> Api<S, M, C> {
-    pub fn new(
-        service: VerificationService<S, M, C>,
-        application_id: Option<String>,
-        proof: Option<ProofSigner>,
-    ) -> Self {
-        Self {
-            service,
-            application_id,
-            proof,
-        }
+    pub fn new(service: VerificationService<S, M, C>, settings: ApiSettings) -> Self {
+        Self { service, settings }
+    }
+
+    /// `POST /twilio/status`: Twilio's delivery report for a code. A code
+    /// that never arrived is withdrawn so the user may ask again at once.
+    pub async fn twilio_status(&self, request: Request) -> Response<Body> {
+        let started = Instant::now();
+        let outcome = async {
+            let validator = self
+                .settings
+                .delivery_reports
+                .as_ref()
+                .ok_or(RequestError::DeliveryReportsDisabled)?;
+            let report = DeliveryReport::read(&request)?;
+            let signature = request
+                .headers()
+                .get("x-twilio-signature")
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default();
+            if !validator.is_valid(request.uri().query(), &report.params, signature) {
+                return Err(RequestError::InvalidSignature.into());
+            }
+            let undelivered = report.undelivered();
+            if let Some((phone, id, sent_at)) = undelivered.then(|| report.code()).transpose()? {
+                self.service
+                    .record_undelivered(&phone, &id, sent_at)
+                    .await?;
+            }
+            Ok(json!({ "withdrawn": undelivered }))
+        };
+        respond("twilioStatus", started, outcome.await)
     }
 
     /// `GET /.well-known/jwks.json`: the public key of the proof tokens.
     pub fn jwks(&self) -> Response<Body> {
-        match &self.proof {
+        match &self.settings.proof {
             Some(signer) => public_json(signer.jwks()),
             None => ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -55,7 +88,7 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> Api<S,
     pub async fn send_verification_code(&self, request: Request) -> Response<Body> {
         let started = Instant::now();
         let outcome = async {
-            let params = Params::read(&request, self.application_id.as_deref())?;
+            let params = Params::read(&request, self.settings.application_id.as_deref())?;
             let phone = params.phone_number()?;
             let channel = params.channel()?;
             let locale = params.locale()?.map(str::to_owned);
@@ -120,7 +153,7 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> Api<S,
     pub async fn verify_phone_number(&self, request: Request) -> Response<Body> {
         let started = Instant::now();
         let outcome = async {
-            let params = Params::read(&request, self.application_id.as_deref())?;
+            let params = Params::read(&request, self.settings.application_id.as_deref())?;
             let phone = params.phone_number()?;
             let code = params.code(self.service.policy().code_length)?;
             let approved = self
@@ -132,7 +165,7 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> Api<S,
                 "phoneNumber": approved.phone.as_e164(),
                 "verifiedAt": approved.verified_at.to_string(),
             });
-            if let Some(signer) = &self.proof {
+            if let Some(signer) = &self.settings.proof {
                 result["token"] = signer.sign(&approved.phone, approved.verified_at).into();
             }
             Ok(result)

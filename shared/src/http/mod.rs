@@ -12,5 +12,5 @@ mod handlers;
 mod params;
 
 pub use answer::{ApiError, parse_code};
-pub use handlers::Api;
+pub use handlers::{Api, ApiSettings};
 pub use params::{MAX_BODY_BYTES, RequestError};
