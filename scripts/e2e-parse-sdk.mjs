@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // End-to-end check with the real Parse JS SDK (npm `parse`) against the local
 // stack (gateway -> cargo lambda watch -> DynamoDB Local, Twilio stand-in):
-// proves a Parse app works unchanged with serverURL pointed at our API.
+// proves a Parse app works unchanged with serverURL pointed at our API, and
+// that an app backend can check the proof token with `jose` against the JWKS.
 //   node scripts/e2e-parse-sdk.mjs GATEWAY_URL TWILIO_STANDIN_URL
 import { createRequire } from 'node:module';
+import { createRemoteJWKSet, errors, jwtVerify } from 'jose';
 
 const Parse = createRequire(import.meta.url)('parse/node');
 const [gateway, standin] = process.argv.slice(2);
@@ -64,9 +66,30 @@ await check('a wrong code is a Parse.Error 141 "Invalid verification code."', as
   assert(error.message === 'Invalid verification code.', error.message);
 });
 
+let token;
 await check('the right code approves the number', async () => {
   const result = await Parse.Cloud.run('verifyPhoneNumber', { phoneNumber: phone, phoneVerificationCode: code });
   assert(result.status === 'approved' && result.phoneNumber === phone, JSON.stringify(result));
+  token = result.token;
+});
+
+const jwks = createRemoteJWKSet(new URL(`${gateway}/.well-known/jwks.json`));
+await check('the proof token verifies against the published JWKS (jose)', async () => {
+  const { payload, protectedHeader } = await jwtVerify(token, jwks, { issuer: 'phone-verification' });
+  assert(protectedHeader.alg === 'EdDSA', JSON.stringify(protectedHeader));
+  assert(payload.phone_number === phone && payload.phone_number_verified === true, JSON.stringify(payload));
+});
+
+await check('a tampered or expired proof token is refused (jose)', async () => {
+  const [header, payload, signature] = token.split('.');
+  const claims = JSON.parse(Buffer.from(payload, 'base64url'));
+  claims.phone_number = '+14155550199';
+  const forged = [header, Buffer.from(JSON.stringify(claims)).toString('base64url'), signature].join('.');
+  const tampered = await jwtVerify(forged, jwks).then(() => null, (e) => e);
+  assert(tampered instanceof errors.JWSSignatureVerificationFailed, `tampered: ${tampered}`);
+  const later = new Date(Date.now() + 10 * 60 * 1000);
+  const expired = await jwtVerify(token, jwks, { currentDate: later }).then(() => null, (e) => e);
+  assert(expired instanceof errors.JWTExpired, `expired: ${expired}`);
 });
 
 await check('bad input is a Parse.Error 142', async () => {

@@ -144,6 +144,8 @@ start_functions() {
   TWILIO_WHATSAPP_FROM=+14155238886 \
   ENABLED_CHANNELS=sms,call,whatsapp \
   CODE_HMAC_KEY="$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" \
+  PROOF_SIGNING_KEY="$(head -c 32 /dev/urandom | base64)" \
+  APP_NAME="Local Dev" \
     start_bg - env -u RUST_LOG cargo lambda watch -A 127.0.0.1 -P "$lambda_port" --env-var RUST_LOG=info
 
   section "Gateway on http://127.0.0.1:$gateway_port"

@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // One base URL for both functions, as API Gateway gives the deployed stack, so
 // a Parse client's `serverURL` can point at http://127.0.0.1:3000.
-// `cargo lambda watch` serves each function under its own prefix instead:
+// `cargo lambda watch` serves each function under its own prefix instead; the
+// routes are template.yaml's:
 //   POST /functions/sendVerificationCode -> {UPSTREAM}/lambda-url/send-verification-code/functions/sendVerificationCode
+//   POST /twilio/status                  -> {UPSTREAM}/lambda-url/send-verification-code/twilio/status
 //   POST /functions/verifyPhoneNumber    -> {UPSTREAM}/lambda-url/verify-phone-number/functions/verifyPhoneNumber
+//   GET  /.well-known/jwks.json          -> {UPSTREAM}/lambda-url/verify-phone-number/.well-known/jwks.json
 //   node scripts/local-gateway.mjs [PORT]   (or GATEWAY_PORT, default 3000;
 //   LAMBDA_UPSTREAM, default http://127.0.0.1:9000)
 import { createServer, request } from 'node:http';
@@ -11,13 +14,15 @@ import { createServer, request } from 'node:http';
 const port = Number(process.argv[2] || process.env.GATEWAY_PORT || 3000);
 const upstream = new URL(process.env.LAMBDA_UPSTREAM || 'http://127.0.0.1:9000');
 const routes = {
-  sendVerificationCode: 'send-verification-code',
-  verifyPhoneNumber: 'verify-phone-number',
+  'POST /functions/sendVerificationCode': 'send-verification-code',
+  'POST /twilio/status': 'send-verification-code',
+  'POST /functions/verifyPhoneNumber': 'verify-phone-number',
+  'GET /.well-known/jwks.json': 'verify-phone-number',
 };
 
 const cors = {
   'Access-Control-Allow-Origin': '*',
-  'Access-Control-Allow-Methods': 'POST, OPTIONS',
+  'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
   'Access-Control-Max-Age': '600',
   'Access-Control-Expose-Headers': 'Retry-After',
 };
@@ -36,11 +41,11 @@ const server = createServer((req, res) => {
     });
     return res.end();
   }
-  const name = url.pathname.match(/^\/functions\/([^/]+)$/)?.[1];
-  const bin = name && Object.hasOwn(routes, name) ? routes[name] : null;
+  const route = `${req.method} ${url.pathname}`;
+  const bin = Object.hasOwn(routes, route) ? routes[route] : null;
   if (!bin) {
     return sendJson(res, 404, {
-      code: 141, error: `Invalid function: "${name || url.pathname}"`, reason: 'unknown_function',
+      code: 141, error: `Invalid function: "${url.pathname}"`, reason: 'unknown_function',
     });
   }
 
@@ -49,7 +54,7 @@ const server = createServer((req, res) => {
     host: upstream.hostname,
     port: upstream.port,
     method: req.method,
-    path: `/lambda-url/${bin}/functions/${name}${url.search}`,
+    path: `/lambda-url/${bin}${url.pathname}${url.search}`,
     headers,
   }, (up) => {
     // Ours replace upstream CORS headers (a duplicate Allow-Origin breaks browsers).
@@ -66,6 +71,6 @@ const server = createServer((req, res) => {
 });
 
 server.listen(port, '127.0.0.1', () => {
-  console.log(`Local gateway on http://127.0.0.1:${port}/functions/{sendVerificationCode,verifyPhoneNumber} -> ${upstream.origin}/lambda-url/...`);
+  console.log(`Local gateway on http://127.0.0.1:${port} (${Object.keys(routes).join(', ')}) -> ${upstream.origin}/lambda-url/...`);
 });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(0));
