@@ -2,11 +2,13 @@
 //! service are built once per execution environment, at cold start.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use lambda_http::{Body, Error, Request, Response, service_fn};
 
 use crate::adapters::clock::SystemClock;
 use crate::adapters::dynamodb::DynamoDbStore;
+use crate::adapters::ssm::load_secrets;
 use crate::adapters::twilio::TwilioSender;
 use crate::config::Config;
 use crate::http::{Api, ApiSettings};
@@ -30,14 +32,13 @@ pub enum Function {
 }
 
 /// Builds the API from validated configuration, with the given clock (tests
-/// pass one they can move). The AWS SDK reads region, credentials and
-/// `AWS_ENDPOINT_URL_DYNAMODB` from the environment.
-pub async fn build<C: Clock>(
+/// pass one they can move) and DynamoDB client.
+pub fn build<C: Clock>(
     config: Config,
     clock: C,
+    dynamodb: aws_sdk_dynamodb::Client,
 ) -> Result<Api<DynamoDbStore, TwilioSender, C>, Error> {
-    let aws = aws_config::load_from_env().await;
-    let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name);
+    let store = DynamoDbStore::new(dynamodb, config.table_name);
     let sender = TwilioSender::new(config.twilio)?;
     let service = VerificationService::new(store, sender, clock, config.hasher, config.policy);
     let settings = ApiSettings {
@@ -49,15 +50,40 @@ pub async fn build<C: Clock>(
 }
 
 /// Runs `function` on the Lambda runtime until the environment is shut down.
+///
+/// Cold start: the AWS SDK reads region, credentials and endpoints from the
+/// environment; secrets named by `<SETTING>_PARAMETER` come from Parameter
+/// Store; then the connections to DynamoDB and Twilio are opened, so the
+/// first request does not pay for credentials, DNS and TLS handshakes.
 pub async fn serve(function: Function) -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let config = Config::from_env().inspect_err(|error| tracing::error!(%error, "cannot start"))?;
-    let api: Arc<LambdaApi> = Arc::new(build(config, SystemClock).await?);
+    let api: Arc<LambdaApi> = Arc::new(
+        start()
+            .await
+            .inspect_err(|error| tracing::error!(%error, "cannot start"))?,
+    );
     lambda_http::run(service_fn(move |request: Request| {
         let api = Arc::clone(&api);
         async move { Ok::<_, Error>(handle(&api, function, request).await) }
     }))
     .await
+}
+
+async fn start() -> Result<LambdaApi, Error> {
+    let started = Instant::now();
+    let aws = aws_config::load_from_env().await;
+    let env = |name: &str| std::env::var(name).ok();
+    let secrets = load_secrets(&aws_sdk_ssm::Client::new(&aws), env).await?;
+    let config = Config::from_lookup(|name| secrets.get(name).cloned().or_else(|| env(name)))?;
+    let api = build(config, SystemClock, aws_sdk_dynamodb::Client::new(&aws))?;
+    let service = api.service();
+    tokio::join!(service.store().warm_up(), service.sender().warm_up());
+    tracing::info!(
+        init_ms = started.elapsed().as_millis(),
+        secrets = secrets.len(),
+        "ready"
+    );
+    Ok(api)
 }
 
 /// Routes one request of `function`'s API Gateway routes to its handler.

@@ -177,6 +177,22 @@ impl Config {
                 problem: "must be at least 32 bytes of random data",
             });
         }
+        let key_id = get("CODE_HMAC_KEY_ID").unwrap_or_else(|| "v1".into());
+        let mut hasher = CodeHasher::new(key_id.clone(), hmac_key.into_bytes());
+        for entry in get("CODE_HMAC_PREVIOUS_KEYS")
+            .iter()
+            .flat_map(|list| list.split(','))
+        {
+            let (id, key) = entry
+                .trim()
+                .split_once(':')
+                .filter(|(id, key)| !id.is_empty() && *id != key_id && key.len() >= CodeHasher::MIN_KEY_BYTES)
+                .ok_or(ConfigError::Invalid {
+                    name: "CODE_HMAC_PREVIOUS_KEYS",
+                    problem: "must be comma-separated id:key pairs, keys of 32+ bytes, ids other than CODE_HMAC_KEY_ID",
+                })?;
+            hasher = hasher.with_previous_key(id, key.as_bytes().to_vec());
+        }
         let number = |name: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| {
             get(name).map_or(Ok(default), |text| {
                 text.trim()
@@ -236,10 +252,7 @@ impl Config {
                 status_callback_url,
                 timeout: Duration::from_millis(number("TWILIO_TIMEOUT_MS", 5_000, 100..=60_000)?),
             },
-            hasher: CodeHasher::new(
-                get("CODE_HMAC_KEY_ID").unwrap_or_else(|| "v1".into()),
-                hmac_key.into_bytes(),
-            ),
+            hasher,
             policy: Policy {
                 code_length,
                 code_ttl_seconds: number("CODE_TTL_SECONDS", 600, 60..=86_400)?,
@@ -387,6 +400,35 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn previous_hmac_keys_are_read_for_rotation() {
+        let mut vars = minimal();
+        vars.insert("CODE_HMAC_KEY_ID", "v2");
+        vars.insert(
+            "CODE_HMAC_PREVIOUS_KEYS",
+            "v1:0123456789abcdef0123456789abcdef",
+        );
+        assert_eq!(load(&vars).unwrap().hasher.key_id(), "v2");
+        for bad in [
+            "v1",
+            "v1:short",
+            "v2:0123456789abcdef0123456789abcdef",
+            ":0123456789abcdef0123456789abcdef",
+        ] {
+            vars.insert("CODE_HMAC_PREVIOUS_KEYS", bad);
+            assert!(
+                matches!(
+                    load(&vars),
+                    Err(ConfigError::Invalid {
+                        name: "CODE_HMAC_PREVIOUS_KEYS",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

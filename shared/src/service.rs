@@ -146,6 +146,10 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, M,
         &self.store
     }
 
+    pub fn sender(&self) -> &M {
+        &self.sender
+    }
+
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }

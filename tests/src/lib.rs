@@ -4,9 +4,12 @@
 //! sets `AWS_ENDPOINT_URL_DYNAMODB`.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
@@ -63,6 +66,36 @@ pub struct Stack {
     pub twilio: MockServer,
     pub clock: Arc<ManualClock>,
     pub table: String,
+    /// DynamoDB operations the API made, in order (`UpdateItem`, ...).
+    pub dynamodb_calls: Arc<Mutex<Vec<String>>>,
+    env: HashMap<&'static str, String>,
+}
+
+/// Records the operation of every request the DynamoDB client transmits
+/// (retries included), to count round trips.
+#[derive(Debug)]
+struct CallRecorder(Arc<Mutex<Vec<String>>>);
+
+impl Intercept for CallRecorder {
+    fn name(&self) -> &'static str {
+        "CallRecorder"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or_default();
+        let operation = target.rsplit('.').next().unwrap_or_default().to_owned();
+        self.0.lock().unwrap().push(operation);
+        Ok(())
+    }
 }
 
 /// Settings the tests change; everything else as in production.
@@ -94,7 +127,7 @@ impl Stack {
         if options.twilio_accepts {
             twilio_accepts_messages(&twilio).await;
         }
-        let mut env: HashMap<&str, String> = HashMap::from([
+        let mut env: HashMap<&'static str, String> = HashMap::from([
             ("VERIFICATIONS_TABLE", table.clone()),
             ("TWILIO_API_BASE", twilio.uri()),
             ("TWILIO_ACCOUNT_SID", ACCOUNT_SID.into()),
@@ -107,17 +140,34 @@ impl Stack {
             ("TWILIO_TIMEOUT_MS", "1000".into()),
         ]);
         env.extend(options.env);
-        let config = Config::from_lookup(|name| env.get(name).cloned()).expect("valid test config");
         let clock = Arc::new(ManualClock::starting_at(SystemClock.now()));
-        let api = phone_verification::app::build(config, Arc::clone(&clock))
-            .await
-            .expect("the API builds");
+        let dynamodb_calls = Arc::new(Mutex::new(Vec::new()));
+        let api = build_api(&env, &clock, &dynamodb_calls).await;
         Self {
             api,
             twilio,
             clock,
             table,
+            dynamodb_calls,
+            env,
         }
+    }
+
+    /// The same table, Twilio fake and clock under changed settings, as
+    /// after a redeploy (e.g. a key rotation).
+    pub async fn redeployed_with(mut self, changes: &[(&'static str, &str)]) -> Self {
+        self.env.extend(
+            changes
+                .iter()
+                .map(|(name, value)| (*name, value.to_string())),
+        );
+        self.api = build_api(&self.env, &self.clock, &self.dynamodb_calls).await;
+        self
+    }
+
+    /// The DynamoDB operations made since the last call.
+    pub fn take_dynamodb_calls(&self) -> Vec<String> {
+        std::mem::take(&mut self.dynamodb_calls.lock().unwrap())
     }
 
     /// Calls a function with `params` as an API Gateway HTTP API event would.
@@ -230,6 +280,21 @@ impl Stack {
             .expect("GetItem works")
             .item
     }
+}
+
+async fn build_api(
+    env: &HashMap<&'static str, String>,
+    clock: &Arc<ManualClock>,
+    calls: &Arc<Mutex<Vec<String>>>,
+) -> Api<DynamoDbStore, TwilioSender, Arc<ManualClock>> {
+    let config = Config::from_lookup(|name| env.get(name).cloned()).expect("valid test config");
+    let sdk = aws_config::load_from_env().await;
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(CallRecorder(Arc::clone(calls)))
+            .build(),
+    );
+    phone_verification::app::build(config, Arc::clone(clock), dynamodb).expect("the API builds")
 }
 
 /// Twilio's answers to an accepted message or call (resources, trimmed).

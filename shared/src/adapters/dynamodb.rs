@@ -72,6 +72,25 @@ impl DynamoDbStore {
             .expression_attribute_names("#status", "status")
     }
 
+    /// Opens the connection (credentials, DNS, TLS) with a cheap call at cold
+    /// start, so the first request does not pay for it. Failures only log.
+    pub async fn warm_up(&self) {
+        let started = std::time::Instant::now();
+        let result = self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await;
+        let latency_ms = started.elapsed().as_millis();
+        match result {
+            Ok(_) => tracing::info!(latency_ms, "dynamodb connection warmed"),
+            Err(error) => {
+                tracing::warn!(latency_ms, error = %DisplayErrorContext(&error), "dynamodb warm-up failed")
+            }
+        }
+    }
+
     /// One hit on an hourly counter, refused at `max`.
     fn counter(&self, key: String, max: u32, now: Timestamp) -> Result<Update, StoreError> {
         let hour = Window::containing(now, Window::HOUR);

@@ -122,6 +122,27 @@ impl MessageSender for TwilioSender {
     }
 }
 
+impl TwilioSender {
+    /// Opens the pooled TLS connection to Twilio at cold start (an
+    /// unauthenticated HEAD of the API root), so the first code is not
+    /// delayed by the handshake. Failures only log.
+    pub async fn warm_up(&self) {
+        let started = std::time::Instant::now();
+        let result = self.http.head(&self.config.api_base).send().await;
+        let latency_ms = started.elapsed().as_millis();
+        match result {
+            Ok(_) => tracing::info!(latency_ms, "twilio connection warmed"),
+            Err(error) => {
+                tracing::warn!(
+                    latency_ms,
+                    error = describe_transport_error(&error),
+                    "twilio warm-up failed"
+                )
+            }
+        }
+    }
+}
+
 /// Form fields of a Twilio API request.
 type Form = Vec<(&'static str, String)>;
 

@@ -1,3 +1,4 @@
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -53,11 +54,14 @@ impl fmt::Debug for CodeMac {
 }
 
 /// Computes and checks code MACs under a secret key with an id, so stored
-/// hashes say which key made them.
+/// hashes say which key made them. The current key signs; previous keys
+/// still verify the codes they signed, so keys rotate without failing codes
+/// in flight.
 #[derive(Clone)]
 pub struct CodeHasher {
     key_id: String,
     key: Vec<u8>,
+    previous: HashMap<String, Vec<u8>>,
 }
 
 impl CodeHasher {
@@ -68,7 +72,14 @@ impl CodeHasher {
         Self {
             key_id: key_id.into(),
             key: key.into(),
+            previous: HashMap::new(),
         }
+    }
+
+    /// Keeps verifying codes made under an earlier key.
+    pub fn with_previous_key(mut self, key_id: impl Into<String>, key: impl Into<Vec<u8>>) -> Self {
+        self.previous.insert(key_id.into(), key.into());
+        self
     }
 
     pub fn key_id(&self) -> &str {
@@ -78,11 +89,16 @@ impl CodeHasher {
     /// MAC over number, verification id and code, each on its own line (none
     /// of them can contain a newline, so the encoding is unambiguous).
     pub fn mac(&self, phone: &PhoneNumber, id: &VerificationId, code: &OneTimeCode) -> CodeMac {
-        CodeMac(self.keyed(phone, id, code).finalize().into_bytes().to_vec())
+        CodeMac(
+            keyed(&self.key, phone, id, code)
+                .finalize()
+                .into_bytes()
+                .to_vec(),
+        )
     }
 
-    /// Constant-time comparison of `code` against a stored MAC. A MAC made
-    /// under another key id never matches.
+    /// Constant-time comparison of `code` against a stored MAC, under the
+    /// key that made it. A MAC of an unknown key id never matches.
     pub fn matches(
         &self,
         phone: &PhoneNumber,
@@ -91,22 +107,26 @@ impl CodeHasher {
         stored_key_id: &str,
         stored: &CodeMac,
     ) -> bool {
-        stored_key_id == self.key_id
-            && self
-                .keyed(phone, id, code)
+        let key = if stored_key_id == self.key_id {
+            Some(&self.key)
+        } else {
+            self.previous.get(stored_key_id)
+        };
+        key.is_some_and(|key| {
+            keyed(key, phone, id, code)
                 .verify_slice(stored.as_bytes())
                 .is_ok()
+        })
     }
+}
 
-    fn keyed(&self, phone: &PhoneNumber, id: &VerificationId, code: &OneTimeCode) -> Hmac<Sha256> {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
-        for part in [phone.as_e164(), id.as_str(), code.as_str()] {
-            mac.update(part.as_bytes());
-            mac.update(b"\n");
-        }
-        mac
+fn keyed(key: &[u8], phone: &PhoneNumber, id: &VerificationId, code: &OneTimeCode) -> Hmac<Sha256> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts keys of any length");
+    for part in [phone.as_e164(), id.as_str(), code.as_str()] {
+        mac.update(part.as_bytes());
+        mac.update(b"\n");
     }
+    mac
 }
 
 impl fmt::Debug for CodeHasher {
@@ -191,6 +211,26 @@ mod tests {
         assert!(!hasher().matches(&phone, &other_id, &code, "v1", &mac));
         assert!(!other_key.matches(&phone, &id, &code, "v1", &mac));
         assert!(!hasher().matches(&phone, &id, &code, "v0", &mac));
+    }
+
+    #[test]
+    fn previous_keys_still_verify_their_codes_after_a_rotation() {
+        let (phone, id, code) = fixture();
+        let old_mac = hasher().mac(&phone, &id, &code);
+        let rotated = CodeHasher::new("v2", b"the new key, also thirty-two bytes".to_vec())
+            .with_previous_key("v1", b"0123456789abcdef0123456789abcdef".to_vec());
+        assert!(rotated.matches(&phone, &id, &code, "v1", &old_mac));
+        assert!(
+            !rotated.matches(&phone, &id, &code, "v2", &old_mac),
+            "the id selects the key"
+        );
+        let new_mac = rotated.mac(&phone, &id, &code);
+        assert_ne!(new_mac, old_mac, "the current key signs");
+        assert!(rotated.matches(&phone, &id, &code, "v2", &new_mac));
+        assert!(
+            !hasher().matches(&phone, &id, &code, "v2", &new_mac),
+            "retired keys are gone"
+        );
     }
 
     #[test]

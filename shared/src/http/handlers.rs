@@ -39,6 +39,10 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> Api<S,
         Self { service, settings }
     }
 
+    pub fn service(&self) -> &VerificationService<S, M, C> {
+        &self.service
+    }
+
     /// `POST /twilio/status`: Twilio's delivery report for a code. A code
     /// that never arrived is withdrawn so the user may ask again at once.
     pub async fn twilio_status(&self, request: Request) -> Response<Body> {
