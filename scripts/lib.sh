@@ -69,8 +69,9 @@ ensure_tools() {
 
   # Pinned: cargo-lambda from PyPI is a prebuilt binary (and brings zig);
   # `cargo install cargo-lambda` would take about an hour. aws-sam-cli
-  # validates and builds template.yaml offline.
-  local venv="$TOOLS/venv" wanted="cargo-lambda==1.9.2 cfn-lint==1.58.0 aws-sam-cli==1.170.0"
+  # validates and builds template.yaml offline; moto's server stands in for
+  # SSM Parameter Store in the secrets tests.
+  local venv="$TOOLS/venv" wanted="cargo-lambda==1.9.2 cfn-lint==1.58.0 aws-sam-cli==1.170.0 moto[server]==5.2.5"
   if [[ "$(cat "$venv/.installed" 2>/dev/null)" != "$wanted" ]]; then
     log "pip install $wanted (into .tools/venv)"
     python3 -m venv "$venv"

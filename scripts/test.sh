@@ -9,11 +9,13 @@ cd "$ROOT"
 
 TEST_DYNAMODB_PORT="${TEST_DYNAMODB_PORT:-8001}"
 PRISM_PORT="${PRISM_PORT:-4010}"
+MOTO_PORT="${MOTO_PORT:-5001}"
 TWILIO_SPEC="$SCRIPTS/node_modules/@twilio-alpha/mcp/twilio-oai/spec/json/twilio_api_v2010.json"
 
 ensure_tools
 require_free_port "$TEST_DYNAMODB_PORT"
 require_free_port "$PRISM_PORT"
+require_free_port "$MOTO_PORT"
 for port in "${E2E_STANDIN_PORT:-3011}" "${E2E_LAMBDA_PORT:-9001}" "${E2E_GATEWAY_PORT:-3001}"; do
   require_free_port "$port"
 done
@@ -24,7 +26,7 @@ cargo fmt --all -- --check
 section "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
-section "DynamoDB Local and Prism (Twilio API 2010 spec)"
+section "DynamoDB Local, Prism (Twilio API 2010 spec), moto (SSM Parameter Store)"
 start_dynamodb_local "$TEST_DYNAMODB_PORT"
 log "Prism on http://127.0.0.1:$PRISM_PORT (log: .tools/logs/prism.log)"
 start_bg "$LOGS/prism.log" prism mock -h 127.0.0.1 -p "$PRISM_PORT" "$TWILIO_SPEC"
@@ -32,6 +34,10 @@ start_bg "$LOGS/prism.log" prism mock -h 127.0.0.1 -p "$PRISM_PORT" "$TWILIO_SPE
 wait_http "http://127.0.0.1:$PRISM_PORT/" 60 || { tail -20 "$LOGS/prism.log" >&2; exit 1; }
 
 export TWILIO_PRISM_URL="http://127.0.0.1:$PRISM_PORT"
+log "moto SSM on http://127.0.0.1:$MOTO_PORT (log: .tools/logs/moto.log)"
+start_bg "$LOGS/moto.log" moto_server -H 127.0.0.1 -p "$MOTO_PORT"
+wait_http "http://127.0.0.1:$MOTO_PORT/moto-api/" 60 || { tail -20 "$LOGS/moto.log" >&2; exit 1; }
+export AWS_ENDPOINT_URL_SSM="http://127.0.0.1:$MOTO_PORT"
 
 section "cargo test"
 cargo test --workspace
