@@ -144,7 +144,11 @@ async fn conditional(
 ) -> Result<Result<Option<Item>, Option<Item>>, StoreError> {
     let request = request
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-    match request.send().await {
+    let started = std::time::Instant::now();
+    let result = request.send().await;
+    let latency_ms = started.elapsed().as_millis();
+    tracing::info!(operation = "UpdateItem", latency_ms, "dynamodb call");
+    match result {
         Ok(output) => Ok(Ok(output.attributes)),
         Err(SdkError::ServiceError(failure))
             if matches!(
@@ -244,7 +248,15 @@ impl VerificationStore for DynamoDbStore {
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(items.clone()));
-            let failure = match request.send().await {
+            let started = std::time::Instant::now();
+            let result = request.send().await;
+            let latency_ms = started.elapsed().as_millis();
+            tracing::info!(
+                operation = "TransactWriteItems",
+                latency_ms,
+                "dynamodb call"
+            );
+            let failure = match result {
                 Ok(_) => return Ok(Ok(())),
                 Err(SdkError::ServiceError(failure))
                     if matches!(

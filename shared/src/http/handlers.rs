@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use lambda_http::http::StatusCode;
 
 use super::answer::{public_json, success};
+use super::metrics;
 use super::params::{DeliveryReport, Params, client_address};
 use super::parse_code;
 use super::{ApiError, RequestError};
@@ -107,6 +108,13 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> Api<S,
                         locale: locale.clone(),
                     })
                     .await?;
+                metrics::count(
+                    "CodesSent",
+                    &[
+                        ("Country", sent.phone.region_code()),
+                        ("Channel", sent.channel.as_str()),
+                    ],
+                );
                 Ok(json!({
                     "status": "pending",
                     "phoneNumber": sent.phone.as_e164(),
@@ -164,6 +172,7 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> Api<S,
                 .service
                 .check_code(phone, &code, &client_address(&request))
                 .await?;
+            metrics::count("Approvals", &[]);
             let mut result = json!({
                 "status": "approved",
                 "phoneNumber": approved.phone.as_e164(),
@@ -204,6 +213,10 @@ fn respond(function: &str, started: Instant, outcome: Result<Value, ApiError>) -
             success(result)
         }
         Err(error) => {
+            metrics::count(
+                "Refusals",
+                &[("Reason", error.reason), ("Function", function)],
+            );
             tracing::info!(
                 function,
                 status = error.status.as_u16(),

@@ -9,6 +9,7 @@
 mod answer;
 mod errors;
 mod handlers;
+mod metrics;
 mod params;
 
 pub use answer::{ApiError, parse_code};
