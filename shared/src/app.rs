@@ -11,6 +11,7 @@ use crate::adapters::dynamodb::DynamoDbStore;
 use crate::adapters::ssm::load_secrets;
 use crate::adapters::twilio::TwilioSender;
 use crate::config::Config;
+use crate::domain::PhoneNumber;
 use crate::http::{Api, ApiSettings};
 use crate::ports::{Clock, IdempotencyStore, MessageSender, VerificationStore};
 use crate::service::VerificationService;
@@ -76,6 +77,8 @@ async fn start() -> Result<LambdaApi, Error> {
     let secrets = load_secrets(&aws_sdk_ssm::Client::new(&aws), env).await?;
     let config = Config::from_lookup(|name| secrets.get(name).cloned().or_else(|| env(name)))?;
     let api = build(config, SystemClock, aws_sdk_dynamodb::Client::new(&aws))?;
+    // The numbering plan is decoded on first use (~80 ms): do it now.
+    PhoneNumber::parse("+14155550123", None).expect("a valid number");
     let service = api.service();
     tokio::join!(service.store().warm_up(), service.sender().warm_up());
     tracing::info!(
