@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The benchmark: one command, figures for the README's Benchmark section.
+#   - handler overhead without I/O (cargo bench, in-memory ports);
+#   - each release bootstrap under a local Lambda Runtime API against
+#     DynamoDB Local and the Twilio stand-in: cold start, warm p50/p99, peak RSS;
+#   - arm64 bootstrap and zip sizes (sam build);
+#   - cost per million verifications from the measured durations.
+# Ports: BENCH_DYNAMODB_PORT (8002), BENCH_STANDIN_PORT (3012). ROUNDS (500).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+BENCH_DYNAMODB_PORT="${BENCH_DYNAMODB_PORT:-8002}"
+BENCH_STANDIN_PORT="${BENCH_STANDIN_PORT:-3012}"
+ROUNDS="${ROUNDS:-500}"
+RESULTS="$TOOLS/bench"
+rm -rf "$RESULTS" && mkdir -p "$RESULTS"
+
+ensure_tools
+require_free_port "$BENCH_DYNAMODB_PORT"
+require_free_port "$BENCH_STANDIN_PORT"
+
+section "Machine"
+log "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB"
+
+section "Handler overhead, in-memory ports (cargo bench)"
+cargo bench -p integration-tests --bench handler 2>/dev/null | grep -v '^{' | tee "$RESULTS/handler.txt"
+
+section "Release bootstraps (this machine's architecture)"
+cargo build --release --bin send-verification-code --bin verify-phone-number
+
+section "Cold start, warm latency and peak RSS against DynamoDB Local"
+start_dynamodb_local "$BENCH_DYNAMODB_PORT"
+create_table phone-verifications-bench
+start_bg "$LOGS/bench-standin.log" node "$SCRIPTS/twilio-standin.mjs" "$BENCH_STANDIN_PORT"
+wait_http "http://127.0.0.1:$BENCH_STANDIN_PORT/messages" 30
+export VERIFICATIONS_TABLE=phone-verifications-bench \
+  TWILIO_API_BASE="http://127.0.0.1:$BENCH_STANDIN_PORT" \
+  TWILIO_ACCOUNT_SID=ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa \
+  TWILIO_AUTH_TOKEN=bench-token \
+  TWILIO_FROM_NUMBER=+15005550006 \
+  CODE_HMAC_KEY="$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" \
+  MAX_MESSAGES_PER_HOUR=1000000 MAX_MESSAGES_PER_COUNTRY_PER_HOUR=1000000 \
+  RUST_LOG=info
+# Three runs, each on a fresh block of 10,000 numbers; verify checks a wrong
+# code against each code just sent (two writes, as a real wrong guess).
+for prefix in +1415555 +1212555 +1312555; do
+  node "$SCRIPTS/bench-runtime.mjs" target/release/send-verification-code send "$ROUNDS" "$prefix" | tee -a "$RESULTS/runtime.jsonl"
+  node "$SCRIPTS/bench-runtime.mjs" target/release/verify-phone-number verify "$ROUNDS" "$prefix" | tee -a "$RESULTS/runtime.jsonl"
+done
+
+section "arm64 bootstraps (sam build) and their zips"
+sam build >"$LOGS/bench-sam-build.log" 2>&1
+for function in SendVerificationCodeFunction VerifyPhoneNumberFunction; do
+  bootstrap=".aws-sam/build/$function/bootstrap"
+  zip_bytes="$(python3 -c 'import io,sys,zipfile
+buf=io.BytesIO()
+with zipfile.ZipFile(buf,"w",zipfile.ZIP_DEFLATED,compresslevel=9) as z: z.write(sys.argv[1],"bootstrap")
+print(len(buf.getvalue()))' "$bootstrap")"
+  log "$function: bootstrap $(stat -c %s "$bootstrap") bytes, zip $zip_bytes bytes"
+done
+
+section "Cost per 1 million verifications (us-east-1 list prices)"
+node - "$RESULTS/runtime.jsonl" <<'JS'
+const fs = require('node:fs');
+const runs = fs.readFileSync(process.argv[2], 'utf8').trim().split('\n').map(JSON.parse).slice(-6);
+const p50 = (fn) => { const v = runs.filter((r) => r.function === fn).map((r) => r.warm_p50_ms).sort((a, b) => a - b); return v[Math.floor(v.length / 2)]; };
+const twilioMs = 300; // a real Twilio API call; the local stand-in answers in ~1 ms
+const sendMs = p50('sendVerificationCode') + twilioMs;
+const verifyMs = p50('verifyPhoneNumber');
+// One verification = 1 send + 1 successful check.
+const lambda = ((Math.ceil(sendMs) + Math.ceil(verifyMs)) * 0.125 * 0.0000133334 / 1000) * 1e6 + 2 * 0.20;
+const api = 2 * 1.00;               // HTTP API, $1.00 per million requests
+const writeUnits = 4 * 2 + 3;       // send: 4-item transaction (2 WRU each); check: 3 writes
+const dynamo = writeUnits * 0.625;  // on-demand, $0.625 per million write units
+const total = lambda + api + dynamo;
+const line = (k, v) => console.log(`    ${k.padEnd(44)} $${v.toFixed(2)}`);
+console.log(`    durations: send ${sendMs.toFixed(1)} ms (incl. ${twilioMs} ms for Twilio), verify ${verifyMs.toFixed(1)} ms, 128 MB arm64`);
+line('Lambda (duration + requests)', lambda);
+line('API Gateway HTTP API', api);
+line(`DynamoDB on-demand (${writeUnits} write units)`, dynamo);
+line('total per 1M verifications (excl. the SMS)', total);
+line('hosted verification API at $0.05 each', 50000);
+JS
