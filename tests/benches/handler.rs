@@ -19,8 +19,12 @@ use serde_json::json;
 const ROUNDS: usize = 20_000;
 
 fn request(function: Function, params: serde_json::Value) -> Request {
-    lambda_http::request::from_str(&http_api_event(function, &params.to_string(), "application/json"))
-        .expect("a valid event")
+    lambda_http::request::from_str(&http_api_event(
+        function,
+        &params.to_string(),
+        "application/json",
+    ))
+    .expect("a valid event")
 }
 
 fn percentiles(name: &str, mut samples: Vec<Duration>) {
@@ -58,11 +62,19 @@ async fn main() {
     );
     let api = Api::new(service, ApiSettings::default());
     let phones: Vec<String> = (0..ROUNDS)
-        .map(|n| format!("+1{}555{:04}", [415, 212, 312, 617, 206, 305][n / 10_000 % 6], n % 10_000))
+        .map(|n| {
+            format!(
+                "+1{}555{:04}",
+                [415, 212, 312, 617, 206, 305][n / 10_000 % 6],
+                n % 10_000
+            )
+        })
         .collect();
 
-    let sends: Vec<Request> =
-        phones.iter().map(|p| request(Function::Send, json!({ "phoneNumber": p }))).collect();
+    let sends: Vec<Request> = phones
+        .iter()
+        .map(|p| request(Function::Send, json!({ "phoneNumber": p })))
+        .collect();
     let mut send_times = Vec::with_capacity(ROUNDS);
     for request in sends {
         let started = Instant::now();
@@ -73,9 +85,17 @@ async fn main() {
 
     let verifies: Vec<Request> = phones
         .iter()
-        .map(|p| request(Function::Verify, json!({ "phoneNumber": p, "phoneVerificationCode": "0000000" })))
+        .map(|p| {
+            request(
+                Function::Verify,
+                json!({ "phoneNumber": p, "phoneVerificationCode": "0000000" }),
+            )
+        })
         .chain(phones.iter().map(|p| {
-            request(Function::Verify, json!({ "phoneNumber": p, "phoneVerificationCode": "000000" }))
+            request(
+                Function::Verify,
+                json!({ "phoneNumber": p, "phoneVerificationCode": "000000" }),
+            )
         }))
         .collect();
     let mut malformed_times = Vec::with_capacity(ROUNDS);
@@ -93,7 +113,10 @@ async fn main() {
         }
     }
 
-    println!("handler overhead, in-memory ports ({} rounds each):", ROUNDS);
+    println!(
+        "handler overhead, in-memory ports ({} rounds each):",
+        ROUNDS
+    );
     percentiles("sendVerificationCode (200)", send_times);
     percentiles("verifyPhoneNumber (checked)", verify_times);
     percentiles("verifyPhoneNumber (malformed)", malformed_times);

@@ -119,6 +119,18 @@ impl Stack {
         Self::start_with(Options::default()).await
     }
 
+    /// A stack whose settings differ from the defaults by `env`.
+    pub async fn with_env(env: &[(&'static str, &str)]) -> Self {
+        Self::start_with(Options {
+            env: env
+                .iter()
+                .map(|(name, value)| (*name, value.to_string()))
+                .collect(),
+            ..Options::default()
+        })
+        .await
+    }
+
     /// A fresh table in DynamoDB Local and a fresh Twilio fake per stack, so
     /// tests never see each other's state.
     pub async fn start_with(options: Options) -> Self {

@@ -1,22 +1,11 @@
 //! Voice and WhatsApp channels, languages and autofill lines, through the
 //! real handlers with a Twilio fake that records each request.
 
-use integration_tests::{CALLS_PATH, Function, Options, Stack, unique_phone};
+use integration_tests::{CALLS_PATH, Function, Stack, unique_phone};
 use serde_json::json;
 
-async fn stack_with(env: &[(&'static str, &str)]) -> Stack {
-    Stack::start_with(Options {
-        env: env
-            .iter()
-            .map(|(name, value)| (*name, value.to_string()))
-            .collect(),
-        ..Options::default()
-    })
-    .await
-}
-
 async fn all_channels() -> Stack {
-    stack_with(&[
+    Stack::with_env(&[
         ("ENABLED_CHANNELS", "sms,call,whatsapp"),
         ("TWILIO_WHATSAPP_FROM", "+14155238886"),
         ("APP_NAME", "Acme"),
@@ -150,7 +139,7 @@ async fn the_language_follows_the_locale_then_the_country() {
 
 #[tokio::test]
 async fn the_sms_ends_with_the_autofill_lines() {
-    let stack = stack_with(&[
+    let stack = Stack::with_env(&[
         ("AUTOFILL_DOMAIN", "example.com"),
         ("ANDROID_APP_HASH", "FA+9qCX9VSu"),
     ])

@@ -4,20 +4,14 @@
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use integration_tests::{
-    AUTH_TOKEN, Answer, Function, Options, Stack, http_api_event, unique_phone,
-};
+use integration_tests::{AUTH_TOKEN, Answer, Function, Stack, http_api_event, unique_phone};
 use serde_json::Value;
 use sha1::Sha1;
 
 const CALLBACK: &str = "https://api.example.com/twilio/status";
 
 async fn reporting_stack() -> Stack {
-    Stack::start_with(Options {
-        env: vec![("STATUS_CALLBACK_URL", CALLBACK.into())],
-        ..Options::default()
-    })
-    .await
+    Stack::with_env(&[("STATUS_CALLBACK_URL", CALLBACK)]).await
 }
 
 /// Signs like Twilio: HMAC-SHA1 of the URL and the sorted parameters.

@@ -2,21 +2,15 @@
 //! with a new current key, codes made under the old key still verify, until
 //! the old key is retired.
 
-use integration_tests::{Options, Stack, unique_phone};
+use integration_tests::{Stack, unique_phone};
 
 const OLD_KEY: &str = "old-key-0123456789abcdef0123456789ab";
 const NEW_KEY: &str = "new-key-0123456789abcdef0123456789ab";
 
 #[tokio::test]
 async fn codes_in_flight_survive_a_key_rotation_until_the_key_is_retired() {
-    let stack = Stack::start_with(Options {
-        env: vec![
-            ("CODE_HMAC_KEY", OLD_KEY.into()),
-            ("CODE_HMAC_KEY_ID", "2026-01".into()),
-        ],
-        ..Options::default()
-    })
-    .await;
+    let stack =
+        Stack::with_env(&[("CODE_HMAC_KEY", OLD_KEY), ("CODE_HMAC_KEY_ID", "2026-01")]).await;
     let (first, second) = (unique_phone(), unique_phone());
     stack.send(&first).await;
     stack.send(&second).await;

@@ -4,20 +4,9 @@
 
 use std::sync::Arc;
 
-use integration_tests::{Answer, Function, Options, Stack, unique_phone};
+use integration_tests::{Answer, Function, Stack, unique_phone};
 use serde_json::json;
 use tokio::task::JoinSet;
-
-async fn stack_with(env: &[(&'static str, &str)]) -> Stack {
-    Stack::start_with(Options {
-        env: env
-            .iter()
-            .map(|(name, value)| (*name, value.to_string()))
-            .collect(),
-        ..Options::default()
-    })
-    .await
-}
 
 /// Asserts a 429 with `reason`, Parse code 155 and a matching `Retry-After`.
 fn assert_limited(answer: &Answer, reason: &str, retry_after: u64) {
@@ -66,7 +55,7 @@ async fn resend_cooldown_is_60_seconds() {
 
 #[tokio::test]
 async fn at_most_5_codes_per_number_per_10_minutes() {
-    let stack = stack_with(&[("RESEND_COOLDOWN_SECONDS", "0")]).await;
+    let stack = Stack::with_env(&[("RESEND_COOLDOWN_SECONDS", "0")]).await;
     align_to_window(&stack, 600);
     let phone = unique_phone();
     for _ in 0..5 {
@@ -81,7 +70,7 @@ async fn at_most_5_codes_per_number_per_10_minutes() {
 
 #[tokio::test]
 async fn at_most_10_codes_per_number_per_day() {
-    let stack = stack_with(&[("RESEND_COOLDOWN_SECONDS", "0")]).await;
+    let stack = Stack::with_env(&[("RESEND_COOLDOWN_SECONDS", "0")]).await;
     align_to_window(&stack, 86_400);
     let phone = unique_phone();
     for _ in 0..10 {
@@ -99,7 +88,7 @@ async fn at_most_10_codes_per_number_per_day() {
 
 #[tokio::test]
 async fn each_client_ip_has_an_hourly_allowance_for_sends_and_checks() {
-    let stack = stack_with(&[("MAX_REQUESTS_PER_CLIENT_PER_HOUR", "3")]).await;
+    let stack = Stack::with_env(&[("MAX_REQUESTS_PER_CLIENT_PER_HOUR", "3")]).await;
     align_to_window(&stack, 3_600);
     let phone = unique_phone();
     assert_eq!(stack.send(&phone).await.status, 200);
@@ -128,7 +117,7 @@ async fn each_client_ip_has_an_hourly_allowance_for_sends_and_checks() {
 
 #[tokio::test]
 async fn consecutive_wrong_codes_lock_the_number_across_codes() {
-    let stack = stack_with(&[
+    let stack = Stack::with_env(&[
         ("LOCKOUT_AFTER_FAILED_CHECKS", "7"),
         ("LOCKOUT_SECONDS", "3600"),
     ])
@@ -165,7 +154,7 @@ async fn consecutive_wrong_codes_lock_the_number_across_codes() {
 
 #[tokio::test]
 async fn the_hourly_message_budget_caps_all_sends() {
-    let stack = stack_with(&[("MAX_MESSAGES_PER_HOUR", "3")]).await;
+    let stack = Stack::with_env(&[("MAX_MESSAGES_PER_HOUR", "3")]).await;
     align_to_window(&stack, 3_600);
     for _ in 0..3 {
         assert_eq!(stack.send(&unique_phone()).await.status, 200);
@@ -182,7 +171,7 @@ async fn the_hourly_message_budget_caps_all_sends() {
 
 #[tokio::test]
 async fn each_country_has_its_own_hourly_budget() {
-    let stack = stack_with(&[("MAX_MESSAGES_PER_COUNTRY_PER_HOUR", "2")]).await;
+    let stack = Stack::with_env(&[("MAX_MESSAGES_PER_COUNTRY_PER_HOUR", "2")]).await;
     align_to_window(&stack, 3_600);
     for _ in 0..2 {
         assert_eq!(stack.send(&unique_phone()).await.status, 200);
@@ -203,7 +192,7 @@ async fn each_country_has_its_own_hourly_budget() {
 
 #[tokio::test]
 async fn destinations_are_checked_before_anything_is_sent() {
-    let stack = stack_with(&[("DENIED_COUNTRIES", "FR")]).await;
+    let stack = Stack::with_env(&[("DENIED_COUNTRIES", "FR")]).await;
     for (number, reason) in [
         ("+33612345678", "country_not_allowed"),
         ("+449098790000", "premium_rate_number"),
@@ -216,7 +205,7 @@ async fn destinations_are_checked_before_anything_is_sent() {
         assert_eq!(answer.body["code"], 142);
         assert_eq!(answer.reason(), reason, "{number}");
     }
-    let allow_list = stack_with(&[("ALLOWED_COUNTRIES", "US,CA")]).await;
+    let allow_list = Stack::with_env(&[("ALLOWED_COUNTRIES", "US,CA")]).await;
     let german = allow_list
         .call(Function::Send, json!({ "phoneNumber": "+4915123456789" }))
         .await;
@@ -227,7 +216,7 @@ async fn destinations_are_checked_before_anything_is_sent() {
 
 #[tokio::test]
 async fn test_numbers_never_reach_twilio_nor_the_limits() {
-    let stack = stack_with(&[
+    let stack = Stack::with_env(&[
         ("ENABLE_TEST_PHONE_NUMBERS", "true"),
         ("TEST_PHONE_NUMBERS", "+14155550199=246810"),
         ("MAX_REQUESTS_PER_CLIENT_PER_HOUR", "2"),
@@ -275,7 +264,7 @@ async fn twenty_parallel_sends_to_one_number_send_one_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_budget_of_20_holds_against_100_parallel_sends() {
-    let stack = Arc::new(stack_with(&[("MAX_MESSAGES_PER_HOUR", "20")]).await);
+    let stack = Arc::new(Stack::with_env(&[("MAX_MESSAGES_PER_HOUR", "20")]).await);
     align_to_window(&stack, 3_600);
     let phones = (0..100).map(|_| unique_phone()).collect();
     let answers = send_in_parallel(&stack, phones).await;

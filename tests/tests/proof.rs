@@ -4,7 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
-use integration_tests::{Function, Options, Stack, http_api_event, unique_phone};
+use integration_tests::{Function, Stack, http_api_event, unique_phone};
 use phone_verification::ports::Clock;
 use serde_json::Value;
 
@@ -12,22 +12,24 @@ use serde_json::Value;
 const SIGNING_KEY: &str = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=";
 
 async fn proof_stack() -> Stack {
-    Stack::start_with(Options {
-        env: vec![
-            ("PROOF_SIGNING_KEY", SIGNING_KEY.into()),
-            ("PROOF_KEY_ID", "test-key".into()),
-            ("PROOF_ISSUER", "https://verify.example.com".into()),
-            ("PROOF_AUDIENCE", "my-backend".into()),
-        ],
-        ..Options::default()
-    })
+    Stack::with_env(&[
+        ("PROOF_SIGNING_KEY", SIGNING_KEY),
+        ("PROOF_KEY_ID", "test-key"),
+        ("PROOF_ISSUER", "https://verify.example.com"),
+        ("PROOF_AUDIENCE", "my-backend"),
+    ])
     .await
 }
 
-async fn jwks(stack: &Stack) -> Value {
-    let event = http_api_event(Function::Verify, "", "application/json")
+/// `GET /.well-known/jwks.json`, as API Gateway delivers it.
+fn jwks_event() -> String {
+    http_api_event(Function::Verify, "", "application/json")
         .replace("\"method\":\"POST\"", "\"method\":\"GET\"")
-        .replace("/functions/verifyPhoneNumber", "/.well-known/jwks.json");
+        .replace("/functions/verifyPhoneNumber", "/.well-known/jwks.json")
+}
+
+async fn jwks(stack: &Stack) -> Value {
+    let event = jwks_event();
     let answer = stack.call_event(Function::Verify, &event).await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
     assert_eq!(answer.headers["cache-control"], "public, max-age=3600");
@@ -148,9 +150,7 @@ async fn without_a_key_there_is_no_token_and_no_jwks() {
     let code = stack.code_sent_to(&phone).await;
     let answer = stack.verify(&phone, &code).await;
     assert!(answer.body["result"].get("token").is_none());
-    let event = http_api_event(Function::Verify, "", "application/json")
-        .replace("\"method\":\"POST\"", "\"method\":\"GET\"")
-        .replace("/functions/verifyPhoneNumber", "/.well-known/jwks.json");
+    let event = jwks_event();
     assert_eq!(
         stack.call_event(Function::Verify, &event).await.reason(),
         "proof_tokens_disabled"

@@ -1,15 +1,11 @@
 //! When DynamoDB fails, the answer is a retryable 503 that reveals nothing
 //! internal, and no message was sent (Parse SDKs retry 5xx answers).
 
-use integration_tests::{Options, Stack, unique_phone};
+use integration_tests::{Stack, unique_phone};
 
 #[tokio::test]
 async fn a_missing_table_gives_503_and_sends_nothing() {
-    let stack = Stack::start_with(Options {
-        env: vec![("VERIFICATIONS_TABLE", "no-such-table".into())],
-        ..Options::default()
-    })
-    .await;
+    let stack = Stack::with_env(&[("VERIFICATIONS_TABLE", "no-such-table")]).await;
     let phone = unique_phone();
 
     for answer in [

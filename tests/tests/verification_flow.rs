@@ -1,8 +1,7 @@
 //! The whole flow through the real handlers, DynamoDB Local and a Twilio fake.
 
 use integration_tests::{
-    ACCOUNT_SID, FROM_NUMBER, Function, Options, Stack, base64_http_api_event, http_api_event,
-    unique_phone,
+    ACCOUNT_SID, FROM_NUMBER, Function, Stack, base64_http_api_event, http_api_event, unique_phone,
 };
 use serde_json::json;
 
@@ -197,11 +196,7 @@ async fn the_parse_js_sdk_request_shape_is_understood() {
 
 #[tokio::test]
 async fn a_configured_application_id_is_required() {
-    let stack = Stack::start_with(Options {
-        env: vec![("PARSE_APPLICATION_ID", "myAppId".into())],
-        ..Options::default()
-    })
-    .await;
+    let stack = Stack::with_env(&[("PARSE_APPLICATION_ID", "myAppId")]).await;
     let phone = unique_phone();
 
     let without = stack.send(&phone).await;
@@ -232,11 +227,7 @@ async fn a_configured_application_id_is_required() {
 
 #[tokio::test]
 async fn code_length_is_configurable() {
-    let stack = Stack::start_with(Options {
-        env: vec![("CODE_LENGTH", "8".into())],
-        ..Options::default()
-    })
-    .await;
+    let stack = Stack::with_env(&[("CODE_LENGTH", "8")]).await;
     let phone = unique_phone();
     stack.send(&phone).await;
     let code = stack.code_sent_to(&phone).await;
@@ -250,13 +241,10 @@ async fn code_length_is_configurable() {
 
 #[tokio::test]
 async fn the_sender_can_be_a_messaging_service() {
-    let stack = Stack::start_with(Options {
-        env: vec![(
-            "TWILIO_MESSAGING_SERVICE_SID",
-            "MG0123456789abcdef0123456789abcdef".into(),
-        )],
-        ..Options::default()
-    })
+    let stack = Stack::with_env(&[(
+        "TWILIO_MESSAGING_SERVICE_SID",
+        "MG0123456789abcdef0123456789abcdef",
+    )])
     .await;
     let phone = unique_phone();
     assert_eq!(stack.send(&phone).await.status, 200);
