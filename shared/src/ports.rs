@@ -38,7 +38,6 @@ pub struct CountedAttempt {
     pub key_id: String,
     /// Attempts used, including this one.
     pub attempts: u32,
-    pub expires_at: Timestamp,
 }
 
 /// Why no attempt could be counted.

@@ -402,7 +402,6 @@ impl VerificationStore for DynamoDbStore {
                 code_mac: CodeMac::from_stored(get_b(&item, "code_mac")?.to_vec()),
                 key_id: get_s(&item, "key_id")?.to_owned(),
                 attempts: get_n(&item, "attempts")?,
-                expires_at: Timestamp::from_unix_seconds(get_n(&item, "code_expires_at")?),
             })),
             Ok(None) => Err(StoreError::Malformed(
                 "update returned no attributes".into(),

@@ -256,7 +256,6 @@ impl VerificationStore for InMemoryStore {
             code_mac: new.code_mac.clone(),
             key_id: new.key_id.clone(),
             attempts: *attempts,
-            expires_at: new.expires_at,
         };
         number.failures += 1;
         number.last_attempt_at = Some(now);
