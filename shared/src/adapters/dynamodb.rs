@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
@@ -86,7 +86,11 @@ impl DynamoDbStore {
         match result {
             Ok(_) => tracing::info!(latency_ms, "dynamodb connection warmed"),
             Err(error) => {
-                tracing::warn!(latency_ms, error = %DisplayErrorContext(&error), "dynamodb warm-up failed")
+                tracing::warn!(
+                    latency_ms,
+                    error = describe(&error),
+                    "dynamodb warm-up failed"
+                )
             }
         }
     }
@@ -166,10 +170,24 @@ async fn conditional(
     }
 }
 
-fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(
-    error: SdkError<E, R>,
-) -> StoreError {
-    StoreError::Unavailable(DisplayErrorContext(&error).to_string())
+fn unavailable<E: ProvideErrorMetadata, R>(error: SdkError<E, R>) -> StoreError {
+    StoreError::Unavailable(describe(&error))
+}
+
+/// The error's code and message or its kind, for the logs. Never the raw
+/// response: a failed request's body can echo items, i.e. phone numbers.
+fn describe<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> String {
+    match error {
+        SdkError::ServiceError(service) => format!(
+            "{}: {}",
+            service.err().code().unwrap_or("unknown error"),
+            service.err().message().unwrap_or("")
+        ),
+        SdkError::TimeoutError(_) => "timed out".into(),
+        SdkError::DispatchFailure(_) => "could not connect".into(),
+        SdkError::ResponseError(_) => "unreadable response".into(),
+        _ => "request could not be built".into(),
+    }
 }
 
 impl VerificationStore for DynamoDbStore {

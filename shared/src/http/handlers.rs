@@ -188,7 +188,7 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> Api<S,
 }
 
 /// Idempotency keys are scoped to the number (the same key for another
-/// number is another request) and hashed, so stored keys reveal neither.
+/// number is another request) and hashed to a fixed-length item key.
 fn scoped_key(phone: &PhoneNumber, key: &str) -> String {
     let digest = Sha256::new()
         .chain_update(phone.as_e164())
