@@ -1,111 +1,137 @@
-//! Wiring for the Lambda binaries: configuration, SDK clients and the
-//! service are built once per execution environment, at cold start.
+//! Wiring for the Lambda binaries: each function builds, once per execution
+//! environment, only what it uses. The send function holds the Twilio client
+//! and credentials; the verify function holds the proof key and no Twilio
+//! client at all (its service type cannot send).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use lambda_http::{Body, Error, Request, Response, service_fn};
+use lambda_http::{Error, Request, service_fn};
 
 use crate::adapters::clock::SystemClock;
 use crate::adapters::dynamodb::DynamoDbStore;
 use crate::adapters::ssm::load_secrets;
 use crate::adapters::twilio::TwilioSender;
-use crate::config::Config;
+use crate::config::{SendConfig, VerifyConfig, with_settings};
 use crate::domain::PhoneNumber;
-use crate::http::{Api, ApiSettings};
-use crate::ports::{Clock, IdempotencyStore, MessageSender, VerificationStore};
+use crate::http::{HttpFunction, SendApi, VerifyApi};
+use crate::ports::Clock;
 use crate::service::VerificationService;
 
-/// The API as deployed: DynamoDB, Twilio and the system clock.
-pub type LambdaApi = Api<DynamoDbStore, TwilioSender, SystemClock>;
+/// The send function as deployed: DynamoDB, Twilio and the system clock.
+pub type LambdaSendApi = SendApi<DynamoDbStore, TwilioSender, SystemClock>;
+/// The verify function as deployed: DynamoDB and the system clock.
+pub type LambdaVerifyApi = VerifyApi<DynamoDbStore, SystemClock>;
 
-/// Served by the verify function: the proof tokens' public keys.
-pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+/// The secrets each function may read from Parameter Store (through
+/// `<SETTING>_PARAMETER`), and is granted in template.yaml.
+pub const SEND_SECRETS: &[&str] = &[
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_API_KEY_SID",
+    "TWILIO_API_KEY_SECRET",
+    "CODE_HMAC_KEY",
+    "CODE_HMAC_PREVIOUS_KEYS",
+];
+pub const VERIFY_SECRETS: &[&str] = &[
+    "CODE_HMAC_KEY",
+    "CODE_HMAC_PREVIOUS_KEYS",
+    "PROOF_SIGNING_KEY",
+];
 
-/// Served by the send function: Twilio's delivery reports.
-pub const STATUS_PATH: &str = "/twilio/status";
-
-/// Which of the two functions a binary serves.
-#[derive(Debug, Clone, Copy)]
-pub enum Function {
-    SendVerificationCode,
-    VerifyPhoneNumber,
-}
-
-/// Builds the API from validated configuration, with the given clock (tests
-/// pass one they can move) and DynamoDB client.
-pub fn build<C: Clock>(
-    config: Config,
+/// Builds the send function from validated configuration, with the given
+/// clock (tests pass one they can move) and DynamoDB client.
+pub fn build_send<C: Clock>(
+    config: SendConfig,
     clock: C,
     dynamodb: aws_sdk_dynamodb::Client,
-) -> Result<Api<DynamoDbStore, TwilioSender, C>, Error> {
-    let store = DynamoDbStore::new(dynamodb, config.table_name);
-    let sender = TwilioSender::new(config.twilio)?;
-    let service = VerificationService::new(store, sender, clock, config.hasher, config.policy);
-    let settings = ApiSettings {
-        application_id: config.parse_application_id,
-        proof: config.proof,
-        delivery_reports: config.delivery_reports,
-    };
-    Ok(Api::new(service, settings))
+) -> Result<SendApi<DynamoDbStore, TwilioSender, C>, Error> {
+    let common = config.common;
+    let store = DynamoDbStore::new(dynamodb, common.table_name);
+    let service = VerificationService::new(store, clock, common.hasher, common.policy)
+        .with_delivery(TwilioSender::new(config.twilio)?, config.messages);
+    Ok(SendApi::new(
+        service,
+        common.parse_application_id,
+        config.delivery_reports,
+    ))
 }
 
-/// Runs `function` on the Lambda runtime until the environment is shut down.
-///
-/// Cold start: the AWS SDK reads region, credentials and endpoints from the
-/// environment; secrets named by `<SETTING>_PARAMETER` come from Parameter
-/// Store; then the connections to DynamoDB and Twilio are opened, so the
-/// first request does not pay for credentials, DNS and TLS handshakes.
-pub async fn serve(function: Function) -> Result<(), Error> {
+/// Builds the verify function from validated configuration.
+pub fn build_verify<C: Clock>(
+    config: VerifyConfig,
+    clock: C,
+    dynamodb: aws_sdk_dynamodb::Client,
+) -> VerifyApi<DynamoDbStore, C> {
+    let common = config.common;
+    let store = DynamoDbStore::new(dynamodb, common.table_name);
+    let service = VerificationService::new(store, clock, common.hasher, common.policy);
+    VerifyApi::new(service, common.parse_application_id, config.proof)
+}
+
+/// Runs `sendVerificationCode` (and `POST /twilio/status`) until the
+/// environment is shut down.
+pub async fn serve_send() -> Result<(), Error> {
+    serve(async || {
+        let (aws, settings) = load(SEND_SECRETS).await?;
+        let config = SendConfig::from_lookup(settings)?;
+        let api = build_send(config, SystemClock, aws_sdk_dynamodb::Client::new(&aws))?;
+        let service = api.service();
+        tokio::join!(service.store().warm_up(), service.sender().warm_up());
+        Ok(api)
+    })
+    .await
+}
+
+/// Runs `verifyPhoneNumber` (and `GET /.well-known/jwks.json`) until the
+/// environment is shut down.
+pub async fn serve_verify() -> Result<(), Error> {
+    serve(async || {
+        let (aws, settings) = load(VERIFY_SECRETS).await?;
+        let config = VerifyConfig::from_lookup(settings)?;
+        let api = build_verify(config, SystemClock, aws_sdk_dynamodb::Client::new(&aws));
+        api.service().store().warm_up().await;
+        Ok(api)
+    })
+    .await
+}
+
+/// Cold start, then the Lambda runtime loop. `start` builds the function:
+/// the first request must not pay for credentials, DNS, TLS handshakes or
+/// the numbering plan, so all of that happens here.
+async fn serve<F: HttpFunction + 'static>(
+    start: impl AsyncFnOnce() -> Result<F, Error>,
+) -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let api: Arc<LambdaApi> = Arc::new(
+    let started = Instant::now();
+    let function = Arc::new(
         start()
             .await
             .inspect_err(|error| tracing::error!(%error, "cannot start"))?,
     );
+    // The numbering plan is decoded on first use (~80 ms): do it now.
+    PhoneNumber::parse("+14155550123", None).expect("a valid number");
+    tracing::info!(init_ms = started.elapsed().as_millis(), "ready");
     lambda_http::run(service_fn(move |request: Request| {
-        let api = Arc::clone(&api);
-        async move { Ok::<_, Error>(handle(&api, function, request).await) }
+        let function = Arc::clone(&function);
+        async move { Ok::<_, Error>(function.handle(request).await) }
     }))
     .await
 }
 
-async fn start() -> Result<LambdaApi, Error> {
-    let started = Instant::now();
+/// The AWS configuration (region, credentials, endpoints from the
+/// environment) and a lookup of every setting: the environment, the
+/// `SETTINGS` variable, and `secrets` from Parameter Store, which win.
+async fn load(
+    secrets: &[&str],
+) -> Result<(aws_config::SdkConfig, impl Fn(&str) -> Option<String>), Error> {
     let aws = aws_config::load_from_env().await;
     let env = |name: &str| std::env::var(name).ok();
-    let secrets = load_secrets(&aws_sdk_ssm::Client::new(&aws), env).await?;
-    let config = Config::from_lookup(|name| secrets.get(name).cloned().or_else(|| env(name)))?;
-    let api = build(config, SystemClock, aws_sdk_dynamodb::Client::new(&aws))?;
-    // The numbering plan is decoded on first use (~80 ms): do it now.
-    PhoneNumber::parse("+14155550123", None).expect("a valid number");
-    let service = api.service();
-    tokio::join!(service.store().warm_up(), service.sender().warm_up());
-    tracing::info!(
-        init_ms = started.elapsed().as_millis(),
-        secrets = secrets.len(),
-        "ready"
-    );
-    Ok(api)
-}
-
-/// Routes one request of `function`'s API Gateway routes to its handler.
-pub async fn handle<S, M, C>(
-    api: &Api<S, M, C>,
-    function: Function,
-    request: Request,
-) -> Response<Body>
-where
-    S: VerificationStore + IdempotencyStore,
-    M: MessageSender,
-    C: Clock,
-{
-    match function {
-        Function::SendVerificationCode if request.uri().path().ends_with(STATUS_PATH) => {
-            api.twilio_status(request).await
-        }
-        Function::SendVerificationCode => api.send_verification_code(request).await,
-        Function::VerifyPhoneNumber if request.uri().path().ends_with(JWKS_PATH) => api.jwks(),
-        Function::VerifyPhoneNumber => api.verify_phone_number(request).await,
-    }
+    let stored: HashMap<String, String> =
+        load_secrets(&aws_sdk_ssm::Client::new(&aws), secrets, env).await?;
+    tracing::info!(secrets = stored.len(), "secrets loaded");
+    let settings = with_settings(env)?;
+    Ok((aws, move |name: &str| {
+        stored.get(name).cloned().or_else(|| settings(name))
+    }))
 }

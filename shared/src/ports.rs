@@ -164,6 +164,8 @@ pub struct OutgoingMessage {
     /// Which code this is, so a delivery report can withdraw it.
     pub verification_id: VerificationId,
     pub sent_at: Timestamp,
+    /// Where the provider should report the delivery, if anywhere.
+    pub status_callback: Option<String>,
 }
 
 impl fmt::Debug for OutgoingMessage {

@@ -8,7 +8,7 @@ use crate::domain::{
     Channel, CodeHasher, CodeLength, DestinationPolicy, DestinationRefused, Limit, LimitReached,
     Limits, OneTimeCode, PhoneNumber, Timestamp, VerificationId,
 };
-use crate::messages::{MessageSettings, Messages};
+use crate::messages::Messages;
 use crate::ports::{
     AttemptRefused, Clock, DeliveryError, MessageSender, NewVerification, OutgoingMessage,
     Requester, StoreError, VerificationStore,
@@ -20,8 +20,6 @@ pub struct Policy {
     pub code_length: CodeLength,
     pub code_ttl_seconds: u64,
     pub max_attempts: u32,
-    /// The words of each message, per language.
-    pub messages: Messages,
     /// Channels clients may ask for.
     pub enabled_channels: BTreeSet<Channel>,
     pub limits: Limits,
@@ -37,8 +35,6 @@ impl Default for Policy {
             code_length: CodeLength::default(),
             code_ttl_seconds: 600,
             max_attempts: 5,
-            messages: Messages::new(MessageSettings::default(), CodeLength::default())
-                .expect("the default messages fit"),
             enabled_channels: BTreeSet::from([Channel::Sms]),
             limits: Limits::default(),
             destinations: DestinationPolicy::default(),
@@ -55,6 +51,8 @@ pub struct SendRequest {
     pub client: String,
     /// BCP 47 tag of the user's language, if the client knows it.
     pub locale: Option<String>,
+    /// Where the provider should report the delivery (`POST /twilio/status`).
+    pub status_callback: Option<String>,
 }
 
 /// A code is on its way.
@@ -119,25 +117,53 @@ impl From<AttemptRefused> for CheckError {
     }
 }
 
-pub struct VerificationService<S, M, C> {
+/// What sending needs beyond the rules: the message provider and the words
+/// of each message. Only the send function has one.
+pub struct Delivery<M> {
+    pub sender: M,
+    pub messages: Messages,
+}
+
+/// The rules over the ports. `D` is `Delivery<M>` for a service that sends
+/// codes, `()` for one that only checks them (the verify function holds no
+/// message provider, so it cannot send: `send_code` does not exist there).
+pub struct VerificationService<S, D, C> {
     store: S,
-    sender: M,
+    delivery: D,
     clock: C,
     hasher: CodeHasher,
     policy: Policy,
 }
 
-impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, M, C> {
-    pub fn new(store: S, sender: M, clock: C, hasher: CodeHasher, policy: Policy) -> Self {
+impl<S: VerificationStore, C: Clock> VerificationService<S, (), C> {
+    /// A service that checks codes and cannot send any.
+    pub fn new(store: S, clock: C, hasher: CodeHasher, policy: Policy) -> Self {
         Self {
             store,
-            sender,
+            delivery: (),
             clock,
             hasher,
             policy,
         }
     }
 
+    /// The same service, able to send codes through `sender`.
+    pub fn with_delivery<M: MessageSender>(
+        self,
+        sender: M,
+        messages: Messages,
+    ) -> VerificationService<S, Delivery<M>, C> {
+        VerificationService {
+            store: self.store,
+            delivery: Delivery { sender, messages },
+            clock: self.clock,
+            hasher: self.hasher,
+            policy: self.policy,
+        }
+    }
+}
+
+impl<S: VerificationStore, D, C: Clock> VerificationService<S, D, C> {
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
@@ -146,92 +172,8 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, M,
         &self.store
     }
 
-    pub fn sender(&self) -> &M {
-        &self.sender
-    }
-
     pub fn now(&self) -> Timestamp {
         self.clock.now()
-    }
-
-    /// Checks the destination, stores the hash of a new code if every send
-    /// limit admits it (replacing any previous code), then sends the code.
-    /// If sending fails the code is withdrawn and its limits given back.
-    pub async fn send_code(&self, request: SendRequest) -> Result<CodeSent, SendError> {
-        let SendRequest {
-            phone,
-            channel,
-            client,
-            locale,
-        } = request;
-        if !self.policy.enabled_channels.contains(&channel) {
-            return Err(SendError::ChannelDisabled(channel));
-        }
-        let now = self.clock.now();
-        let expires_at = now.plus_seconds(self.policy.code_ttl_seconds);
-        let limits = &self.policy.limits;
-        if self.policy.test_numbers.contains_key(phone.as_e164()) {
-            return Ok(self.code_sent(phone, channel, expires_at, now));
-        }
-        self.policy.destinations.check(&phone, channel)?;
-        let code = OneTimeCode::generate(self.policy.code_length);
-        let id = VerificationId::random();
-        let new = NewVerification {
-            code_mac: self.hasher.mac(&phone, &id, &code),
-            phone,
-            id,
-            key_id: self.hasher.key_id().to_owned(),
-            channel,
-            created_at: now,
-            expires_at,
-        };
-        let requester = Requester {
-            client: &client,
-            country: new.phone.region_code(),
-        };
-        if let Err(limit) = self.store.save_new(&new, requester, limits).await? {
-            if matches!(
-                limit.limit,
-                Limit::MessagesPerHour | Limit::MessagesPerCountryPerHour
-            ) {
-                tracing::warn!(limit = ?limit.limit, country = requester.country, "message budget spent: sends refused until the hour ends");
-            }
-            return Err(SendError::Limited(limit));
-        }
-        let messages = &self.policy.messages;
-        let language = messages.language_for(locale.as_deref(), &new.phone);
-        let message = OutgoingMessage {
-            to: new.phone.clone(),
-            channel,
-            content: messages.render(channel, language, &code),
-            verification_id: new.id.clone(),
-            sent_at: now,
-        };
-        if let Err(delivery) = self.sender.send(&message).await {
-            if let Err(store) = self.store.withdraw(&new.phone, &new.id, now).await {
-                // The undelivered code stays until it expires; nobody knows it.
-                tracing::error!(phone = %new.phone, error = %store, "could not withdraw an undelivered code");
-            }
-            return Err(delivery.into());
-        }
-        let resend_available_at = now.plus_seconds(limits.resend_cooldown_seconds);
-        Ok(self.code_sent(new.phone, channel, expires_at, resend_available_at))
-    }
-
-    fn code_sent(
-        &self,
-        phone: PhoneNumber,
-        channel: Channel,
-        expires_at: Timestamp,
-        resend_available_at: Timestamp,
-    ) -> CodeSent {
-        CodeSent {
-            phone,
-            channel,
-            expires_at,
-            resend_available_at,
-            attempts_remaining: self.policy.max_attempts,
-        }
     }
 
     /// The provider reports that the code sent at `sent_at` never arrived:
@@ -298,6 +240,94 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, M,
     }
 }
 
+impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, Delivery<M>, C> {
+    pub fn sender(&self) -> &M {
+        &self.delivery.sender
+    }
+
+    /// Checks the destination, stores the hash of a new code if every send
+    /// limit admits it (replacing any previous code), then sends the code.
+    /// If sending fails the code is withdrawn and its limits given back.
+    pub async fn send_code(&self, request: SendRequest) -> Result<CodeSent, SendError> {
+        let SendRequest {
+            phone,
+            channel,
+            client,
+            locale,
+            status_callback,
+        } = request;
+        if !self.policy.enabled_channels.contains(&channel) {
+            return Err(SendError::ChannelDisabled(channel));
+        }
+        let now = self.clock.now();
+        let expires_at = now.plus_seconds(self.policy.code_ttl_seconds);
+        let limits = &self.policy.limits;
+        if self.policy.test_numbers.contains_key(phone.as_e164()) {
+            return Ok(self.code_sent(phone, channel, expires_at, now));
+        }
+        self.policy.destinations.check(&phone, channel)?;
+        let code = OneTimeCode::generate(self.policy.code_length);
+        let id = VerificationId::random();
+        let new = NewVerification {
+            code_mac: self.hasher.mac(&phone, &id, &code),
+            phone,
+            id,
+            key_id: self.hasher.key_id().to_owned(),
+            channel,
+            created_at: now,
+            expires_at,
+        };
+        let requester = Requester {
+            client: &client,
+            country: new.phone.region_code(),
+        };
+        if let Err(limit) = self.store.save_new(&new, requester, limits).await? {
+            if matches!(
+                limit.limit,
+                Limit::MessagesPerHour | Limit::MessagesPerCountryPerHour
+            ) {
+                tracing::warn!(limit = ?limit.limit, country = requester.country, "message budget spent: sends refused until the hour ends");
+            }
+            return Err(SendError::Limited(limit));
+        }
+        let messages = &self.delivery.messages;
+        let language = messages.language_for(locale.as_deref(), &new.phone);
+        let message = OutgoingMessage {
+            to: new.phone.clone(),
+            channel,
+            content: messages.render(channel, language, &code),
+            verification_id: new.id.clone(),
+            sent_at: now,
+            status_callback,
+        };
+        if let Err(delivery) = self.delivery.sender.send(&message).await {
+            if let Err(store) = self.store.withdraw(&new.phone, &new.id, now).await {
+                // The undelivered code stays until it expires; nobody knows it.
+                tracing::error!(phone = %new.phone, error = %store, "could not withdraw an undelivered code");
+            }
+            return Err(delivery.into());
+        }
+        let resend_available_at = now.plus_seconds(limits.resend_cooldown_seconds);
+        Ok(self.code_sent(new.phone, channel, expires_at, resend_available_at))
+    }
+
+    fn code_sent(
+        &self,
+        phone: PhoneNumber,
+        channel: Channel,
+        expires_at: Timestamp,
+        resend_available_at: Timestamp,
+    ) -> CodeSent {
+        CodeSent {
+            phone,
+            channel,
+            expires_at,
+            resend_available_at,
+            attempts_remaining: self.policy.max_attempts,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -305,9 +335,15 @@ mod tests {
     use super::*;
     use crate::adapters::clock::ManualClock;
     use crate::adapters::memory::{InMemoryStore, RecordingSender};
+    use crate::messages::MessageSettings;
     use crate::ports::{Content, RecipientProblem};
 
-    type Service = VerificationService<InMemoryStore, RecordingSender, Arc<ManualClock>>;
+    type Service = VerificationService<InMemoryStore, Delivery<RecordingSender>, Arc<ManualClock>>;
+
+    fn default_messages() -> Messages {
+        Messages::new(MessageSettings::default(), CodeLength::default())
+            .expect("the default messages fit")
+    }
 
     fn service() -> (Service, RecordingSender, Arc<ManualClock>) {
         let sender = RecordingSender::default();
@@ -316,11 +352,11 @@ mod tests {
         )));
         let service = VerificationService::new(
             InMemoryStore::default(),
-            sender.clone(),
             Arc::clone(&clock),
             CodeHasher::new("v1", b"unit-test key of at least 32 bytes".to_vec()),
             Policy::default(),
-        );
+        )
+        .with_delivery(sender.clone(), default_messages());
         (service, sender, clock)
     }
 
@@ -337,6 +373,7 @@ mod tests {
                 channel: Channel::Sms,
                 client: CLIENT.into(),
                 locale: None,
+                status_callback: None,
             })
             .await
     }
@@ -387,6 +424,7 @@ mod tests {
                 channel: Channel::Sms,
                 client: CLIENT.into(),
                 locale: Some("fr-CA".into()),
+                status_callback: None,
             })
             .await
             .unwrap();
@@ -407,6 +445,7 @@ mod tests {
             channel: Channel::Call,
             client: CLIENT.into(),
             locale: None,
+            status_callback: None,
         };
         assert!(matches!(
             service.send_code(call.clone()).await,
@@ -431,6 +470,7 @@ mod tests {
                 channel: Channel::Whatsapp,
                 client: CLIENT.into(),
                 locale: None,
+                status_callback: None,
             })
             .await;
         assert!(matches!(

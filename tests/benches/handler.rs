@@ -11,7 +11,8 @@ use lambda_http::Request;
 use phone_verification::adapters::clock::{ManualClock, SystemClock};
 use phone_verification::adapters::memory::{InMemoryStore, RecordingSender};
 use phone_verification::domain::{CodeHasher, Limits};
-use phone_verification::http::{Api, ApiSettings};
+use phone_verification::http::{HttpFunction, SendApi, VerifyApi};
+use phone_verification::messages::{MessageSettings, Messages};
 use phone_verification::ports::Clock;
 use phone_verification::service::{Policy, VerificationService};
 use serde_json::json;
@@ -53,14 +54,27 @@ async fn main() {
         ..Policy::default()
     };
     let clock = Arc::new(ManualClock::starting_at(SystemClock.now()));
-    let service = VerificationService::new(
-        InMemoryStore::default(),
-        RecordingSender::default(),
-        clock,
-        CodeHasher::new("v1", b"benchmark key of at least 32 bytes".to_vec()),
-        policy,
+    // Both functions share one in-memory table, as both Lambda functions
+    // share one DynamoDB table.
+    let store = InMemoryStore::default();
+    let hasher = CodeHasher::new("v1", b"benchmark key of at least 32 bytes".to_vec());
+    let messages = Messages::new(MessageSettings::default(), policy.code_length).unwrap();
+    let send_api = SendApi::new(
+        VerificationService::new(
+            store.clone(),
+            Arc::clone(&clock),
+            hasher.clone(),
+            policy.clone(),
+        )
+        .with_delivery(RecordingSender::default(), messages),
+        None,
+        None,
     );
-    let api = Api::new(service, ApiSettings::default());
+    let verify_api = VerifyApi::new(
+        VerificationService::new(store, clock, hasher, policy),
+        None,
+        None,
+    );
     let phones: Vec<String> = (0..ROUNDS)
         .map(|n| {
             format!(
@@ -78,7 +92,7 @@ async fn main() {
     let mut send_times = Vec::with_capacity(ROUNDS);
     for request in sends {
         let started = Instant::now();
-        let response = api.send_verification_code(request).await;
+        let response = send_api.handle(request).await;
         send_times.push(started.elapsed());
         assert_eq!(response.status(), 200);
     }
@@ -102,7 +116,7 @@ async fn main() {
     let mut verify_times = Vec::with_capacity(ROUNDS);
     for (n, request) in verifies.into_iter().enumerate() {
         let started = Instant::now();
-        let response = api.verify_phone_number(request).await;
+        let response = verify_api.handle(request).await;
         let elapsed = started.elapsed();
         if n < ROUNDS {
             assert_eq!(response.status(), 400);

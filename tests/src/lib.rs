@@ -17,8 +17,9 @@ use base64::Engine;
 use phone_verification::adapters::clock::{ManualClock, SystemClock};
 use phone_verification::adapters::dynamodb::DynamoDbStore;
 use phone_verification::adapters::twilio::TwilioSender;
-use phone_verification::config::Config;
-use phone_verification::http::Api;
+use phone_verification::app;
+use phone_verification::config::{SendConfig, VerifyConfig};
+use phone_verification::http::{HttpFunction, SendApi, VerifyApi};
 use phone_verification::ports::Clock;
 use serde_json::{Value, json};
 use wiremock::matchers::{basic_auth, header, method, path};
@@ -38,15 +39,6 @@ pub enum Function {
     Verify,
 }
 
-impl From<Function> for phone_verification::app::Function {
-    fn from(function: Function) -> Self {
-        match function {
-            Function::Send => Self::SendVerificationCode,
-            Function::Verify => Self::VerifyPhoneNumber,
-        }
-    }
-}
-
 /// A handler's answer, decoded.
 #[derive(Debug, Clone)]
 pub struct Answer {
@@ -62,7 +54,8 @@ impl Answer {
 }
 
 pub struct Stack {
-    pub api: Api<DynamoDbStore, TwilioSender, Arc<ManualClock>>,
+    pub send_api: SendApi<DynamoDbStore, TwilioSender, Arc<ManualClock>>,
+    pub verify_api: VerifyApi<DynamoDbStore, Arc<ManualClock>>,
     pub twilio: MockServer,
     pub clock: Arc<ManualClock>,
     pub table: String,
@@ -154,9 +147,10 @@ impl Stack {
         env.extend(options.env);
         let clock = Arc::new(ManualClock::starting_at(SystemClock.now()));
         let dynamodb_calls = Arc::new(Mutex::new(Vec::new()));
-        let api = build_api(&env, &clock, &dynamodb_calls).await;
+        let (send_api, verify_api) = build_apis(&env, &clock, &dynamodb_calls).await;
         Self {
-            api,
+            send_api,
+            verify_api,
             twilio,
             clock,
             table,
@@ -173,7 +167,8 @@ impl Stack {
                 .iter()
                 .map(|(name, value)| (*name, value.to_string())),
         );
-        self.api = build_api(&self.env, &self.clock, &self.dynamodb_calls).await;
+        (self.send_api, self.verify_api) =
+            build_apis(&self.env, &self.clock, &self.dynamodb_calls).await;
         self
     }
 
@@ -207,7 +202,10 @@ impl Stack {
     /// Feeds a raw API Gateway event (v1 or v2 JSON) through the handler.
     pub async fn call_event(&self, function: Function, event: &str) -> Answer {
         let request = lambda_http::request::from_str(event).expect("a valid API Gateway event");
-        let response = phone_verification::app::handle(&self.api, function.into(), request).await;
+        let response = match function {
+            Function::Send => self.send_api.handle(request).await,
+            Function::Verify => self.verify_api.handle(request).await,
+        };
         let headers = response
             .headers()
             .iter()
@@ -294,19 +292,29 @@ impl Stack {
     }
 }
 
-async fn build_api(
+/// Both functions, each from its own validated configuration, as each
+/// Lambda function builds itself at cold start.
+async fn build_apis(
     env: &HashMap<&'static str, String>,
     clock: &Arc<ManualClock>,
     calls: &Arc<Mutex<Vec<String>>>,
-) -> Api<DynamoDbStore, TwilioSender, Arc<ManualClock>> {
-    let config = Config::from_lookup(|name| env.get(name).cloned()).expect("valid test config");
+) -> (
+    SendApi<DynamoDbStore, TwilioSender, Arc<ManualClock>>,
+    VerifyApi<DynamoDbStore, Arc<ManualClock>>,
+) {
+    let lookup = |name: &str| env.get(name).cloned();
+    let send = SendConfig::from_lookup(lookup).expect("valid send config");
+    let verify = VerifyConfig::from_lookup(lookup).expect("valid verify config");
     let sdk = aws_config::load_from_env().await;
     let dynamodb = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&sdk)
             .interceptor(CallRecorder(Arc::clone(calls)))
             .build(),
     );
-    phone_verification::app::build(config, Arc::clone(clock), dynamodb).expect("the API builds")
+    (
+        app::build_send(send, Arc::clone(clock), dynamodb.clone()).expect("the API builds"),
+        app::build_verify(verify, Arc::clone(clock), dynamodb),
+    )
 }
 
 /// Twilio's answers to an accepted message or call (resources, trimmed).

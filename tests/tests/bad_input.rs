@@ -249,6 +249,82 @@ async fn methods_other_than_post_are_refused() {
     assert_eq!(answer.reason(), "method_not_allowed");
 }
 
+/// Each function answers exactly its own routes: API Gateway's route key
+/// when there is one, else the exact method and path (a function URL).
+#[tokio::test]
+async fn each_route_maps_to_its_handler_exactly() {
+    let stack = Stack::start().await;
+    let event = |function, route_key: &str, path: &str| {
+        let mut event: serde_json::Value = serde_json::from_str(&http_api_event(
+            function,
+            "MessageStatus=failed",
+            "application/x-www-form-urlencoded",
+        ))
+        .unwrap();
+        event["routeKey"] = route_key.into();
+        event["requestContext"]["routeKey"] = route_key.into();
+        event["rawPath"] = path.into();
+        event["requestContext"]["http"]["path"] = path.into();
+        event.to_string()
+    };
+    for (function, route_key, path, status, reason) in [
+        // A path that merely ends like a route is no route.
+        (
+            Function::Send,
+            "$default",
+            "/x/twilio/status",
+            404,
+            "unknown_function",
+        ),
+        (
+            Function::Send,
+            "POST /x/twilio/status",
+            "/x/twilio/status",
+            404,
+            "unknown_function",
+        ),
+        // One function never serves the other's routes.
+        (
+            Function::Send,
+            "POST /functions/verifyPhoneNumber",
+            "/functions/verifyPhoneNumber",
+            404,
+            "unknown_function",
+        ),
+        (
+            Function::Verify,
+            "POST /twilio/status",
+            "/twilio/status",
+            404,
+            "unknown_function",
+        ),
+        (
+            Function::Verify,
+            "GET /functions/verifyPhoneNumber",
+            "/functions/verifyPhoneNumber",
+            405,
+            "method_not_allowed",
+        ),
+        // Without a route key, the exact path still routes.
+        (
+            Function::Send,
+            "$default",
+            "/twilio/status",
+            403,
+            "invalid_signature",
+        ),
+    ] {
+        let answer = stack
+            .call_event(function, &event(function, route_key, path))
+            .await;
+        assert_eq!(
+            (answer.status, answer.reason()),
+            (status, reason),
+            "{route_key} {path}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn error_answers_never_echo_the_number() {
     let stack = Stack::start().await;

@@ -1,6 +1,7 @@
 //! Twilio's delivery reports (`POST /twilio/status`): a signed report of an
 //! undelivered code withdraws it and lifts the cooldown; a bad signature
-//! changes nothing.
+//! changes nothing. The callback URL comes from API Gateway's request
+//! context (domain name and stage), never from a header the client sends.
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -8,10 +9,12 @@ use integration_tests::{AUTH_TOKEN, Answer, Function, Stack, http_api_event, uni
 use serde_json::Value;
 use sha1::Sha1;
 
+/// Derived from the test events' `requestContext.domainName` and `$default` stage.
 const CALLBACK: &str = "https://api.example.com/twilio/status";
 
+/// Reports are on whenever the auth token Twilio signs with is known.
 async fn reporting_stack() -> Stack {
-    Stack::with_env(&[("STATUS_CALLBACK_URL", CALLBACK)]).await
+    Stack::start().await
 }
 
 /// Signs like Twilio: HMAC-SHA1 of the URL and the sorted parameters.
@@ -46,6 +49,7 @@ async fn report(
     .unwrap();
     event["rawPath"] = "/twilio/status".into();
     event["routeKey"] = "POST /twilio/status".into();
+    event["requestContext"]["routeKey"] = "POST /twilio/status".into();
     event["requestContext"]["http"]["path"] = "/twilio/status".into();
     event["rawQueryString"] = query.into();
     let signature = signature.map_or_else(|| twilio_signature(callback_url, params), str::to_owned);
@@ -56,8 +60,7 @@ async fn report(
 /// Sends a code and returns the callback URL Twilio was given.
 async fn send_and_get_callback(stack: &Stack, phone: &str) -> String {
     assert_eq!(stack.send(phone).await.status, 200);
-    let message = stack.messages().await.pop().unwrap();
-    let callback = message["StatusCallback"].clone();
+    let callback = last_callback(stack).await;
     assert!(
         callback.starts_with(&format!("{CALLBACK}?verification=")),
         "{callback}"
@@ -136,9 +139,71 @@ async fn a_bad_signature_is_refused_and_changes_nothing() {
     );
 }
 
+async fn last_callback(stack: &Stack) -> String {
+    stack.messages().await.pop().unwrap()["StatusCallback"].clone()
+}
+
+/// A send through the HTTP API whose request context says `domain` and
+/// `stage`, with a `host` header an attacker chose.
+async fn send_through(stack: &Stack, domain: &str, stage: &str) -> Answer {
+    let phone = unique_phone();
+    let body = serde_json::json!({ "phoneNumber": phone }).to_string();
+    let mut event: Value =
+        serde_json::from_str(&http_api_event(Function::Send, &body, "application/json")).unwrap();
+    event["requestContext"]["domainName"] = domain.into();
+    event["requestContext"]["stage"] = stage.into();
+    event["headers"]["host"] = "attacker.example".into();
+    event["headers"]["x-forwarded-host"] = "attacker.example".into();
+    stack.call_event(Function::Send, &event.to_string()).await
+}
+
 #[tokio::test]
-async fn reports_are_refused_when_not_configured() {
+async fn the_callback_url_comes_from_the_request_context_or_the_override() {
     let stack = Stack::start().await;
+    assert_eq!(
+        send_through(&stack, "abc123.execute-api.eu-west-1.amazonaws.com", "prod")
+            .await
+            .status,
+        200
+    );
+    let callback = last_callback(&stack).await;
+    assert!(
+        callback
+            .starts_with("https://abc123.execute-api.eu-west-1.amazonaws.com/prod/twilio/status?"),
+        "{callback}"
+    );
+    assert!(!callback.contains("attacker"));
+
+    let stack = Stack::with_env(&[(
+        "STATUS_CALLBACK_URL",
+        "https://verify.example.com/twilio/status",
+    )])
+    .await;
+    assert_eq!(
+        send_through(
+            &stack,
+            "abc123.execute-api.eu-west-1.amazonaws.com",
+            "$default"
+        )
+        .await
+        .status,
+        200
+    );
+    let callback = last_callback(&stack).await;
+    assert!(
+        callback.starts_with("https://verify.example.com/twilio/status?verification="),
+        "{callback}"
+    );
+}
+
+#[tokio::test]
+async fn reports_are_refused_without_the_auth_token_twilio_signs_with() {
+    let stack = Stack::with_env(&[
+        ("TWILIO_AUTH_TOKEN", ""),
+        ("TWILIO_API_KEY_SID", "SK0123456789abcdef0123456789abcdef"),
+        ("TWILIO_API_KEY_SECRET", "secret"),
+    ])
+    .await;
     let params = [("MessageStatus", "failed"), ("To", "+14155550123")];
     let answer = report(&stack, CALLBACK, &params, None).await;
     assert_eq!(answer.status, 404);

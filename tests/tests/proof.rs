@@ -24,7 +24,7 @@ async fn proof_stack() -> Stack {
 /// `GET /.well-known/jwks.json`, as API Gateway delivers it.
 fn jwks_event() -> String {
     http_api_event(Function::Verify, "", "application/json")
-        .replace("\"method\":\"POST\"", "\"method\":\"GET\"")
+        .replace("POST", "GET")
         .replace("/functions/verifyPhoneNumber", "/.well-known/jwks.json")
 }
 

@@ -1,12 +1,13 @@
 //! Secrets from SSM Parameter Store (moto's SSM server stands in for AWS):
-//! read in one call with decryption, and a missing parameter stops the
-//! start with its name.
+//! read in one call with decryption; each function reads only its own; a
+//! parameter that does not exist is an optional secret left out.
 
 use std::collections::HashMap;
 
 use aws_sdk_ssm::types::ParameterType;
-use phone_verification::adapters::ssm::{SecretsError, load_secrets};
-use phone_verification::config::Config;
+use phone_verification::adapters::ssm::load_secrets;
+use phone_verification::app::{SEND_SECRETS, VERIFY_SECRETS};
+use phone_verification::config::{ConfigError, SendConfig, VerifyConfig};
 
 async fn ssm() -> aws_sdk_ssm::Client {
     assert!(
@@ -56,24 +57,45 @@ async fn secrets_named_by_parameter_settings_are_read_and_override_nothing_else(
     .map(|(k, v)| (k.to_owned(), v))
     .into();
     let lookup = |name: &str| env.get(name).cloned();
-    let secrets = load_secrets(&client, lookup).await.expect("secrets load");
+    let secrets = load_secrets(&client, SEND_SECRETS, lookup)
+        .await
+        .expect("secrets load");
     assert_eq!(secrets["TWILIO_AUTH_TOKEN"], "token-from-ssm");
     assert_eq!(secrets.len(), 2);
 
-    let config = Config::from_lookup(|name| secrets.get(name).cloned().or_else(|| lookup(name)))
-        .expect("a complete configuration");
+    let config =
+        SendConfig::from_lookup(|name| secrets.get(name).cloned().or_else(|| lookup(name)))
+            .expect("a complete configuration");
     assert_eq!(config.twilio.credentials.password, "token-from-ssm");
+
+    // The verify function never reads the Twilio secret, even when named.
+    let secrets = load_secrets(&client, VERIFY_SECRETS, lookup)
+        .await
+        .expect("secrets load");
+    assert!(!secrets.contains_key("TWILIO_AUTH_TOKEN"));
+    assert_eq!(secrets.len(), 1);
+    let config =
+        VerifyConfig::from_lookup(|name| secrets.get(name).cloned().or_else(|| lookup(name)))
+            .expect("a complete configuration");
+    assert!(config.proof.is_none());
 }
 
 #[tokio::test]
-async fn a_missing_parameter_is_named() {
+async fn a_missing_parameter_is_left_out_and_a_required_one_is_named() {
     let client = ssm().await;
     let lookup =
-        |name: &str| (name == "PROOF_SIGNING_KEY_PARAMETER").then(|| "/does/not/exist".to_owned());
-    match load_secrets(&client, lookup).await {
-        Err(SecretsError::NotFound(names)) => assert!(names.contains("/does/not/exist")),
-        other => panic!("expected NotFound, got {other:?}"),
-    }
+        |name: &str| (name == "CODE_HMAC_KEY_PARAMETER").then(|| "/does/not/exist".to_owned());
+    let secrets = load_secrets(&client, VERIFY_SECRETS, lookup)
+        .await
+        .expect("a missing parameter is no error");
+    assert!(secrets.is_empty());
+    let config = VerifyConfig::from_lookup(|name| {
+        secrets
+            .get(name)
+            .cloned()
+            .or_else(|| (name == "VERIFICATIONS_TABLE").then(|| "t".into()))
+    });
+    assert_eq!(config.unwrap_err(), ConfigError::Missing("CODE_HMAC_KEY"));
 }
 
 #[tokio::test]
@@ -84,5 +106,10 @@ async fn without_parameter_settings_nothing_is_fetched() {
         .load()
         .await;
     let client = aws_sdk_ssm::Client::new(&config);
-    assert!(load_secrets(&client, |_| None).await.unwrap().is_empty());
+    assert!(
+        load_secrets(&client, SEND_SECRETS, |_| None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -32,7 +32,6 @@ fn sender_to(api_base: String, sender: TwilioSenderId) -> TwilioSender {
         sender,
         voice_from: Some("+15005550006".into()),
         whatsapp_from: Some("+14155238886".into()),
-        status_callback_url: Some("https://api.example.com/twilio/status".into()),
         timeout: Duration::from_secs(5),
     })
     .unwrap()
@@ -57,6 +56,7 @@ fn message(channel: Channel) -> OutgoingMessage {
         content,
         verification_id: VerificationId::random(),
         sent_at: Timestamp::from_unix_seconds(1_800_000_000),
+        status_callback: Some("https://api.example.com/twilio/status".into()),
     }
 }
 

@@ -1,6 +1,4 @@
-use phone_verification::app::{self, Function};
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    app::serve(Function::SendVerificationCode).await
+    phone_verification::app::serve_send().await
 }

@@ -6,30 +6,23 @@ use std::collections::HashMap;
 
 use aws_sdk_ssm::error::DisplayErrorContext;
 
-/// The settings that are secrets and may live in Parameter Store.
-pub const SECRET_SETTINGS: [&str; 5] = [
-    "TWILIO_AUTH_TOKEN",
-    "TWILIO_API_KEY_SECRET",
-    "CODE_HMAC_KEY",
-    "CODE_HMAC_PREVIOUS_KEYS",
-    "PROOF_SIGNING_KEY",
-];
-
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
     #[error("cannot read secrets from SSM Parameter Store: {0}")]
     Unavailable(String),
-    #[error("SSM parameters not found (or not readable): {0}")]
-    NotFound(String),
 }
 
-/// Reads every secret whose `<SETTING>_PARAMETER` is set, in one
-/// `GetParameters` call with decryption; no call when none is set.
+/// Reads each of `settings` whose `<SETTING>_PARAMETER` is set, in one
+/// `GetParameters` call with decryption; no call when none is set. A
+/// parameter that does not exist is an optional secret left out (the
+/// configuration then says which required setting is missing); its name is
+/// logged.
 pub async fn load_secrets(
     client: &aws_sdk_ssm::Client,
+    settings: &[&str],
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<HashMap<String, String>, SecretsError> {
-    let wanted: Vec<(&str, String)> = SECRET_SETTINGS
+    let wanted: Vec<(&str, String)> = settings
         .iter()
         .filter_map(|setting| {
             lookup(&format!("{setting}_PARAMETER"))
@@ -48,22 +41,19 @@ pub async fn load_secrets(
         .await
         .map_err(|error| SecretsError::Unavailable(DisplayErrorContext(&error).to_string()))?;
     if !output.invalid_parameters().is_empty() {
-        return Err(SecretsError::NotFound(
-            output.invalid_parameters().join(", "),
-        ));
+        let missing = output.invalid_parameters().join(", ");
+        tracing::info!(missing, "these secrets are not in Parameter Store");
     }
     let values: HashMap<&str, &str> = output
         .parameters()
         .iter()
         .filter_map(|parameter| Some((parameter.name()?, parameter.value()?)))
         .collect();
-    wanted
+    Ok(wanted
         .iter()
-        .map(|(setting, name)| {
-            values
-                .get(name.as_str())
-                .map(|value| (setting.to_string(), value.to_string()))
-                .ok_or_else(|| SecretsError::NotFound(name.clone()))
+        .filter_map(|(setting, name)| {
+            let value = values.get(name.as_str())?;
+            Some((setting.to_string(), value.to_string()))
         })
-        .collect()
+        .collect())
 }

@@ -50,8 +50,6 @@ pub struct TwilioConfig {
     pub voice_from: Option<String>,
     /// WhatsApp sender (`+14155238886`, without the `whatsapp:` prefix).
     pub whatsapp_from: Option<String>,
-    /// Public URL of `POST /twilio/status`, for delivery reports.
-    pub status_callback_url: Option<String>,
     pub timeout: Duration,
 }
 
@@ -151,7 +149,7 @@ impl TwilioSender {
     /// delivery report address when one is configured.
     fn request_for(&self, message: &OutgoingMessage) -> Result<(&str, Form), DeliveryError> {
         let (url, mut form) = self.delivery(message)?;
-        if let Some(callback) = &self.config.status_callback_url {
+        if let Some(callback) = &message.status_callback {
             // Identifies the code, not the code itself; Twilio signs the URL.
             let report_to = format!(
                 "{callback}?verification={}&sent_at={}",
@@ -243,40 +241,47 @@ fn xml_escape(text: &str) -> String {
         .replace('\'', "&apos;")
 }
 
+/// Twilio's delivery reports: how to check them, and where they go.
+#[derive(Debug, Clone)]
+pub struct DeliveryReports {
+    pub validator: WebhookValidator,
+    /// Public URL of `POST /twilio/status` when set by the operator (a custom
+    /// domain, say); otherwise it is derived from API Gateway's request context.
+    pub callback_url: Option<String>,
+}
+
 /// Checks `X-Twilio-Signature` on Twilio's requests to us: base64 of
 /// HMAC-SHA1, keyed by the auth token, over the full URL followed by every
 /// POST parameter's name and value, sorted by name.
 #[derive(Clone)]
 pub struct WebhookValidator {
-    url: String,
     auth_token: String,
 }
 
 impl std::fmt::Debug for WebhookValidator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookValidator")
-            .field("url", &self.url)
-            .finish_non_exhaustive()
+        f.debug_struct("WebhookValidator").finish_non_exhaustive()
     }
 }
 
 impl WebhookValidator {
-    /// `url` is the webhook's public URL without query string.
-    pub fn new(url: String, auth_token: String) -> Self {
-        Self { url, auth_token }
+    pub fn new(auth_token: String) -> Self {
+        Self { auth_token }
     }
 
-    /// Whether `signature` is Twilio's for a request to our URL with
-    /// `query` (as received) and these form `params`. Constant-time.
+    /// Whether `signature` is Twilio's for a request to `url` (our public
+    /// URL, without query string) with `query` (as received) and these form
+    /// `params`. Constant-time.
     pub fn is_valid(
         &self,
+        url: &str,
         query: Option<&str>,
         params: &[(String, String)],
         signature: &str,
     ) -> bool {
         let mut signed = match query {
-            Some(query) => format!("{}?{query}", self.url),
-            None => self.url.clone(),
+            Some(query) => format!("{url}?{query}"),
+            None => url.to_owned(),
         };
         let mut sorted: Vec<&(String, String)> = params.iter().collect();
         sorted.sort();
@@ -339,10 +344,8 @@ mod tests {
     /// webhook security documentation.
     #[test]
     fn accepts_the_signatures_twilio_makes() {
-        let report = WebhookValidator::new(
-            "https://api.example.com/twilio/status".into(),
-            "test-auth-token".into(),
-        );
+        let report = WebhookValidator::new("test-auth-token".into());
+        let url = "https://api.example.com/twilio/status";
         let query = "verification=0123456789abcdef0123456789abcdef&sent_at=1800000000";
         let params = [
             ("MessageSid", "SM0123456789abcdef0123456789abcdef"),
@@ -352,9 +355,10 @@ mod tests {
             ("AccountSid", "AC0123456789abcdef0123456789abcdef"),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned()));
-        assert!(report.is_valid(Some(query), &params, "w7rAmUbiBGS05hPhvd3Tw3BmBso="));
+        assert!(report.is_valid(url, Some(query), &params, "w7rAmUbiBGS05hPhvd3Tw3BmBso="));
 
-        let docs = WebhookValidator::new("https://mycompany.com/myapp.php".into(), "12345".into());
+        let docs = WebhookValidator::new("12345".into());
+        let url = "https://mycompany.com/myapp.php";
         let params = [
             ("CallSid", "CA1234567890ABCDE"),
             ("Caller", "+12349013030"),
@@ -363,12 +367,18 @@ mod tests {
             ("To", "+18005551212"),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned()));
-        assert!(docs.is_valid(Some("foo=1&bar=2"), &params, "0/KCTR6DLpKmkAf8muzZqo1nDgQ="));
+        assert!(docs.is_valid(
+            url,
+            Some("foo=1&bar=2"),
+            &params,
+            "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+        ));
     }
 
     #[test]
     fn refuses_any_change_to_a_signed_request() {
-        let docs = WebhookValidator::new("https://mycompany.com/myapp.php".into(), "12345".into());
+        let docs = WebhookValidator::new("12345".into());
+        let url = "https://mycompany.com/myapp.php";
         let params = |digits: &str| {
             [
                 ("CallSid", "CA1234567890ABCDE"),
@@ -380,14 +390,13 @@ mod tests {
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
         };
         let signature = "0/KCTR6DLpKmkAf8muzZqo1nDgQ=";
-        assert!(!docs.is_valid(Some("foo=1&bar=2"), &params("1235"), signature));
-        assert!(!docs.is_valid(Some("foo=1&bar=3"), &params("1234"), signature));
-        assert!(!docs.is_valid(None, &params("1234"), signature));
-        assert!(!docs.is_valid(Some("foo=1&bar=2"), &params("1234"), "not base64!"));
-        assert!(!docs.is_valid(Some("foo=1&bar=2"), &params("1234"), ""));
-        let other_token =
-            WebhookValidator::new("https://mycompany.com/myapp.php".into(), "54321".into());
-        assert!(!other_token.is_valid(Some("foo=1&bar=2"), &params("1234"), signature));
+        assert!(!docs.is_valid(url, Some("foo=1&bar=2"), &params("1235"), signature));
+        assert!(!docs.is_valid(url, Some("foo=1&bar=3"), &params("1234"), signature));
+        assert!(!docs.is_valid(url, None, &params("1234"), signature));
+        assert!(!docs.is_valid(url, Some("foo=1&bar=2"), &params("1234"), "not base64!"));
+        assert!(!docs.is_valid(url, Some("foo=1&bar=2"), &params("1234"), ""));
+        let other_token = WebhookValidator::new("54321".into());
+        assert!(!other_token.is_valid(url, Some("foo=1&bar=2"), &params("1234"), signature));
     }
 
     #[test]

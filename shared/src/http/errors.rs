@@ -23,6 +23,12 @@ impl From<RequestError> for ApiError {
     fn from(error: RequestError) -> Self {
         use RequestError::*;
         match error {
+            UnknownRoute => ApiError::new(
+                StatusCode::NOT_FOUND,
+                SCRIPT_FAILED,
+                "unknown_function",
+                "There is no such function.",
+            ),
             MethodNotAllowed => ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 VALIDATION_ERROR,

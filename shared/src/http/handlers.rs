@@ -1,3 +1,4 @@
+use std::future::Future;
 use std::time::Instant;
 
 use lambda_http::{Body, Request, Response};
@@ -8,40 +9,81 @@ use sha2::{Digest, Sha256};
 use lambda_http::http::StatusCode;
 
 use super::answer::{public_json, success};
+use super::gateway::{Route, client_address, match_route, public_url};
 use super::metrics;
-use super::params::{DeliveryReport, Params, client_address};
+use super::params::{DeliveryReport, Params};
 use super::parse_code;
 use super::{ApiError, RequestError};
-use crate::adapters::twilio::WebhookValidator;
+use crate::adapters::twilio::DeliveryReports;
 use crate::domain::PhoneNumber;
 use crate::ports::{Claim, Clock, IdempotencyStore, MessageSender, StoreError, VerificationStore};
 use crate::proof::ProofSigner;
-use crate::service::{SendRequest, VerificationService};
+use crate::service::{Delivery, SendRequest, VerificationService};
 
-/// The two cloud functions over one verification service.
-pub struct Api<S, M, C> {
-    service: VerificationService<S, M, C>,
-    settings: ApiSettings,
-}
+/// `sendVerificationCode`'s routes, as in template.yaml.
+pub const SEND_ROUTE: Route = ("POST", "/functions/sendVerificationCode");
+pub const STATUS_ROUTE: Route = ("POST", "/twilio/status");
+/// `verifyPhoneNumber`'s routes.
+pub const VERIFY_ROUTE: Route = ("POST", "/functions/verifyPhoneNumber");
+pub const JWKS_ROUTE: Route = ("GET", "/.well-known/jwks.json");
 
-/// The optional parts of the API.
-#[derive(Debug, Clone, Default)]
-pub struct ApiSettings {
+/// The send function: sends codes, and takes Twilio's delivery reports.
+pub struct SendApi<S, M, C> {
+    service: VerificationService<S, Delivery<M>, C>,
     /// Required on every call when set (`X-Parse-Application-Id`).
-    pub application_id: Option<String>,
-    /// Signs a proof of verification on approval when set.
-    pub proof: Option<ProofSigner>,
+    application_id: Option<String>,
     /// Accepts Twilio's delivery reports when set.
-    pub delivery_reports: Option<WebhookValidator>,
+    delivery_reports: Option<DeliveryReports>,
 }
 
-impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> Api<S, M, C> {
-    pub fn new(service: VerificationService<S, M, C>, settings: ApiSettings) -> Self {
-        Self { service, settings }
+/// The verify function: checks codes, and publishes the proof key.
+pub struct VerifyApi<S, C> {
+    service: VerificationService<S, (), C>,
+    /// Required on every call when set (`X-Parse-Application-Id`).
+    application_id: Option<String>,
+    /// Signs a proof of verification on approval when set.
+    proof: Option<ProofSigner>,
+}
+
+/// One Lambda function's HTTP entry point: routes a request to its handler.
+pub trait HttpFunction: Send + Sync {
+    fn handle(&self, request: Request) -> impl Future<Output = Response<Body>> + Send;
+}
+
+/// An answer for a request that matched none of a function's routes.
+fn no_route(path_known: bool, function: &str) -> Response<Body> {
+    let error = if path_known {
+        RequestError::MethodNotAllowed
+    } else {
+        RequestError::UnknownRoute
+    };
+    respond(function, Instant::now(), Err(error.into()))
+}
+
+impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendApi<S, M, C> {
+    pub fn new(
+        service: VerificationService<S, Delivery<M>, C>,
+        application_id: Option<String>,
+        delivery_reports: Option<DeliveryReports>,
+    ) -> Self {
+        Self {
+            service,
+            application_id,
+            delivery_reports,
+        }
     }
 
-    pub fn service(&self) -> &VerificationService<S, M, C> {
+    pub fn service(&self) -> &VerificationService<S, Delivery<M>, C> {
         &self.service
+    }
+
+    /// Where Twilio should report on messages sent for `request`.
+    fn status_callback(&self, request: &Request) -> Option<String> {
+        let reports = self.delivery_reports.as_ref()?;
+        reports
+            .callback_url
+            .clone()
+            .or_else(|| public_url(request, STATUS_ROUTE.1))
     }
 
     /// `POST /twilio/status`: Twilio's delivery report for a code. A code
@@ -49,8 +91,7 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> Api<S,
     pub async fn twilio_status(&self, request: Request) -> Response<Body> {
         let started = Instant::now();
         let outcome = async {
-            let validator = self
-                .settings
+            let reports = self
                 .delivery_reports
                 .as_ref()
                 .ok_or(RequestError::DeliveryReportsDisabled)?;
@@ -60,7 +101,12 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> Api<S,
                 .get("x-twilio-signature")
                 .and_then(|value| value.to_str().ok())
                 .unwrap_or_default();
-            if !validator.is_valid(request.uri().query(), &report.params, signature) {
+            // The URL Twilio signed is the one we gave it when sending.
+            let url = self.status_callback(&request).unwrap_or_default();
+            if !reports
+                .validator
+                .is_valid(&url, request.uri().query(), &report.params, signature)
+            {
                 return Err(RequestError::InvalidSignature.into());
             }
             let undelivered = report.undelivered();
@@ -74,26 +120,12 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> Api<S,
         respond("twilioStatus", started, outcome.await)
     }
 
-    /// `GET /.well-known/jwks.json`: the public key of the proof tokens.
-    pub fn jwks(&self) -> Response<Body> {
-        match &self.settings.proof {
-            Some(signer) => public_json(signer.jwks()),
-            None => ApiError::new(
-                StatusCode::NOT_FOUND,
-                parse_code::OPERATION_FORBIDDEN,
-                "proof_tokens_disabled",
-                "This service does not issue proof tokens (PROOF_SIGNING_KEY is not set).",
-            )
-            .into_response(),
-        }
-    }
-
     /// `POST /functions/sendVerificationCode` `{"phoneNumber", "channel"?, "locale"?,
     /// "idempotencyKey"?}` (or an `Idempotency-Key` header).
     pub async fn send_verification_code(&self, request: Request) -> Response<Body> {
         let started = Instant::now();
         let outcome = async {
-            let params = Params::read(&request, self.settings.application_id.as_deref())?;
+            let params = Params::read(&request, self.application_id.as_deref())?;
             let phone = params.phone_number()?;
             let channel = params.channel()?;
             let locale = params.locale()?.map(str::to_owned);
@@ -106,6 +138,7 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> Api<S,
                         channel,
                         client: client_address(&request),
                         locale: locale.clone(),
+                        status_callback: self.status_callback(&request),
                     })
                     .await?;
                 metrics::count(
@@ -160,12 +193,44 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> Api<S,
         }
         outcome
     }
+}
+
+impl<S: VerificationStore, C: Clock> VerifyApi<S, C> {
+    pub fn new(
+        service: VerificationService<S, (), C>,
+        application_id: Option<String>,
+        proof: Option<ProofSigner>,
+    ) -> Self {
+        Self {
+            service,
+            application_id,
+            proof,
+        }
+    }
+
+    pub fn service(&self) -> &VerificationService<S, (), C> {
+        &self.service
+    }
+
+    /// `GET /.well-known/jwks.json`: the public key of the proof tokens.
+    pub fn jwks(&self) -> Response<Body> {
+        match &self.proof {
+            Some(signer) => public_json(signer.jwks()),
+            None => ApiError::new(
+                StatusCode::NOT_FOUND,
+                parse_code::OPERATION_FORBIDDEN,
+                "proof_tokens_disabled",
+                "This service does not issue proof tokens (PROOF_SIGNING_KEY is not set).",
+            )
+            .into_response(),
+        }
+    }
 
     /// `POST /functions/verifyPhoneNumber` `{"phoneNumber", "phoneVerificationCode"}`.
     pub async fn verify_phone_number(&self, request: Request) -> Response<Body> {
         let started = Instant::now();
         let outcome = async {
-            let params = Params::read(&request, self.settings.application_id.as_deref())?;
+            let params = Params::read(&request, self.application_id.as_deref())?;
             let phone = params.phone_number()?;
             let code = params.code(self.service.policy().code_length)?;
             let approved = self
@@ -178,12 +243,34 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> Api<S,
                 "phoneNumber": approved.phone.as_e164(),
                 "verifiedAt": approved.verified_at.to_string(),
             });
-            if let Some(signer) = &self.settings.proof {
+            if let Some(signer) = &self.proof {
                 result["token"] = signer.sign(&approved.phone, approved.verified_at).into();
             }
             Ok(result)
         };
         respond("verifyPhoneNumber", started, outcome.await)
+    }
+}
+
+impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> HttpFunction
+    for SendApi<S, M, C>
+{
+    async fn handle(&self, request: Request) -> Response<Body> {
+        match match_route(&request, &[SEND_ROUTE, STATUS_ROUTE]) {
+            Ok(SEND_ROUTE) => self.send_verification_code(request).await,
+            Ok(_) => self.twilio_status(request).await,
+            Err(path_known) => no_route(path_known, "sendVerificationCode"),
+        }
+    }
+}
+
+impl<S: VerificationStore, C: Clock> HttpFunction for VerifyApi<S, C> {
+    async fn handle(&self, request: Request) -> Response<Body> {
+        match match_route(&request, &[VERIFY_ROUTE, JWKS_ROUTE]) {
+            Ok(VERIFY_ROUTE) => self.verify_phone_number(request).await,
+            Ok(_) => self.jwks(),
+            Err(path_known) => no_route(path_known, "verifyPhoneNumber"),
+        }
     }
 }
 

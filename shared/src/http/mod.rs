@@ -8,10 +8,13 @@
 
 mod answer;
 mod errors;
+mod gateway;
 mod handlers;
 mod metrics;
 mod params;
 
 pub use answer::{ApiError, parse_code};
-pub use handlers::{Api, ApiSettings};
+pub use handlers::{
+    HttpFunction, JWKS_ROUTE, SEND_ROUTE, STATUS_ROUTE, SendApi, VERIFY_ROUTE, VerifyApi,
+};
 pub use params::{MAX_BODY_BYTES, RequestError};

@@ -1,6 +1,5 @@
 use lambda_http::http::{Method, header};
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt};
+use lambda_http::{Body, Request};
 use serde_json::{Map, Value};
 
 use crate::domain::{Channel, CodeLength, OneTimeCode, PhoneNumber, Timestamp, VerificationId};
@@ -14,6 +13,8 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub enum RequestError {
     #[error("use POST")]
     MethodNotAllowed,
+    #[error("no such route")]
+    UnknownRoute,
     #[error("unsupported content type")]
     UnsupportedMediaType,
     #[error("empty body")]
@@ -252,15 +253,4 @@ impl DeliveryReport {
             Timestamp::from_unix_seconds(sent_at),
         ))
     }
-}
-
-/// The caller's IP address as API Gateway saw it (not a header the caller
-/// could forge), the key of its hourly allowance.
-pub fn client_address(request: &Request) -> String {
-    let source_ip = match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
-        Some(RequestContext::ApiGatewayV1(context)) => context.identity.source_ip.clone(),
-        _ => None,
-    };
-    source_ip.unwrap_or_else(|| "unknown".into())
 }

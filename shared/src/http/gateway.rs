@@ -1,0 +1,83 @@
+//! What API Gateway tells us about a request, beyond its body: which route
+//! it matched, who sent it, and under which public URL the API is reached.
+//! Only the request context counts, never a header the caller could forge.
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+
+/// One route of a function: `(method, path)` as in template.yaml.
+pub type Route = (&'static str, &'static str);
+
+/// Which of `routes` the request is for: `Ok(route)`, or `Err(true)` when
+/// the path is known but the method is not, `Err(false)` when the path is
+/// unknown. The route is API Gateway's route key (`POST /twilio/status`) or
+/// resource path, matched exactly; requests without one (a function URL,
+/// `cargo lambda watch`) are matched by method and path.
+pub fn match_route(request: &Request, routes: &[Route]) -> Result<Route, bool> {
+    let (method, path) = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => {
+            match context
+                .route_key
+                .as_deref()
+                .and_then(|key| key.split_once(' '))
+            {
+                Some((method, path)) => (method.to_owned(), path.to_owned()),
+                None => (
+                    context.http.method.to_string(),
+                    request.raw_http_path().to_owned(),
+                ),
+            }
+        }
+        Some(RequestContext::ApiGatewayV1(context)) => (
+            context.http_method.to_string(),
+            context.resource_path.clone().unwrap_or_default(),
+        ),
+        _ => (
+            request.method().to_string(),
+            request.raw_http_path().to_owned(),
+        ),
+    };
+    let mut path_known = false;
+    for route in routes {
+        if route.1 == path {
+            path_known = true;
+            if route.0 == method {
+                return Ok(*route);
+            }
+        }
+    }
+    Err(path_known)
+}
+
+/// The caller's IP address as API Gateway saw it, the key of its hourly
+/// allowance.
+pub fn client_address(request: &Request) -> String {
+    let source_ip = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
+        Some(RequestContext::ApiGatewayV1(context)) => context.identity.source_ip.clone(),
+        _ => None,
+    };
+    source_ip.unwrap_or_else(|| "unknown".into())
+}
+
+/// The public https URL of `path` on the API that received `request`, from
+/// the domain name and stage API Gateway put in the request context.
+pub fn public_url(request: &Request, path: &str) -> Option<String> {
+    let (domain, stage) = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => {
+            (context.domain_name.clone(), context.stage.clone())
+        }
+        Some(RequestContext::ApiGatewayV1(context)) => {
+            (context.domain_name.clone(), context.stage.clone())
+        }
+        _ => (None, None),
+    };
+    let domain = domain.filter(|domain| {
+        !domain.is_empty() && !domain.contains(|c: char| c == '/' || c.is_whitespace())
+    })?;
+    let stage = match stage.as_deref() {
+        None | Some("$default") | Some("") => String::new(),
+        Some(stage) => format!("/{stage}"),
+    };
+    Some(format!("https://{domain}{stage}{path}"))
+}
