@@ -1,14 +1,19 @@
 #!/usr/bin/env node
-// End-to-end check with the real Parse JS SDK (npm `parse`) against the local
-// stack (gateway -> cargo lambda watch -> DynamoDB Local, Twilio stand-in):
-// proves a Parse app works unchanged with serverURL pointed at our API, and
-// that an app backend can check the proof token with `jose` against the JWKS.
-//   node scripts/e2e-parse-sdk.mjs GATEWAY_URL TWILIO_STANDIN_URL
+// End-to-end check with the real Parse JS SDK (npm `parse`) against a running
+// stack: the local one (gateway -> cargo lambda watch -> DynamoDB Local, Twilio
+// stand-in) or the one deployed to the AWS emulator (API Gateway -> Lambda).
+// Proves a Parse app works unchanged with serverURL pointed at our API, that
+// an app backend can check the proof token with `jose` against the JWKS, that
+// Twilio's signed delivery reports are taken, and that a browser's CORS
+// preflight with every documented header passes.
+//   TWILIO_AUTH_TOKEN=... node scripts/e2e-parse-sdk.mjs API_URL TWILIO_STANDIN_URL
+import { createHmac } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { createRemoteJWKSet, errors, jwtVerify } from 'jose';
 
 const Parse = createRequire(import.meta.url)('parse/node');
 const [gateway, standin] = process.argv.slice(2);
+const authToken = process.env.TWILIO_AUTH_TOKEN;
 Parse.initialize('e2eAppId', 'e2eJavaScriptKey');
 Parse.serverURL = gateway;
 
@@ -42,11 +47,30 @@ async function rejects(promise, code) {
   return error;
 }
 
-async function lastCodeSentTo(number) {
+async function lastMessageTo(number) {
   const messages = await (await fetch(`${standin}/messages`)).json();
   const message = messages.reverse().find((m) => m.to === number);
   assert(message, `the stand-in received no SMS for ${number}`);
-  return message.body.match(/\d{4,10}/)?.[0];
+  return message;
+}
+
+async function lastCodeSentTo(number) {
+  return (await lastMessageTo(number)).body.match(/\d{4,10}/)?.[0];
+}
+
+/** Twilio's POST of a delivery report to the StatusCallback it was given,
+ *  signed as Twilio signs (HMAC-SHA1 of the URL and the sorted parameters). */
+async function deliveryReport(callback, params, signature) {
+  const signed = Object.keys(params).sort().reduce((acc, k) => acc + k + params[k], callback);
+  const query = new URL(callback).search;
+  return fetch(`${gateway}/twilio/status${query}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-twilio-signature': signature ?? createHmac('sha1', authToken).update(signed).digest('base64'),
+    },
+    body: new URLSearchParams(params).toString(),
+  });
 }
 
 let code;
@@ -73,6 +97,14 @@ await check('the right code approves the number', async () => {
   token = result.token;
 });
 
+await check('the used code is refused afterwards (Parse.Error 141)', async () => {
+  const error = await rejects(
+    Parse.Cloud.run('verifyPhoneNumber', { phoneNumber: phone, phoneVerificationCode: code }),
+    141,
+  );
+  assert(/already/i.test(error.message), error.message);
+});
+
 const jwks = createRemoteJWKSet(new URL(`${gateway}/.well-known/jwks.json`));
 await check('the proof token verifies against the published JWKS (jose)', async () => {
   const { payload, protectedHeader } = await jwtVerify(token, jwks, { issuer: 'phone-verification' });
@@ -94,6 +126,44 @@ await check('a tampered or expired proof token is refused (jose)', async () => {
 
 await check('bad input is a Parse.Error 142', async () => {
   await rejects(Parse.Cloud.run('sendVerificationCode', { phoneNumber: '(415) 555-0142' }), 142);
+});
+
+await check('a signed "undelivered" report withdraws the code; a forged one is refused', async () => {
+  const other = '+14155550143';
+  await Parse.Cloud.run('sendVerificationCode', { phoneNumber: other });
+  const { statusCallback, body } = await lastMessageTo(other);
+  assert(statusCallback?.includes('/twilio/status?verification='), `StatusCallback ${statusCallback}`);
+  const params = { MessageSid: 'SM0123', MessageStatus: 'undelivered', To: other, ErrorCode: '30003' };
+  const forged = await deliveryReport(statusCallback, params, 'AAAA');
+  assert(forged.status === 403, `forged report: ${forged.status} ${await forged.text()}`);
+  const report = await deliveryReport(statusCallback, params);
+  const answer = await report.json();
+  assert(report.status === 200 && answer.result.withdrawn === true, JSON.stringify(answer));
+  const withdrawnCode = body.match(/\d{4,10}/)[0];
+  await rejects(Parse.Cloud.run('verifyPhoneNumber', { phoneNumber: other, phoneVerificationCode: withdrawnCode }), 141);
+});
+
+// Every request header the README documents, as a browser asks for them.
+const documentedHeaders = [
+  'content-type', 'idempotency-key', 'x-parse-application-id', 'x-parse-client-version',
+  'x-parse-installation-id', 'x-parse-javascript-key', 'x-parse-session-token',
+];
+await check('a browser preflight with every documented header is allowed (CORS)', async () => {
+  const preflight = await fetch(`${gateway}/functions/sendVerificationCode`, {
+    method: 'OPTIONS',
+    headers: {
+      origin: 'https://app.example.com',
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': documentedHeaders.join(','),
+    },
+  });
+  assert([200, 204].includes(preflight.status), `preflight: ${preflight.status}`);
+  const allowed = (preflight.headers.get('access-control-allow-headers') || '').toLowerCase();
+  const origin = preflight.headers.get('access-control-allow-origin');
+  assert(origin === '*' || origin === 'https://app.example.com', `allow-origin ${origin}`);
+  for (const header of documentedHeaders) {
+    assert(allowed === '*' || allowed.split(/\s*,\s*/).includes(header), `${header} not in "${allowed}"`);
+  }
 });
 
 console.log(`${passed} passed, ${failed} failed`);

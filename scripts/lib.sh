@@ -121,6 +121,9 @@ create_table() { # create_table NAME   (after start_dynamodb_local)
 }
 
 # --- the functions, as a client sees them ---------------------------------
+# The stand-in's auth token: it signs delivery reports with it, as Twilio does.
+export LOCAL_TWILIO_AUTH_TOKEN=local-dev-token
+
 # start_functions STANDIN_PORT LAMBDA_PORT GATEWAY_PORT TABLE (after
 # start_dynamodb_local): the Twilio stand-in, both functions under
 # `cargo lambda watch`, and the gateway that gives them one base URL.
@@ -140,13 +143,14 @@ start_functions() {
   VERIFICATIONS_TABLE="$table" \
   TWILIO_API_BASE="http://127.0.0.1:$standin_port" \
   TWILIO_ACCOUNT_SID=ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa \
-  TWILIO_AUTH_TOKEN=local-dev-token \
+  TWILIO_AUTH_TOKEN="$LOCAL_TWILIO_AUTH_TOKEN" \
   TWILIO_FROM_NUMBER=+15005550006 \
   TWILIO_WHATSAPP_FROM=+14155238886 \
   ENABLED_CHANNELS=sms,call,whatsapp \
   CODE_HMAC_KEY="$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" \
   PROOF_SIGNING_KEY="$(head -c 32 /dev/urandom | base64)" \
   APP_NAME="Local Dev" \
+  STATUS_CALLBACK_URL="http://127.0.0.1:$gateway_port/twilio/status" \
     start_bg - env -u RUST_LOG cargo lambda watch -A 127.0.0.1 -P "$lambda_port" --env-var RUST_LOG=info
 
   section "Gateway on http://127.0.0.1:$gateway_port"

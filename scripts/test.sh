@@ -45,7 +45,8 @@ cargo test --workspace
 section "End to end: the Parse JS SDK against the local stack (scripts/dev.sh's)"
 create_table phone-verifications
 start_functions "${E2E_STANDIN_PORT:-3011}" "${E2E_LAMBDA_PORT:-9001}" "${E2E_GATEWAY_PORT:-3001}" phone-verifications
-node "$SCRIPTS/e2e-parse-sdk.mjs" "http://127.0.0.1:${E2E_GATEWAY_PORT:-3001}" "http://127.0.0.1:${E2E_STANDIN_PORT:-3011}"
+TWILIO_AUTH_TOKEN="$LOCAL_TWILIO_AUTH_TOKEN" \
+  node "$SCRIPTS/e2e-parse-sdk.mjs" "http://127.0.0.1:${E2E_GATEWAY_PORT:-3001}" "http://127.0.0.1:${E2E_STANDIN_PORT:-3011}"
 
 section "template.yaml: cfn-lint, sam validate --lint, sam build (arm64)"
 cfn-lint template.yaml

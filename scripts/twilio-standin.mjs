@@ -90,7 +90,7 @@ function createMessage(res, accountSid, form) {
       feedback: `/2010-04-01/Accounts/${accountSid}/Messages/${id}/Feedback.json`,
     },
   };
-  received.push({ type: 'sms', to, from: from || service, body, sid: id, received_at: now.toISOString() });
+  received.push({ type: 'sms', to, from: from || service, body, sid: id, statusCallback: form.get('StatusCallback'), received_at: now.toISOString() });
   box(`SMS to ${to}`, body.split('\n'));
   send(res, 201, message);
 }
@@ -128,7 +128,7 @@ function createCall(res, accountSid, form) {
       recordings: `/2010-04-01/Accounts/${accountSid}/Calls/${id}/Recordings.json`,
     },
   };
-  received.push({ type: 'call', to, from, twiml, sid: id, received_at: now.toISOString() });
+  received.push({ type: 'call', to, from, twiml, sid: id, statusCallback: form.get('StatusCallback'), received_at: now.toISOString() });
   box(`Voice call to ${to}`, (twiml || form.get('Url')).split('\n'));
   send(res, 201, call);
 }

@@ -70,7 +70,7 @@ pub enum ConfigError {
 /// The settings that may also be given in the one `SETTINGS` variable
 /// (`NAME=value` pairs separated by spaces), which the template fills from
 /// its `Settings` parameter so that tuning values ask no deploy question.
-pub const TUNING_SETTINGS: [&str; 25] = [
+pub const TUNING_SETTINGS: [&str; 26] = [
     "CODE_LENGTH",
     "CODE_TTL_SECONDS",
     "MAX_CHECK_ATTEMPTS",
@@ -92,6 +92,7 @@ pub const TUNING_SETTINGS: [&str; 25] = [
     "ANDROID_APP_HASH",
     "STATUS_CALLBACK_URL",
     "TWILIO_TIMEOUT_MS",
+    "TWILIO_VOICE_FROM",
     "PROOF_KEY_ID",
     "PROOF_ISSUER",
     "PROOF_AUDIENCE",
@@ -267,9 +268,12 @@ impl SendConfig {
                 ));
             }
         };
+        // TWILIO_SENDER (the template's one question) is either kind.
+        let is_service = |sid: &str| sid.starts_with("MG") && sid.len() == 34;
+        let sender = get("TWILIO_SENDER");
         let sender = match (
-            get("TWILIO_MESSAGING_SERVICE_SID"),
-            get("TWILIO_FROM_NUMBER"),
+            get("TWILIO_MESSAGING_SERVICE_SID").or(sender.clone().filter(|s| is_service(s))),
+            get("TWILIO_FROM_NUMBER").or(sender.filter(|s| !is_service(s))),
         ) {
             (Some(sid), _) => TwilioSenderId::MessagingService(sid),
             (None, Some(number)) => TwilioSenderId::From(number),
@@ -281,7 +285,10 @@ impl SendConfig {
             }
         };
         let enabled_channels = &common.policy.enabled_channels;
-        let voice_from = get("TWILIO_VOICE_FROM").or_else(|| get("TWILIO_FROM_NUMBER"));
+        let voice_from = get("TWILIO_VOICE_FROM").or_else(|| match &sender {
+            TwilioSenderId::From(number) if number.starts_with('+') => Some(number.clone()),
+            _ => None,
+        });
         if enabled_channels.contains(&Channel::Call) && voice_from.is_none() {
             return Err(ConfigError::MissingOneOf(
                 "TWILIO_VOICE_FROM",
@@ -764,6 +771,24 @@ mod per_function_tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn one_sender_setting_takes_a_number_or_a_messaging_service() {
+        let mut vars = VERIFY_ONLY.to_vec();
+        vars.extend([
+            ("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000"),
+            ("TWILIO_AUTH_TOKEN", "token"),
+            ("TWILIO_SENDER", "MG0123456789abcdef0123456789abcdef"),
+        ]);
+        let config = SendConfig::from_lookup(lookup(&vars)).unwrap();
+        assert!(matches!(config.twilio.sender, TwilioSenderId::MessagingService(_)));
+        assert_eq!(config.twilio.voice_from, None);
+        vars.pop();
+        vars.push(("TWILIO_SENDER", "+15005550006"));
+        let config = SendConfig::from_lookup(lookup(&vars)).unwrap();
+        assert_eq!(config.twilio.sender, TwilioSenderId::From("+15005550006".into()));
+        assert_eq!(config.twilio.voice_from.as_deref(), Some("+15005550006"));
     }
 
     #[test]
