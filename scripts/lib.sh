@@ -51,14 +51,31 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # --- tools -----------------------------------------------------------------
+MINISTACK_VENV="$TOOLS/ministack-venv"
+CHECKOV_VENV="$TOOLS/checkov-venv"
+
+apt_install() { # apt_install PACKAGE...
+  log "apt-get install $*"
+  local sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
+pip_venv() { # pip_venv DIR "PACKAGE==VERSION ...": a venv holding exactly these pins
+  local venv="$1" wanted="$2"
+  if [[ "$(cat "$venv/.installed" 2>/dev/null)" != "$wanted" ]]; then
+    log "pip install $wanted (into ${venv#"$ROOT"/})"
+    python3 -m venv "$venv"
+    # shellcheck disable=SC2086 # word splitting wanted
+    "$venv/bin/pip" install -q --disable-pip-version-check $wanted
+    echo "$wanted" >"$venv/.installed"
+  fi
+}
+
 ensure_tools() {
   section "Tools"
-  if ! command -v java >/dev/null 2>&1; then
-    log "installing Java (openjdk-17-jre-headless) for DynamoDB Local"
-    local sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq openjdk-17-jre-headless >/dev/null
-  fi
+  # Java for DynamoDB Local.
+  command -v java >/dev/null 2>&1 || apt_install openjdk-17-jre-headless
 
   # npm ci only when node_modules is missing or older than the lock file.
   local stamp="$SCRIPTS/node_modules/.package-lock.json"
@@ -71,13 +88,16 @@ ensure_tools() {
   # `cargo install cargo-lambda` would take about an hour. aws-sam-cli
   # validates and builds template.yaml offline; moto's server stands in for
   # SSM Parameter Store in the secrets tests.
-  local venv="$TOOLS/venv" wanted="cargo-lambda==1.9.2 cfn-lint==1.58.0 aws-sam-cli==1.170.0 moto[server]==5.2.5"
-  if [[ "$(cat "$venv/.installed" 2>/dev/null)" != "$wanted" ]]; then
-    log "pip install $wanted (into .tools/venv)"
-    python3 -m venv "$venv"
-    # shellcheck disable=SC2086 # word splitting wanted
-    "$venv/bin/pip" install -q --disable-pip-version-check $wanted
-    echo "$wanted" >"$venv/.installed"
+  local venv="$TOOLS/venv"
+  pip_venv "$venv" "cargo-lambda==1.9.2 cfn-lint==1.58.0 aws-sam-cli==1.170.0 moto[server]==5.2.5"
+  # Apart, as each pins what the other would upgrade: ministack (the AWS
+  # emulator of the deploy test) with the SAM transform and its own botocore
+  # pin; checkov, the template's security scanner.
+  pip_venv "$MINISTACK_VENV" "ministack==1.5.33 aws-sam-translator==1.115.0 botocore==1.43.106 boto3==1.43.106 awscli==1.46.3"
+  pip_venv "$CHECKOV_VENV" "checkov==3.3.30"
+  # The arm64 bootstraps that ship run here under qemu-user.
+  if ! command -v qemu-aarch64-static >/dev/null 2>&1 || [[ ! -d /usr/aarch64-linux-gnu/lib ]]; then
+    apt_install qemu-user-static libc6-arm64-cross
   fi
   # venv first: cargo-lambda finds zig only through `python3 -m ziglang`.
   export PATH="$venv/bin:$SCRIPTS/node_modules/.bin:$PATH"
@@ -89,6 +109,7 @@ ensure_tools() {
   export SAM_CLI_TELEMETRY=0
   log "java: $(java -version 2>&1 | head -1)"
   log "node: $(node --version), $(cargo lambda --version), cfn-lint $(cfn-lint --version | awk '{print $2}')"
+  export TOOLS_READY=1
 }
 
 # Fail early and clearly when something (a previous run?) holds a port.

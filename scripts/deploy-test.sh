@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The deploy test: README's Deploy steps, executed against an AWS emulator
+# (ministack: CloudFormation with the SAM transform, Lambda running the
+# bootstraps as host processes, HTTP API, DynamoDB, SSM, IAM) - no Docker, no
+# AWS account. Twice: with the emulator's IAM enforcement off, then on.
+#   1. secrets into Parameter Store;  2. sam deploy;  3. assert what was created;
+#   4. the Parse JS SDK flow, jose, a signed delivery report and a CORS
+#      preflight through the deployed API;  5. sam deploy of a changed
+#      parameter;  6. sam delete.
+# Builds the host-arch (x86_64) bootstraps once: the emulator runs them on
+# this machine. Ports: EMULATOR_PORT (4566), DEPLOY_STANDIN_PORT (3012).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+[[ "${TOOLS_READY:-}" == 1 ]] || ensure_tools
+
+EMULATOR_PORT="${EMULATOR_PORT:-4566}"
+STANDIN_PORT="${DEPLOY_STANDIN_PORT:-3012}"
+export EMULATOR_URL="http://127.0.0.1:$EMULATOR_PORT"
+require_free_port "$EMULATOR_PORT"
+require_free_port "$STANDIN_PORT"
+
+STACK=phone-verification-ci
+SECRETS_PATH=/phone-verification/ci
+AUTH_TOKEN="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+BUILD_DIR=.aws-sam/build-x86_64
+check() { "$MINISTACK_VENV/bin/python" "$SCRIPTS/deploy_check.py" "$@"; }
+# sam and the checks talk to the emulator, never to AWS.
+emulator() { AWS_ENDPOINT_URL="$EMULATOR_URL" "$@"; }
+
+section "Deploy test: sam build for x86_64 (the emulator runs bootstraps on this host)"
+started=$SECONDS
+sam build --build-dir "$BUILD_DIR" --parameter-overrides Architecture=x86_64
+
+start_bg "$LOGS/deploy-standin.log" node "$SCRIPTS/twilio-standin.mjs" "$STANDIN_PORT"
+
+deploy() { # deploy APP_NAME: README's `sam deploy`, with this test's answers
+  emulator sam deploy --template-file "$BUILD_DIR/template.yaml" --stack-name "$STACK" \
+    --s3-bucket deploy-artifacts --region us-east-1 --capabilities CAPABILITY_IAM \
+    --no-confirm-changeset --no-fail-on-empty-changeset --parameter-overrides \
+    TwilioAccountSid=ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa TwilioSender=+15005550006 \
+    "TwilioApiBase=http://127.0.0.1:$STANDIN_PORT" "SecretsPath=$SECRETS_PATH" \
+    "AppName=$1" Architecture=x86_64 CorsAllowOrigin=https://app.example.com \
+    "Settings=MAX_REQUESTS_PER_CLIENT_PER_HOUR=1000 ENABLE_TEST_PHONE_NUMBERS=true TEST_PHONE_NUMBERS=+14155550199=123456" >"$LOGS/sam-deploy.log" 2>&1 ||
+    { tail -30 "$LOGS/sam-deploy.log" >&2; return 1; }
+}
+
+for auth in false true; do
+  section "Deploy test: emulator with IAM enforcement ${auth/true/on}${auth/false/off}"
+  # A clean environment: the functions inherit the emulator's.
+  start_bg "$LOGS/ministack-$auth.log" env -i PATH="$PATH" HOME="$TOOLS" AUTH="$auth" \
+    GATEWAY_PORT="$EMULATOR_PORT" BIND_HOST=127.0.0.1 AWS_ENDPOINT_URL="$EMULATOR_URL" \
+    "$MINISTACK_VENV/bin/python" -m ministack
+  emulator_pid="${BG_PIDS[-1]}"
+  wait_http "$EMULATOR_URL/_ministack/health" 60
+  step=$SECONDS
+  "$MINISTACK_VENV/bin/aws" --endpoint-url "$EMULATOR_URL" s3 mb s3://deploy-artifacts >/dev/null
+  check secrets "$SECRETS_PATH" "$AUTH_TOKEN"
+  deploy "Deploy Test"
+  log "sam deploy: $((SECONDS - step)) s"
+  check emulator-fixes "$STACK"
+  check created "$STACK" "$SECRETS_PATH"
+  api_url="$(check api-url "$STACK")"
+  log "API: $api_url"
+  TWILIO_AUTH_TOKEN="$AUTH_TOKEN" node "$SCRIPTS/e2e-parse-sdk.mjs" "$api_url" "http://127.0.0.1:$STANDIN_PORT"
+  "$SCRIPTS/smoke.sh" "$api_url"
+
+  step=$SECONDS
+  deploy "Deploy Test Two"
+  log "sam deploy (update): $((SECONDS - step)) s"
+  check emulator-fixes "$STACK"
+  check updated "$STACK" "Deploy Test Two"
+  curl -sf -X POST "$api_url/functions/sendVerificationCode" -H 'content-type: application/json' \
+    -d '{"phoneNumber": "+14155550144"}' >/dev/null
+  curl -sf "http://127.0.0.1:$STANDIN_PORT/messages" | grep -q 'Your Deploy Test Two verification code' ||
+    { echo "the updated function did not send with the new app name" >&2; exit 1; }
+  log "the updated function sends with the new app name"
+
+  emulator sam delete --stack-name "$STACK" --region us-east-1 --no-prompts >"$LOGS/sam-delete.log" 2>&1 ||
+    { tail -20 "$LOGS/sam-delete.log" >&2; exit 1; }
+  check deleted "$STACK"
+  kill -TERM -- "-$emulator_pid" 2>/dev/null || true
+  wait "$emulator_pid" 2>/dev/null || true
+done
+log "deploy test: $((SECONDS - started)) s"
