@@ -8,7 +8,8 @@
 #      preflight through the deployed API;  5. sam deploy of a changed
 #      parameter;  6. sam delete.
 # Builds the host-arch (x86_64) bootstraps once: the emulator runs them on
-# this machine. Ports: EMULATOR_PORT (4566), DEPLOY_STANDIN_PORT (3012).
+# this machine, so the test deploys template.yaml with its one `Architectures`
+# line changed (the arm64 bootstraps that ship run under qemu in test.sh). Ports: EMULATOR_PORT (4566), DEPLOY_STANDIN_PORT (3012).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -24,13 +25,18 @@ STACK=phone-verification-ci
 SECRETS_PATH=/phone-verification/ci
 AUTH_TOKEN="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 BUILD_DIR=.aws-sam/build-x86_64
+HOST_TEMPLATE=.aws-sam/template-x86_64.yaml
 check() { "$MINISTACK_VENV/bin/python" "$SCRIPTS/deploy_check.py" "$@"; }
 # sam and the checks talk to the emulator, never to AWS.
 emulator() { AWS_ENDPOINT_URL="$EMULATOR_URL" "$@"; }
 
 section "Deploy test: sam build for x86_64 (the emulator runs bootstraps on this host)"
 started=$SECONDS
-sam build --build-dir "$BUILD_DIR" --parameter-overrides Architecture=x86_64
+mkdir -p .aws-sam
+sed 's/^    Architectures: \[arm64\]$/    Architectures: [x86_64]/' template.yaml >"$HOST_TEMPLATE"
+[[ "$(diff template.yaml "$HOST_TEMPLATE" | grep -c '^[<>]')" == 2 ]] ||
+  { echo "the x86_64 template should differ from template.yaml in one line" >&2; exit 1; }
+sam build --template-file "$HOST_TEMPLATE" --base-dir . --build-dir "$BUILD_DIR"
 
 start_bg "$LOGS/deploy-standin.log" node "$SCRIPTS/twilio-standin.mjs" "$STANDIN_PORT"
 
@@ -40,7 +46,7 @@ deploy() { # deploy APP_NAME: README's `sam deploy`, with this test's answers
     --no-confirm-changeset --no-fail-on-empty-changeset --parameter-overrides \
     TwilioAccountSid=ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa TwilioSender=+15005550006 \
     "TwilioApiBase=http://127.0.0.1:$STANDIN_PORT" "SecretsPath=$SECRETS_PATH" \
-    "AppName=$1" Architecture=x86_64 CorsAllowOrigin=https://app.example.com \
+    "AppName=$1" CorsAllowOrigin=https://app.example.com \
     "Settings=MAX_REQUESTS_PER_CLIENT_PER_HOUR=1000 ENABLE_TEST_PHONE_NUMBERS=true TEST_PHONE_NUMBERS=+14155550199=123456" >"$LOGS/sam-deploy.log" 2>&1 ||
     { tail -30 "$LOGS/sam-deploy.log" >&2; return 1; }
 }

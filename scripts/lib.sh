@@ -96,7 +96,8 @@ ensure_tools() {
   pip_venv "$MINISTACK_VENV" "ministack==1.5.33 aws-sam-translator==1.115.0 botocore==1.43.106 boto3==1.43.106 awscli==1.46.3"
   pip_venv "$CHECKOV_VENV" "checkov==3.3.30"
   # The arm64 bootstraps that ship run here under qemu-user.
-  if ! command -v qemu-aarch64-static >/dev/null 2>&1 || [[ ! -d /usr/aarch64-linux-gnu/lib ]]; then
+  if ! command -v qemu-aarch64-static >/dev/null 2>&1 ||
+    [[ ! -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]]; then
     apt_install qemu-user-static libc6-arm64-cross
   fi
   # venv first: cargo-lambda finds zig only through `python3 -m ziglang`.

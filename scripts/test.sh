@@ -67,6 +67,21 @@ for function in SendVerificationCodeFunction VerifyPhoneNumberFunction; do
     { echo "$bootstrap is not an arm64 executable" >&2; exit 1; }
   log "$function: $(stat -c %s "$bootstrap") bytes"
 done
+# The verify function holds no Twilio client: no Twilio URL or form field in it.
+for marker in api.twilio.com StatusCallback; do
+  grep -q "$marker" .aws-sam/build/SendVerificationCodeFunction/bootstrap ||
+    { echo "send bootstrap lacks $marker (marker check broken?)" >&2; exit 1; }
+  ! grep -q "$marker" .aws-sam/build/VerifyPhoneNumberFunction/bootstrap ||
+    { echo "verify bootstrap contains Twilio code ($marker)" >&2; exit 1; }
+done
+log "the verify bootstrap contains no Twilio client"
+
+section "The arm64 bootstraps under qemu-user: send a code, approve it"
+create_table arm64-check
+node "$SCRIPTS/arm64-check.mjs" \
+  .aws-sam/build/SendVerificationCodeFunction/bootstrap \
+  .aws-sam/build/VerifyPhoneNumberFunction/bootstrap \
+  "$AWS_ENDPOINT_URL_DYNAMODB" arm64-check "http://127.0.0.1:${E2E_STANDIN_PORT:-3011}"
 
 scripts/deploy-test.sh
 
