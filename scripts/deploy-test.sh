@@ -22,10 +22,13 @@ require_free_port "$EMULATOR_PORT"
 require_free_port "$STANDIN_PORT"
 
 STACK=phone-verification-ci
+# Every caller comes from 127.0.0.1 in the emulator; smoke.sh's test number.
+SETTINGS="MAX_REQUESTS_PER_CLIENT_PER_HOUR=1000 ENABLE_TEST_PHONE_NUMBERS=true TEST_PHONE_NUMBERS=+14155550199=123456"
 SECRETS_PATH=/phone-verification/ci
 AUTH_TOKEN="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 BUILD_DIR=.aws-sam/build-x86_64
 HOST_TEMPLATE=.aws-sam/template-x86_64.yaml
+export SETTINGS
 check() { "$MINISTACK_VENV/bin/python" "$SCRIPTS/deploy_check.py" "$@"; }
 # sam and the checks talk to the emulator, never to AWS.
 emulator() { AWS_ENDPOINT_URL="$EMULATOR_URL" "$@"; }
@@ -46,13 +49,14 @@ deploy() { # deploy APP_NAME: README's `sam deploy`, with this test's answers
     --no-confirm-changeset --no-fail-on-empty-changeset --parameter-overrides \
     TwilioAccountSid=ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa TwilioSender=+15005550006 \
     "TwilioApiBase=http://127.0.0.1:$STANDIN_PORT" "SecretsPath=$SECRETS_PATH" \
-    "AppName=$1" CorsAllowOrigin=https://app.example.com \
-    "Settings=MAX_REQUESTS_PER_CLIENT_PER_HOUR=1000 ENABLE_TEST_PHONE_NUMBERS=true TEST_PHONE_NUMBERS=+14155550199=123456" >"$LOGS/sam-deploy.log" 2>&1 ||
+    "AppName=\"$1\"" CorsAllowOrigin=https://app.example.com \
+    "Settings=\"$SETTINGS\"" >"$LOGS/sam-deploy.log" 2>&1 ||
     { tail -30 "$LOGS/sam-deploy.log" >&2; return 1; }
 }
 
 for auth in false true; do
-  section "Deploy test: emulator with IAM enforcement ${auth/true/on}${auth/false/off}"
+  if [[ "$auth" == true ]]; then mode=on; else mode=off; fi
+  section "Deploy test: emulator with IAM enforcement $mode"
   # A clean environment: the functions inherit the emulator's.
   start_bg "$LOGS/ministack-$auth.log" env -i PATH="$PATH" HOME="$TOOLS" AUTH="$auth" \
     GATEWAY_PORT="$EMULATOR_PORT" BIND_HOST=127.0.0.1 AWS_ENDPOINT_URL="$EMULATOR_URL" \
@@ -64,9 +68,17 @@ for auth in false true; do
   check secrets "$SECRETS_PATH" "$AUTH_TOKEN"
   deploy "Deploy Test"
   log "sam deploy: $((SECONDS - step)) s"
+  api_url="$(check api-url "$STACK")"
+  if [[ "$auth" == true ]]; then
+    # Proof that IAM is enforced on the functions' roles: before the
+    # workaround, the emulator's defect denies the scoped GetParameters grant
+    # and the function cannot start.
+    status="$(curl -s -o /dev/null -w '%{http_code}' -X POST "$api_url/functions/verifyPhoneNumber" -d '{}')"
+    [[ "$status" == 5* ]] || { echo "IAM enforcement seems off (got $status before the workaround)" >&2; exit 1; }
+    log "IAM is enforced: before the workaround the function cannot read its secrets ($status)"
+  fi
   check emulator-fixes "$STACK"
   check created "$STACK" "$SECRETS_PATH"
-  api_url="$(check api-url "$STACK")"
   log "API: $api_url"
   TWILIO_AUTH_TOKEN="$AUTH_TOKEN" node "$SCRIPTS/e2e-parse-sdk.mjs" "$api_url" "http://127.0.0.1:$STANDIN_PORT"
   "$SCRIPTS/smoke.sh" "$api_url"

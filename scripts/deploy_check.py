@@ -169,6 +169,8 @@ def created(stack, path):
         else:
             check(not [k for k in env if k.startswith("PROOF_")], "send: no proof key setting")
             check(env["TWILIO_SENDER"] == "+15005550006", "send: the Twilio sender")
+            check(env["APP_NAME"] == "Deploy Test", "send: the app name, spaces kept")
+        check(env["SETTINGS"] == os.environ["SETTINGS"], f"{function}: the Settings string, whole")
 
     gateway = client("apigatewayv2")
     integrations = {i["IntegrationId"]: i["IntegrationUri"]
