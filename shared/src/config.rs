@@ -782,12 +782,18 @@ mod per_function_tests {
             ("TWILIO_SENDER", "MG0123456789abcdef0123456789abcdef"),
         ]);
         let config = SendConfig::from_lookup(lookup(&vars)).unwrap();
-        assert!(matches!(config.twilio.sender, TwilioSenderId::MessagingService(_)));
+        assert!(matches!(
+            config.twilio.sender,
+            TwilioSenderId::MessagingService(_)
+        ));
         assert_eq!(config.twilio.voice_from, None);
         vars.pop();
         vars.push(("TWILIO_SENDER", "+15005550006"));
         let config = SendConfig::from_lookup(lookup(&vars)).unwrap();
-        assert_eq!(config.twilio.sender, TwilioSenderId::From("+15005550006".into()));
+        assert_eq!(
+            config.twilio.sender,
+            TwilioSenderId::From("+15005550006".into())
+        );
         assert_eq!(config.twilio.voice_from.as_deref(), Some("+15005550006"));
     }
 
