@@ -13,7 +13,8 @@ use std::collections::{BTreeSet, HashMap};
 use base64::Engine;
 
 use crate::domain::{
-    Channel, CodeHasher, CodeLength, DestinationPolicy, Limits, OneTimeCode, PhoneNumber,
+    Channel, CodeHasher, CodeLength, DestinationPolicy, Limits, NO_COUNTRY, OneTimeCode,
+    PhoneNumber,
 };
 use crate::messages::{MessageSettings, MessageTooLong, Messages};
 use crate::proof::ProofSigner;
@@ -445,16 +446,18 @@ fn checked(
     }
 }
 
-/// `US, ca,DE` -> {"CA", "DE", "US"}: ISO 3166 alpha-2 codes.
+/// `US, ca,DE,001` -> {"001", "CA", "DE", "US"}: ISO 3166 alpha-2 codes, and
+/// "001" for the numbers of no country (satellite and international networks).
 fn countries(name: &'static str, list: &str) -> Result<BTreeSet<String>, ConfigError> {
     list.split(',')
         .map(|code| code.trim().to_ascii_uppercase())
         .map(|code| {
-            (code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()))
+            let iso = code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase());
+            (iso || code == NO_COUNTRY)
                 .then_some(code)
                 .ok_or(ConfigError::Invalid {
                     name,
-                    problem: "must be comma-separated ISO 3166 country codes such as US,CA",
+                    problem: "must be comma-separated ISO 3166 country codes such as US,CA (001: numbers of no country)",
                 })
         })
         .collect()
@@ -544,6 +547,26 @@ mod tests {
                 .destinations
                 .denied_countries
                 .contains("FR")
+        );
+        vars.insert("ALLOWED_COUNTRIES", "US,001");
+        vars.insert("DENIED_COUNTRIES", "001");
+        let config = load(&vars).unwrap();
+        assert!(
+            config
+                .common
+                .policy
+                .destinations
+                .allowed_countries
+                .unwrap()
+                .contains("001")
+        );
+        assert!(
+            config
+                .common
+                .policy
+                .destinations
+                .denied_countries
+                .contains("001")
         );
         vars.insert("DENIED_COUNTRIES", "France");
         assert!(matches!(

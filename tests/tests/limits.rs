@@ -197,6 +197,11 @@ async fn destinations_are_checked_before_anything_is_sent() {
         ("+33612345678", "country_not_allowed"),
         ("+449098790000", "premium_rate_number"),
         ("+442079460958", "number_cannot_receive_sms"),
+        // Satellite and international networks belong to no country: refused
+        // unless the allow-list names "001" (classic SMS pumping targets).
+        ("+881612345678", "country_not_allowed"),
+        ("+870773111632", "country_not_allowed"),
+        ("+883510012345", "country_not_allowed"),
     ] {
         let answer = stack
             .call(Function::Send, json!({ "phoneNumber": number }))
@@ -212,6 +217,9 @@ async fn destinations_are_checked_before_anything_is_sent() {
     assert_eq!(german.reason(), "country_not_allowed");
     assert_eq!(allow_list.send(&unique_phone()).await.status, 200);
     assert!(stack.messages().await.is_empty());
+
+    let satellites = Stack::with_env(&[("ALLOWED_COUNTRIES", "US,001")]).await;
+    assert_eq!(satellites.send("+881612345678").await.status, 200);
 }
 
 #[tokio::test]

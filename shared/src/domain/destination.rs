@@ -1,5 +1,8 @@
 //! Where codes may be sent: a country allow-list or deny-list, and no
 //! premium-rate or SMS-incapable numbers (the usual SMS pumping targets).
+//! Numbers of no country (region "001": satellite and international
+//! networks such as +881, +882, +883, +870) are pumping targets too: they
+//! receive codes only when the allow-list names "001".
 
 use std::collections::BTreeSet;
 
@@ -7,9 +10,13 @@ use phonenumber::Type;
 
 use super::{Channel, PhoneNumber};
 
+/// The region code of numbers that belong to no country.
+pub const NO_COUNTRY: &str = "001";
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DestinationPolicy {
-    /// When set, only these ISO 3166 regions ("US", "DE") may receive codes.
+    /// When set, only these ISO 3166 regions ("US", "DE") may receive codes;
+    /// "001" admits the numbers of no country.
     pub allowed_countries: Option<BTreeSet<String>>,
     /// These regions never receive codes.
     pub denied_countries: BTreeSet<String>,
@@ -30,10 +37,10 @@ pub enum DestinationRefused {
 impl DestinationPolicy {
     pub fn check(&self, phone: &PhoneNumber, channel: Channel) -> Result<(), DestinationRefused> {
         let region = phone.region_code();
-        let allowed = self
-            .allowed_countries
-            .as_ref()
-            .is_none_or(|allowed| allowed.contains(region));
+        let allowed = match &self.allowed_countries {
+            Some(allowed) => allowed.contains(region),
+            None => region != NO_COUNTRY,
+        };
         if !allowed || self.denied_countries.contains(region) {
             return Err(DestinationRefused::CountryNotAllowed);
         }
@@ -141,5 +148,28 @@ mod tests {
             policy.check(&number("+4915123456789"), Channel::Sms),
             Ok(())
         );
+    }
+
+    /// Iridium (+881 6), Inmarsat (+870), an international network (+883 5).
+    const NO_COUNTRY_NUMBERS: [&str; 3] = ["+881612345678", "+870773111632", "+883510012345"];
+
+    #[test]
+    fn numbers_of_no_country_are_refused_unless_allowed_by_name() {
+        for text in NO_COUNTRY_NUMBERS {
+            let phone = number(text);
+            assert_eq!(phone.region_code(), NO_COUNTRY, "{text}");
+            for channel in [Channel::Sms, Channel::Call] {
+                assert_eq!(
+                    DestinationPolicy::default().check(&phone, channel),
+                    Err(DestinationRefused::CountryNotAllowed),
+                    "{text} by {channel:?}"
+                );
+            }
+            let allowed = DestinationPolicy {
+                allowed_countries: Some(set(&["US", NO_COUNTRY])),
+                ..DestinationPolicy::default()
+            };
+            assert_eq!(allowed.check(&phone, Channel::Call), Ok(()), "{text}");
+        }
     }
 }

@@ -8,7 +8,7 @@ mod time;
 mod verification;
 
 pub use code::{CodeFormatError, CodeLength, OneTimeCode};
-pub use destination::{DestinationPolicy, DestinationRefused};
+pub use destination::{DestinationPolicy, DestinationRefused, NO_COUNTRY};
 pub use limits::{Limit, LimitReached, Limits, Window, seconds_until};
 pub use phone_number::{PhoneNumber, PhoneNumberError};
 pub use time::Timestamp;
