@@ -218,6 +218,8 @@ impl Config {
             denied_countries: get("DENIED_COUNTRIES").map_or(Ok(BTreeSet::new()), |list| {
                 countries("DENIED_COUNTRIES", &list)
             })?,
+            // Known to the send function only (it holds the Twilio settings).
+            own_numbers: BTreeSet::new(),
         };
         let test_numbers = get("TEST_PHONE_NUMBERS")
             .map_or(Ok(HashMap::new()), |list| test_numbers(&list, code_length))?;
@@ -248,7 +250,7 @@ impl SendConfig {
     /// The common settings plus Twilio's and the messages'.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = getter(lookup);
-        let common = Config::from_lookup(&get)?;
+        let mut common = Config::from_lookup(&get)?;
         let account_sid =
             get("TWILIO_ACCOUNT_SID").ok_or(ConfigError::Missing("TWILIO_ACCOUNT_SID"))?;
         let credentials = match (
@@ -300,6 +302,18 @@ impl SendConfig {
         if enabled_channels.contains(&Channel::Whatsapp) && whatsapp_from.is_none() {
             return Err(ConfigError::Missing("TWILIO_WHATSAPP_FROM"));
         }
+        // Twilio refuses (21266) to send from one of our numbers to itself.
+        let own_sender = match &sender {
+            TwilioSenderId::From(number) => Some(number.clone()),
+            TwilioSenderId::MessagingService(_) => None,
+        };
+        common.policy.destinations.own_numbers =
+            [own_sender, voice_from.clone(), whatsapp_from.clone()]
+                .into_iter()
+                .flatten()
+                .filter_map(|number| PhoneNumber::parse(&number, None).ok())
+                .map(|number| number.as_e164().to_owned())
+                .collect();
         let message_settings = MessageSettings {
             app_name: get("APP_NAME")
                 .map(|name| {
@@ -521,9 +535,13 @@ mod tests {
         assert_eq!(config.common.hasher.key_id(), "v1");
         assert_eq!(config.common.parse_application_id, None);
         assert_eq!(config.common.policy.limits, Limits::default());
+        let destinations = &config.common.policy.destinations;
+        assert_eq!(destinations.allowed_countries, None);
+        assert!(destinations.denied_countries.is_empty());
         assert_eq!(
-            config.common.policy.destinations,
-            DestinationPolicy::default()
+            destinations.own_numbers.iter().collect::<Vec<_>>(),
+            ["+15005550006"],
+            "our sender is never a recipient"
         );
         assert!(config.common.policy.test_numbers.is_empty());
     }

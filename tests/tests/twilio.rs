@@ -156,6 +156,12 @@ async fn each_twilio_failure_has_its_answer_and_withdraws_the_code() {
         ),
         (twilio_error(400, 21612), 400, "recipient_unreachable", None),
         (twilio_error(400, 21610), 400, "recipient_opted_out", None),
+        // Recipient-side refusals a client can provoke never become a 500
+        // (and an operator alarm): To equals From, a blocked call, an
+        // unknown code.
+        (twilio_error(400, 21266), 400, "recipient_invalid", None),
+        (twilio_error(400, 21216), 400, "recipient_unreachable", None),
+        (twilio_error(400, 21999), 400, "recipient_unreachable", None),
         (
             twilio_error(401, 20003),
             500,
@@ -214,6 +220,31 @@ async fn each_twilio_failure_has_its_answer_and_withdraws_the_code() {
         let verify = stack.verify(&phone, "123456").await;
         assert_eq!(verify.reason(), "no_pending_verification", "{reason}");
     }
+}
+
+/// Our own sender is never a recipient: refused before Twilio is called.
+#[tokio::test]
+async fn our_own_numbers_are_refused_up_front() {
+    let stack = Stack::with_env(&[
+        ("ENABLED_CHANNELS", "sms,call,whatsapp"),
+        ("TWILIO_VOICE_FROM", "+14155550100"),
+        ("TWILIO_WHATSAPP_FROM", "+14155238886"),
+    ])
+    .await;
+    for own in [
+        integration_tests::FROM_NUMBER,
+        "+14155550100",
+        "+14155238886",
+    ] {
+        let answer = stack.send(own).await;
+        assert_eq!(
+            (answer.status, answer.reason()),
+            (400, "own_number"),
+            "{own}"
+        );
+    }
+    assert!(stack.messages().await.is_empty());
+    assert!(stack.calls().await.is_empty());
 }
 
 #[tokio::test]

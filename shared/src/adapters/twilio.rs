@@ -299,7 +299,10 @@ impl WebhookValidator {
     }
 }
 
-/// Maps Twilio's answer to what the caller can do about it.
+/// Maps Twilio's answer to what the caller can do about it. Only our own
+/// credentials, account and sender are the operator's problem (a 500 and an
+/// alarm); whatever else Twilio refuses is about the recipient, a 4xx the
+/// client can act on, so no client can page the operator.
 /// Codes: <https://www.twilio.com/docs/api/errors>.
 fn classify(status: u16, code: Option<u32>) -> DeliveryError {
     let described = || {
@@ -309,18 +312,33 @@ fn classify(status: u16, code: Option<u32>) -> DeliveryError {
         )
     };
     match (status, code) {
-        (_, Some(21211 | 21217 | 21401 | 21421 | 13223 | 13224)) => {
+        (_, Some(21211 | 21217 | 21401 | 21421 | 13223 | 13224 | 21266)) => {
             DeliveryError::Recipient(RecipientProblem::InvalidNumber)
         }
         (_, Some(21614 | 21407 | 63003)) => {
             DeliveryError::Recipient(RecipientProblem::CannotReceive)
         }
-        (_, Some(21408 | 21612 | 21635 | 21215)) => {
+        (_, Some(21408 | 21612 | 21635 | 21215 | 21216)) => {
             DeliveryError::Recipient(RecipientProblem::Unreachable)
         }
         (_, Some(21610)) => DeliveryError::Recipient(RecipientProblem::OptedOut),
         (429 | 500..=599, _) | (_, Some(20429)) => DeliveryError::Unavailable(described()),
-        _ => DeliveryError::Misconfigured(described()),
+        // Authentication, the account, the API base, the sender, the
+        // Messaging Service: an operator must act.
+        (401 | 403 | 404, _)
+        | (
+            _,
+            Some(20003 | 20005 | 20404 | 21210 | 21212 | 21603 | 21606 | 21659 | 21660 | 21661),
+        )
+        | (_, Some(21701..=21712))
+        | (_, None) => DeliveryError::Misconfigured(described()),
+        _ => {
+            tracing::warn!(
+                error = described(),
+                "twilio refused the recipient for a reason not on our list"
+            );
+            DeliveryError::Recipient(RecipientProblem::Unreachable)
+        }
     }
 }
 
@@ -430,11 +448,24 @@ mod tests {
     }
 
     #[test]
+    fn recipient_side_refusals_never_page_the_operator() {
+        // To equals From, a call blocked by Twilio, and a code not on our list.
+        for (status, code) in [(400, Some(21266)), (400, Some(21216)), (400, Some(21999))] {
+            assert!(
+                matches!(classify(status, code), DeliveryError::Recipient(_)),
+                "{code:?}"
+            );
+        }
+    }
+
+    #[test]
     fn credential_and_sender_errors_are_for_the_operator() {
         for (status, code) in [
             (401, Some(20003)),
             (400, Some(21606)),
             (404, Some(20404)),
+            (400, Some(21212)),
+            (400, Some(21705)),
             (400, None),
         ] {
             assert!(

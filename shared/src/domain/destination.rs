@@ -20,6 +20,9 @@ pub struct DestinationPolicy {
     pub allowed_countries: Option<BTreeSet<String>>,
     /// These regions never receive codes.
     pub denied_countries: BTreeSet<String>,
+    /// Our own sender numbers (E.164): Twilio refuses to send from a number
+    /// to itself, so they are refused up front.
+    pub own_numbers: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -32,10 +35,15 @@ pub enum DestinationRefused {
         "This phone number cannot receive text messages. Use a mobile number, or ask for a call."
     )]
     CannotReceiveSms,
+    #[error("This is the service's own phone number; use yours.")]
+    OwnNumber,
 }
 
 impl DestinationPolicy {
     pub fn check(&self, phone: &PhoneNumber, channel: Channel) -> Result<(), DestinationRefused> {
+        if self.own_numbers.contains(phone.as_e164()) {
+            return Err(DestinationRefused::OwnNumber);
+        }
         let region = phone.region_code();
         let allowed = match &self.allowed_countries {
             Some(allowed) => allowed.contains(region),

@@ -274,6 +274,7 @@ impl From<DestinationRefused> for ApiError {
             DestinationRefused::CountryNotAllowed => "country_not_allowed",
             DestinationRefused::PremiumRate => "premium_rate_number",
             DestinationRefused::CannotReceiveSms => "number_cannot_receive_sms",
+            DestinationRefused::OwnNumber => "own_number",
         };
         bad_request(reason, refused.to_string())
     }
