@@ -78,14 +78,16 @@ pub trait VerificationStore: Send + Sync {
     ) -> impl Future<Output = Result<Result<(), LimitReached>, StoreError>> + Send;
 
     /// Withdraws a code that could not be delivered (unless a newer one
-    /// replaced it meanwhile) and gives the number its cooldown and send
-    /// counts back, so the user can ask again at once.
+    /// replaced it meanwhile, or it was already withdrawn) and lifts the
+    /// number's cooldown, so the user can ask again at once. The send counts
+    /// are never given back: they bound how many messages and calls one
+    /// number can get, refunds or not. `true` when a code was withdrawn.
     fn withdraw(
         &self,
         phone: &PhoneNumber,
         id: &VerificationId,
         sent_at: Timestamp,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Counts one request of `client` against its hourly allowance.
     fn count_client_request(

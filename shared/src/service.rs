@@ -176,16 +176,19 @@ impl<S: VerificationStore, D, C: Clock> VerificationService<S, D, C> {
         self.clock.now()
     }
 
-    /// The provider reports that the code sent at `sent_at` never arrived:
-    /// withdraw it and give back the cooldown, so the user can ask again now.
+    /// The provider reports that the code sent at `sent_at` never reached
+    /// the user: withdraw it and lift the cooldown, so the user can ask again
+    /// now (the send counts still bound how often). `true` when a code was
+    /// withdrawn, `false` when it was replaced or withdrawn already.
     pub async fn record_undelivered(
         &self,
         phone: &PhoneNumber,
         id: &VerificationId,
         sent_at: Timestamp,
-    ) -> Result<(), StoreError> {
-        tracing::info!(phone = %phone, "the code was not delivered: withdrawn, cooldown lifted");
-        self.store.withdraw(phone, id, sent_at).await
+    ) -> Result<bool, StoreError> {
+        let withdrawn = self.store.withdraw(phone, id, sent_at).await?;
+        tracing::info!(phone = %phone, withdrawn, "the code was not delivered");
+        Ok(withdrawn)
     }
 
     /// Counts the attempt first, then compares in constant time; a match is
@@ -247,7 +250,7 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
 
     /// Checks the destination, stores the hash of a new code if every send
     /// limit admits it (replacing any previous code), then sends the code.
-    /// If sending fails the code is withdrawn and its limits given back.
+    /// If sending fails the code is withdrawn and the cooldown lifted.
     pub async fn send_code(&self, request: SendRequest) -> Result<CodeSent, SendError> {
         let SendRequest {
             phone,

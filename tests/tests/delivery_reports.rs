@@ -209,3 +209,62 @@ async fn reports_are_refused_without_the_auth_token_twilio_signs_with() {
     assert_eq!(answer.status, 404);
     assert_eq!(answer.reason(), "delivery_reports_disabled");
 }
+
+/// Call bombing through refunds: an attacker asks for calls to a victim and
+/// forges nothing, but every failed or unanswered call used to give the
+/// limits back. Now `busy` and `no-answer` (the phone rang) give nothing
+/// back, a refund lifts only the cooldown, and the send counts bound the
+/// calls: at most MAX_SENDS_PER_NUMBER_PER_10_MINUTES (5) in 10 minutes.
+#[tokio::test]
+async fn reports_cannot_be_used_to_ring_a_number_again_and_again() {
+    let stack = Stack::with_env(&[("ENABLED_CHANNELS", "sms,call")]).await;
+    let victim = unique_phone();
+    let call = serde_json::json!({ "phoneNumber": victim, "channel": "call" });
+
+    assert_eq!(stack.call(Function::Send, call.clone()).await.status, 200);
+    let callback = stack.calls().await.pop().unwrap()["StatusCallback"].clone();
+    for status in ["busy", "no-answer"] {
+        let params = [
+            ("CallSid", "CA0123"),
+            ("CallStatus", status),
+            ("To", victim.as_str()),
+        ];
+        let answer = report(&stack, &callback, &params, None).await;
+        assert_eq!(
+            answer.body["result"]["withdrawn"], false,
+            "{status}: the phone rang"
+        );
+    }
+    assert_eq!(
+        stack.call(Function::Send, call.clone()).await.reason(),
+        "resend_too_soon"
+    );
+
+    // Each call "fails" at once and is reported: 15 tries within a minute.
+    let failed = [
+        ("CallSid", "CA0123"),
+        ("CallStatus", "failed"),
+        ("To", victim.as_str()),
+    ];
+    let mut refused = Vec::new();
+    for _ in 0..15 {
+        let callback = stack.calls().await.pop().unwrap()["StatusCallback"].clone();
+        report(&stack, &callback, &failed, None).await;
+        let replayed = report(&stack, &callback, &failed, None).await;
+        assert_eq!(
+            replayed.body["result"]["withdrawn"], false,
+            "a replay withdraws nothing"
+        );
+        let answer = stack.call(Function::Send, call.clone()).await;
+        if answer.status != 200 {
+            refused.push(answer.reason().to_owned());
+        }
+    }
+    let calls = stack.calls().await.len();
+    println!("call bombing: 16 call requests with failed-call reports placed {calls} calls");
+    assert_eq!(calls, 5, "the 10-minute window bounds the calls");
+    assert!(
+        refused.iter().all(|r| r == "too_many_codes_10_minutes"),
+        "{refused:?}"
+    );
+}

@@ -343,23 +343,21 @@ impl VerificationStore for DynamoDbStore {
         phone: &PhoneNumber,
         id: &VerificationId,
         sent_at: Timestamp,
-    ) -> Result<(), StoreError> {
-        let (ten_minutes, day) = send_counter_names(sent_at);
+    ) -> Result<bool, StoreError> {
+        // The cooldown is lifted only if it is still this send's.
         let request = self
             .update_number(phone)
-            .update_expression(
-                "SET #status = :withdrawn ADD #ten_minutes :minus_one, #day :minus_one \
-                 REMOVE code_mac, last_sent_at",
+            .update_expression("SET #status = :withdrawn REMOVE code_mac, last_sent_at")
+            .condition_expression(
+                "verification_id = :id AND #status = :pending AND last_sent_at = :sent_at",
             )
-            .condition_expression("verification_id = :id AND #status = :pending")
-            .expression_attribute_names("#ten_minutes", ten_minutes)
-            .expression_attribute_names("#day", day)
             .expression_attribute_values(":id", s(id.as_str()))
             .expression_attribute_values(":pending", s(PENDING))
             .expression_attribute_values(":withdrawn", s(WITHDRAWN))
-            .expression_attribute_values(":minus_one", n(-1));
-        // A failed condition means a newer code replaced this one: fine.
-        conditional(request).await.map(|_| ())
+            .expression_attribute_values(":sent_at", n(sent_at.unix_seconds()));
+        // A failed condition means a newer code replaced this one, or it
+        // was withdrawn already: nothing to do.
+        Ok(conditional(request).await?.is_ok())
     }
 
     async fn count_client_request(

@@ -186,25 +186,20 @@ impl VerificationStore for InMemoryStore {
         phone: &PhoneNumber,
         id: &VerificationId,
         sent_at: Timestamp,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut state = self.state();
         let Some(number) = state.numbers.get_mut(phone.as_e164()) else {
-            return Ok(());
+            return Ok(false);
         };
         if let Some((current, status @ Status::Pending, _)) = &mut number.code
             && &current.id == id
+            && number.last_sent_at == Some(sent_at)
         {
             *status = Status::Withdrawn;
             number.last_sent_at = None;
-            for length in [Window::TEN_MINUTES, Window::DAY] {
-                let window = Window::containing(sent_at, length).index;
-                number
-                    .sends
-                    .entry((length, window))
-                    .and_modify(|n| *n = n.saturating_sub(1));
-            }
+            return Ok(true);
         }
-        Ok(())
+        Ok(false)
     }
 
     async fn count_client_request(

@@ -109,13 +109,15 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
             {
                 return Err(RequestError::InvalidSignature.into());
             }
-            let undelivered = report.undelivered();
-            if let Some((phone, id, sent_at)) = undelivered.then(|| report.code()).transpose()? {
-                self.service
-                    .record_undelivered(&phone, &id, sent_at)
-                    .await?;
-            }
-            Ok(json!({ "withdrawn": undelivered }))
+            let withdrawn = match report.unreached().then(|| report.code()).transpose()? {
+                Some((phone, id, sent_at)) => {
+                    self.service
+                        .record_undelivered(&phone, &id, sent_at)
+                        .await?
+                }
+                None => false,
+            };
+            Ok(json!({ "withdrawn": withdrawn }))
         };
         respond("twilioStatus", started, outcome.await)
     }

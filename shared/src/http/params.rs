@@ -227,12 +227,13 @@ impl DeliveryReport {
             .map(|(_, value)| value.as_str())
     }
 
-    /// Whether the message or call failed for good.
-    pub fn undelivered(&self) -> bool {
+    /// Whether the message or call never reached the user. A call that was
+    /// `busy` or had `no-answer` did ring the phone: giving its limits back
+    /// would let anyone ring a number again and again (call bombing).
+    pub fn unreached(&self) -> bool {
         let message = Self::get(&self.params, "MessageStatus");
         let call = Self::get(&self.params, "CallStatus");
-        matches!(message, Some("failed" | "undelivered"))
-            || matches!(call, Some("failed" | "busy" | "no-answer" | "canceled"))
+        matches!(message, Some("failed" | "undelivered")) || matches!(call, Some("failed"))
     }
 
     /// The number, verification and send time the report is about.
