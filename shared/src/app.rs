@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use lambda_http::{Error, Request, service_fn};
+use lambda_http::request::LambdaRequest;
+use lambda_http::tower::ServiceExt;
+use lambda_http::{Adapter, Error, LambdaEvent, Request, lambda_runtime, service_fn};
 
 use crate::adapters::clock::SystemClock;
 use crate::adapters::dynamodb::DynamoDbStore;
@@ -15,7 +17,7 @@ use crate::adapters::ssm::load_secrets;
 use crate::adapters::twilio::TwilioSender;
 use crate::config::{SendConfig, VerifyConfig, with_settings};
 use crate::domain::PhoneNumber;
-use crate::http::{HttpFunction, SendApi, VerifyApi};
+use crate::http::{HttpFunction, SendApi, VerifyApi, with_decodable_body};
 use crate::ports::Clock;
 use crate::service::VerificationService;
 
@@ -112,9 +114,13 @@ async fn serve<F: HttpFunction + 'static>(
     // The numbering plan is decoded on first use (~80 ms): do it now.
     PhoneNumber::parse("+14155550123", None).expect("a valid number");
     tracing::info!(init_ms = started.elapsed().as_millis(), "ready");
-    lambda_http::run(service_fn(move |request: Request| {
+    let adapter = Adapter::from(service_fn(move |request: Request| {
         let function = Arc::clone(&function);
         async move { Ok::<_, Error>(function.handle(request).await) }
+    }));
+    // lambda_http::run, with events made safe to decode first.
+    lambda_runtime::run(adapter.map_request(|event: LambdaEvent<LambdaRequest>| {
+        LambdaEvent::new(with_decodable_body(event.payload), event.context)
     }))
     .await
 }

@@ -14,12 +14,13 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
 use base64::Engine;
+use lambda_http::request::LambdaRequest;
 use phone_verification::adapters::clock::{ManualClock, SystemClock};
 use phone_verification::adapters::dynamodb::DynamoDbStore;
 use phone_verification::adapters::twilio::TwilioSender;
 use phone_verification::app;
 use phone_verification::config::{SendConfig, VerifyConfig};
-use phone_verification::http::{HttpFunction, SendApi, VerifyApi};
+use phone_verification::http::{HttpFunction, SendApi, VerifyApi, with_decodable_body};
 use phone_verification::ports::Clock;
 use serde_json::{Value, json};
 use wiremock::matchers::{basic_auth, header, method, path};
@@ -201,7 +202,9 @@ impl Stack {
 
     /// Feeds a raw API Gateway event (v1 or v2 JSON) through the handler.
     pub async fn call_event(&self, function: Function, event: &str) -> Answer {
-        let request = lambda_http::request::from_str(event).expect("a valid API Gateway event");
+        // As the functions' runtime loop does before lambda_http decodes it.
+        let event: LambdaRequest = serde_json::from_str(event).expect("a valid API Gateway event");
+        let request: lambda_http::Request = with_decodable_body(event).into();
         let response = match function {
             Function::Send => self.send_api.handle(request).await,
             Function::Verify => self.verify_api.handle(request).await,

@@ -325,6 +325,36 @@ async fn each_route_maps_to_its_handler_exactly() {
     }
 }
 
+/// A crafted event whose base64 body does not decode used to panic inside
+/// lambda_http, ending the execution environment: now it is a 400.
+#[tokio::test]
+async fn an_undecodable_base64_body_is_a_400_not_a_crash() {
+    let stack = Stack::start().await;
+    let mut event: serde_json::Value = serde_json::from_str(&http_api_event(
+        Function::Send,
+        "%%% not base64 %%%",
+        "application/json",
+    ))
+    .unwrap();
+    event["isBase64Encoded"] = true.into();
+    let answer = stack.call_event(Function::Send, &event.to_string()).await;
+    assert_eq!((answer.status, answer.reason()), (400, "invalid_json"));
+}
+
+/// .NET and PowerShell clients may start UTF-8 text with a byte order mark.
+#[tokio::test]
+async fn a_body_starting_with_a_byte_order_mark_is_read() {
+    let stack = Stack::start().await;
+    let body = format!("\u{feff}{}", json!({ "phoneNumber": unique_phone() }));
+    let answer = stack
+        .call_event(
+            Function::Send,
+            &http_api_event(Function::Send, &body, "application/json"),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+}
+
 #[tokio::test]
 async fn error_answers_never_echo_the_number() {
     let stack = Stack::start().await;

@@ -2,7 +2,8 @@
 //! it matched, who sent it, and under which public URL the API is reached.
 //! Only the request context counts, never a header the caller could forge.
 
-use lambda_http::request::RequestContext;
+use base64::Engine;
+use lambda_http::request::{LambdaRequest, RequestContext};
 use lambda_http::{Request, RequestExt};
 
 /// One route of a function: `(method, path)` as in template.yaml.
@@ -80,4 +81,25 @@ pub fn public_url(request: &Request, path: &str) -> Option<String> {
         Some(stage) => format!("/{stage}"),
     };
     Some(format!("https://{domain}{stage}{path}"))
+}
+
+/// API Gateway never sends a base64 body that does not decode, but a crafted
+/// event can, and lambda_http would panic decoding it, which ends the whole
+/// execution environment. Such a body is passed on as the text it is
+/// instead, which the handlers refuse as not JSON (400).
+pub fn with_decodable_body(mut event: LambdaRequest) -> LambdaRequest {
+    let (body, is_base64) = match &mut event {
+        LambdaRequest::ApiGatewayV2(request) => (&request.body, &mut request.is_base64_encoded),
+        LambdaRequest::ApiGatewayV1(request) => (&request.body, &mut request.is_base64_encoded),
+        _ => return event,
+    };
+    let decodes = |body: &String| {
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .is_ok()
+    };
+    if *is_base64 && !body.as_ref().is_none_or(decodes) {
+        *is_base64 = false;
+    }
+    event
 }

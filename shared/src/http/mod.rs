@@ -14,6 +14,7 @@ mod metrics;
 mod params;
 
 pub use answer::{ApiError, parse_code};
+pub use gateway::with_decodable_body;
 pub use handlers::{
     HttpFunction, JWKS_ROUTE, SEND_ROUTE, STATUS_ROUTE, SendApi, VERIFY_ROUTE, VerifyApi,
 };

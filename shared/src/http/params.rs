@@ -86,6 +86,8 @@ impl Params {
             Body::Binary(bytes) => bytes,
             _ => return Err(RequestError::InvalidJson),
         };
+        // Some clients (.NET, PowerShell) start UTF-8 text with a byte order mark.
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(RequestError::EmptyBody);
         }
