@@ -152,6 +152,51 @@ async fn consecutive_wrong_codes_lock_the_number_across_codes() {
     assert_eq!(stack.verify(&phone, &code).await.status, 200);
 }
 
+/// A lock that ran out forgives: the owner's first typo afterwards does not
+/// lock them out for another full period; the count starts again, so a
+/// slow brute force still meets a lock every LOCKOUT_AFTER_FAILED_CHECKS.
+#[tokio::test]
+async fn after_a_lock_runs_out_one_typo_does_not_lock_again() {
+    let stack = Stack::with_env(&[
+        ("LOCKOUT_AFTER_FAILED_CHECKS", "5"),
+        ("LOCKOUT_SECONDS", "3600"),
+    ])
+    .await;
+    let phone = unique_phone();
+    stack.send(&phone).await;
+    let wrong = stack.wrong_code_for(&phone).await;
+    for _ in 0..5 {
+        stack.verify(&phone, &wrong).await;
+    }
+    assert_eq!(stack.send(&phone).await.reason(), "number_locked");
+
+    stack.clock.advance(3_600);
+    assert_eq!(stack.send(&phone).await.status, 200);
+    let code = stack.code_sent_to(&phone).await;
+    let typo = stack.wrong_code_for(&phone).await;
+    let answer = stack.verify(&phone, &typo).await;
+    assert_eq!(answer.reason(), "incorrect_code");
+    assert_eq!(answer.body["attemptsRemaining"], 4);
+    assert_eq!(
+        stack.verify(&phone, &code).await.status,
+        200,
+        "not locked again"
+    );
+
+    // An attacker after the lock gets the limit again, not more.
+    stack.clock.advance(60);
+    stack.send(&phone).await;
+    let wrong = stack.wrong_code_for(&phone).await;
+    for _ in 0..5 {
+        assert_eq!(
+            stack.verify(&phone, &wrong).await.reason(),
+            "incorrect_code"
+        );
+    }
+    stack.clock.advance(60);
+    assert_eq!(stack.send(&phone).await.reason(), "number_locked");
+}
+
 #[tokio::test]
 async fn the_hourly_message_budget_caps_all_sends() {
     let stack = Stack::with_env(&[("MAX_MESSAGES_PER_HOUR", "3")]).await;

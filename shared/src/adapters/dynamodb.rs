@@ -394,41 +394,37 @@ impl VerificationStore for DynamoDbStore {
         max_attempts: u32,
         limits: &Limits,
     ) -> Result<Result<CountedAttempt, AttemptRefused>, StoreError> {
-        let request = self
-            .update_number(phone)
-            .update_expression(
-                "SET attempts = attempts + :one, failures = if_not_exists(failures, :zero) + :one, \
-                 last_attempt_at = :now, expires_at = :ttl",
-            )
-            .condition_expression(format!(
-                "#status = :pending AND code_expires_at > :now AND attempts < :max AND {NOT_LOCKED}"
-            ))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":pending", s(PENDING))
-            .expression_attribute_values(":now", n(now.unix_seconds()))
-            .expression_attribute_values(":ttl", number_ttl(now, limits))
-            .expression_attribute_values(":max", n(max_attempts))
-            .expression_attribute_values(":lock_after", n(limits.failed_checks_before_lockout))
-            .expression_attribute_values(":lock_edge", lock_edge(now, limits))
-            .return_values(ReturnValue::AllNew);
-        match conditional(request).await? {
-            Ok(Some(item)) => Ok(Ok(CountedAttempt {
-                id: VerificationId::from_stored(get_s(&item, "verification_id")?.to_owned()),
-                code_mac: CodeMac::from_stored(get_b(&item, "code_mac")?.to_vec()),
-                key_id: get_s(&item, "key_id")?.to_owned(),
-                attempts: get_n(&item, "attempts")?,
-            })),
-            Ok(None) => Err(StoreError::Malformed(
-                "update returned no attributes".into(),
-            )),
-            Err(old) => Ok(Err(why_attempt_refused(
-                old.as_ref(),
-                now,
-                max_attempts,
-                limits,
-            )?)),
+        // One write; a second only right after a lock ran out (or when a
+        // concurrent attempt moved the count between the two cases).
+        let mut lock_ran_out = false;
+        for _ in 0..3 {
+            let request = self.attempt(phone, now, max_attempts, limits, lock_ran_out);
+            match conditional(request).await? {
+                Ok(Some(item)) => {
+                    return Ok(Ok(CountedAttempt {
+                        id: VerificationId::from_stored(
+                            get_s(&item, "verification_id")?.to_owned(),
+                        ),
+                        code_mac: CodeMac::from_stored(get_b(&item, "code_mac")?.to_vec()),
+                        key_id: get_s(&item, "key_id")?.to_owned(),
+                        attempts: get_n(&item, "attempts")?,
+                    }));
+                }
+                Ok(None) => {
+                    return Err(StoreError::Malformed(
+                        "update returned no attributes".into(),
+                    ));
+                }
+                Err(old) => match why_attempt_refused(old.as_ref(), now, max_attempts, limits)? {
+                    Some(refused) => return Ok(Err(refused)),
+                    // Nothing refuses it: the other case of the lock applies.
+                    None => lock_ran_out = !lock_ran_out,
+                },
+            }
         }
+        Err(StoreError::Malformed(
+            "an attempt was refused but no rule explains it".into(),
+        ))
     }
 
     async fn approve(
@@ -449,6 +445,55 @@ impl VerificationStore for DynamoDbStore {
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":now", n(now.unix_seconds()));
         Ok(conditional(request).await?.is_ok())
+    }
+}
+
+impl DynamoDbStore {
+    /// Counts one attempt on the pending code, before it is compared, and one
+    /// consecutive failure of the number. While the number is under its
+    /// lockout limit the failures go up by one; once a lock has run out they
+    /// start again at one, so that a typo after a lock does not lock the
+    /// owner out for another full period.
+    fn attempt(
+        &self,
+        phone: &PhoneNumber,
+        now: Timestamp,
+        max_attempts: u32,
+        limits: &Limits,
+        lock_ran_out: bool,
+    ) -> UpdateItemFluentBuilder {
+        let request = self
+            .update_number(phone)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":pending", s(PENDING))
+            .expression_attribute_values(":now", n(now.unix_seconds()))
+            .expression_attribute_values(":ttl", number_ttl(now, limits))
+            .expression_attribute_values(":max", n(max_attempts))
+            .expression_attribute_values(":lock_after", n(limits.failed_checks_before_lockout))
+            .return_values(ReturnValue::AllNew);
+        let (failures, lock) = if lock_ran_out {
+            (
+                "failures = :one",
+                "failures >= :lock_after AND last_attempt_at <= :lock_edge",
+            )
+        } else {
+            (
+                "failures = if_not_exists(failures, :zero) + :one",
+                "(attribute_not_exists(failures) OR failures < :lock_after)",
+            )
+        };
+        let request = if lock_ran_out {
+            request.expression_attribute_values(":lock_edge", lock_edge(now, limits))
+        } else {
+            request.expression_attribute_values(":zero", n(0))
+        };
+        request
+            .update_expression(format!(
+                "SET attempts = attempts + :one, {failures}, last_attempt_at = :now, expires_at = :ttl"
+            ))
+            .condition_expression(format!(
+                "#status = :pending AND code_expires_at > :now AND attempts < :max AND {lock}"
+            ))
     }
 }
 
@@ -566,34 +611,34 @@ fn why_send_refused(
 }
 
 /// Explains a failed attempt condition from the item as it was.
+/// Explains a failed attempt condition from the number's item as it was;
+/// `None` when no rule refuses it (the lock's other case applies).
 fn why_attempt_refused(
     item: Option<&Item>,
     now: Timestamp,
     max_attempts: u32,
     limits: &Limits,
-) -> Result<AttemptRefused, StoreError> {
+) -> Result<Option<AttemptRefused>, StoreError> {
     let Some(item) = item else {
-        return Ok(AttemptRefused::NoPendingVerification);
+        return Ok(Some(AttemptRefused::NoPendingVerification));
     };
     if let Some(locked) = lockout(item, now, limits)? {
-        return Ok(AttemptRefused::Locked(locked));
+        return Ok(Some(AttemptRefused::Locked(locked)));
     }
     let status = get_s(item, "status")?;
     if status != PENDING {
-        return Ok(match status {
+        return Ok(Some(match status {
             APPROVED => AttemptRefused::AlreadyApproved,
             _ => AttemptRefused::NoPendingVerification,
-        });
+        }));
     }
     Ok(
         if Timestamp::from_unix_seconds(get_n(item, "code_expires_at")?) <= now {
-            AttemptRefused::Expired
+            Some(AttemptRefused::Expired)
         } else if get_n::<u32>(item, "attempts")? >= max_attempts {
-            AttemptRefused::AttemptsExhausted
+            Some(AttemptRefused::AttemptsExhausted)
         } else {
-            return Err(StoreError::Malformed(
-                "an attempt was refused but no rule explains it".into(),
-            ));
+            None
         },
     )
 }

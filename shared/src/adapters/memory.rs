@@ -252,6 +252,10 @@ impl VerificationStore for InMemoryStore {
             key_id: new.key_id.clone(),
             attempts: *attempts,
         };
+        // Not locked but at the limit: a lock ran out, the count starts again.
+        if number.failures >= limits.failed_checks_before_lockout {
+            number.failures = 0;
+        }
         number.failures += 1;
         number.last_attempt_at = Some(now);
         Ok(Ok(counted))
