@@ -328,3 +328,43 @@ async fn a_budget_of_20_holds_against_100_parallel_sends() {
         assert_eq!(answer.reason(), "message_budget_exhausted", "{answer:?}");
     }
 }
+
+/// A number's item keeps a fixed set of attributes however many sends it
+/// sees: the windows' counters are items of their own, which expire.
+#[tokio::test]
+async fn a_numbers_item_does_not_grow_with_its_sends() {
+    let stack = Stack::start().await;
+    let phone = unique_phone();
+    assert_eq!(stack.send(&phone).await.status, 200);
+    let first = stack.stored_item(&phone).await.unwrap();
+    let mut sent = 1;
+    for n in 1..100 {
+        // Every gap: the cooldown, a new 10-minute window, a new day.
+        stack.clock.advance([61, 601, 86_401][n % 3]);
+        if stack.send(&phone).await.status == 200 {
+            sent += 1;
+        }
+    }
+    let last = stack.stored_item(&phone).await.unwrap();
+    let size = |item: &std::collections::HashMap<String, _>| {
+        item.iter()
+            .map(|(name, value)| name.len() + format!("{value:?}").len())
+            .sum::<usize>()
+    };
+    println!(
+        "after {sent} sends over 100 windows: {} attributes, ~{} bytes (after 1 send: {}, ~{})",
+        last.len(),
+        size(&last),
+        first.len(),
+        size(&first)
+    );
+    assert!(sent >= 90, "{sent}");
+    let mut names: Vec<_> = last.keys().collect();
+    names.sort();
+    let mut first_names: Vec<_> = first.keys().collect();
+    first_names.sort();
+    assert_eq!(
+        names, first_names,
+        "the same attributes, none added per window"
+    );
+}

@@ -1,13 +1,16 @@
 //! The verification store on DynamoDB. One table, generic key `pk`:
 //!
 //! - `phone#+14155550123`: the number's current verification (hash of the
-//!   code, attempts, `code_expires_at`) and its limits (last send, send
-//!   counts per window, consecutive failures);
-//! - `client#<ip>#<hour>`, `budget#all#<hour>`, `budget#<country>#<hour>`:
-//!   hourly counters.
+//!   code, attempts, `code_expires_at`) and its cooldown and lockout (last
+//!   send, consecutive failures): a fixed set of attributes, whatever its age;
+//! - `phone#+14155550123#10m#<window>`, `phone#+14155550123#1d#<window>`: the
+//!   number's sends per window; `client#<ip>#<hour>`, `budget#all#<hour>`,
+//!   `budget#<country>#<hour>`: hourly counters. Each counter is an item of
+//!   its own that the TTL removes after its window.
 //!
 //! Every change is conditional, so no limit can be raced past: a send is one
-//! `TransactWriteItems` (number + client + budgets, all or nothing), a check
+//! `TransactWriteItems` (number + its windows + client + budgets, all or
+//! nothing), a check
 //! one `UpdateItem` for the client and one for the attempt. Expiry is
 //! enforced by the conditions; the TTL on `expires_at` only cleans up and may
 //! lag by up to 48 hours.
@@ -95,17 +98,24 @@ impl DynamoDbStore {
         }
     }
 
-    /// One hit on an hourly counter, refused at `max`.
-    fn counter(&self, key: String, max: u32, now: Timestamp) -> Result<Update, StoreError> {
-        let hour = Window::containing(now, Window::HOUR);
+    /// One hit on the counter `key` of the window of `length` seconds that
+    /// holds `now`, refused at `max`; the item expires an hour after its window.
+    fn counter(
+        &self,
+        key: String,
+        length: u64,
+        max: u32,
+        now: Timestamp,
+    ) -> Result<Update, StoreError> {
+        let window = Window::containing(now, length);
         Update::builder()
             .table_name(&self.table)
-            .key("pk", s(&format!("{key}#{}", hour.index)))
+            .key("pk", s(&format!("{key}#{}", window.index)))
             .update_expression(COUNTER_UPDATE)
             .condition_expression(COUNTER_BELOW_MAX)
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":max", n(max))
-            .expression_attribute_values(":counter_ttl", n(hour.ends_at.unix_seconds() + 3_600))
+            .expression_attribute_values(":counter_ttl", n(window.ends_at.unix_seconds() + 3_600))
             .build()
             .map_err(|error| StoreError::Malformed(error.to_string()))
     }
@@ -117,17 +127,6 @@ fn number_key(phone: &PhoneNumber) -> String {
 
 fn client_key(client: &str) -> String {
     format!("client#{client}")
-}
-
-/// Names of the number's send counters for the windows containing `at`.
-fn send_counter_names(at: Timestamp) -> (String, String) {
-    (
-        format!(
-            "sends_10m_{}",
-            Window::containing(at, Window::TEN_MINUTES).index
-        ),
-        format!("sends_1d_{}", Window::containing(at, Window::DAY).index),
-    )
 }
 
 /// Number items live as long as their longest-lived limit needs them.
@@ -198,7 +197,6 @@ impl VerificationStore for DynamoDbStore {
         limits: &Limits,
     ) -> Result<Result<(), LimitReached>, StoreError> {
         let now = new.created_at;
-        let (ten_minutes, day) = send_counter_names(now);
         let number = Update::builder()
             .table_name(&self.table)
             .key("pk", s(&number_key(&new.phone)))
@@ -206,16 +204,13 @@ impl VerificationStore for DynamoDbStore {
                 "SET verification_id = :id, code_mac = :mac, key_id = :key_id, \
                  channel = :channel, #status = :pending, attempts = :zero, created_at = :now, \
                  code_expires_at = :code_expires_at, last_sent_at = :now, expires_at = :ttl \
-                 ADD #ten_minutes :one, #day :one REMOVE verified_at",
+                 REMOVE verified_at",
             )
             .condition_expression(format!(
                 "(attribute_not_exists(last_sent_at) OR last_sent_at <= :cooldown_edge) \
-                 AND (attribute_not_exists(#ten_minutes) OR #ten_minutes < :max_ten_minutes) \
-                 AND (attribute_not_exists(#day) OR #day < :max_day) AND {NOT_LOCKED}"
+                 AND {NOT_LOCKED}"
             ))
             .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#ten_minutes", &ten_minutes)
-            .expression_attribute_names("#day", &day)
             .expression_attribute_values(":id", s(new.id.as_str()))
             .expression_attribute_values(
                 ":mac",
@@ -225,7 +220,6 @@ impl VerificationStore for DynamoDbStore {
             .expression_attribute_values(":channel", s(new.channel.as_str()))
             .expression_attribute_values(":pending", s(PENDING))
             .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":now", n(now.unix_seconds()))
             .expression_attribute_values(":code_expires_at", n(new.expires_at.unix_seconds()))
             .expression_attribute_values(":ttl", number_ttl(now, limits))
@@ -233,27 +227,46 @@ impl VerificationStore for DynamoDbStore {
                 ":cooldown_edge",
                 n(now.unix_seconds() - limits.resend_cooldown_seconds as i64),
             )
-            .expression_attribute_values(":max_ten_minutes", n(limits.sends_per_10_minutes))
-            .expression_attribute_values(":max_day", n(limits.sends_per_day))
             .expression_attribute_values(":lock_after", n(limits.failed_checks_before_lockout))
             .expression_attribute_values(":lock_edge", lock_edge(now, limits))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(|error| StoreError::Malformed(error.to_string()))?;
-        // The number first: its refusal is the most specific explanation.
+        // The number first: its refusal is the most specific explanation;
+        // then the counters, in the order `counters` explains them below.
+        let phone = number_key(&new.phone);
         let updates = [
             number,
             self.counter(
+                format!("{phone}#10m"),
+                Window::TEN_MINUTES,
+                limits.sends_per_10_minutes,
+                now,
+            )?,
+            self.counter(
+                format!("{phone}#1d"),
+                Window::DAY,
+                limits.sends_per_day,
+                now,
+            )?,
+            self.counter(
                 client_key(requester.client),
+                Window::HOUR,
                 limits.client_requests_per_hour,
                 now,
             )?,
             self.counter(
                 format!("budget#{}", requester.country),
+                Window::HOUR,
                 limits.messages_per_country_per_hour,
                 now,
             )?,
-            self.counter("budget#all".into(), limits.messages_per_hour, now)?,
+            self.counter(
+                "budget#all".into(),
+                Window::HOUR,
+                limits.messages_per_hour,
+                now,
+            )?,
         ];
         let items: Vec<TransactWriteItem> = updates
             .into_iter()
@@ -310,11 +323,12 @@ impl VerificationStore for DynamoDbStore {
                 .get(index)
                 .filter(|reason| reason.code() == Some("ConditionalCheckFailed"))
         };
-        let hour_ends = Window::containing(now, Window::HOUR).ends_at;
         let counters = [
-            (1, Limit::ClientRequests),
-            (2, Limit::MessagesPerCountryPerHour),
-            (3, Limit::MessagesPerHour),
+            (1, Limit::NumberSendsPer10Minutes, Window::TEN_MINUTES),
+            (2, Limit::NumberSendsPerDay, Window::DAY),
+            (3, Limit::ClientRequests, Window::HOUR),
+            (4, Limit::MessagesPerCountryPerHour, Window::HOUR),
+            (5, Limit::MessagesPerHour, Window::HOUR),
         ];
         if let Some(reason) = failed(0) {
             let item = reason.item().ok_or_else(|| {
@@ -322,10 +336,10 @@ impl VerificationStore for DynamoDbStore {
             })?;
             return why_send_refused(item, now, limits).map(Err);
         }
-        match counters.iter().find(|(index, _)| failed(*index).is_some()) {
-            Some(&(_, limit)) => Ok(Err(LimitReached {
+        match counters.iter().find(|(index, ..)| failed(*index).is_some()) {
+            Some(&(_, limit, length)) => Ok(Err(LimitReached {
                 limit,
-                retry_after_seconds: seconds_until(now, hour_ends),
+                retry_after_seconds: seconds_until(now, Window::containing(now, length).ends_at),
             })),
             // Canceled for another reason (a conflicting transaction): retryable.
             None => Err(StoreError::Unavailable(format!(
@@ -366,7 +380,12 @@ impl VerificationStore for DynamoDbStore {
         now: Timestamp,
         limits: &Limits,
     ) -> Result<Result<(), LimitReached>, StoreError> {
-        let counter = self.counter(client_key(client), limits.client_requests_per_hour, now)?;
+        let counter = self.counter(
+            client_key(client),
+            Window::HOUR,
+            limits.client_requests_per_hour,
+            now,
+        )?;
         let request = self
             .client
             .update_item()
@@ -589,28 +608,11 @@ fn why_send_refused(
             retry_after_seconds: seconds_until(now, next_send),
         });
     }
-    let (ten_minutes, day) = send_counter_names(now);
-    if get_n_or_zero::<u32>(item, &ten_minutes)? >= limits.sends_per_10_minutes {
-        return Ok(LimitReached {
-            limit: Limit::NumberSendsPer10Minutes,
-            retry_after_seconds: seconds_until(
-                now,
-                Window::containing(now, Window::TEN_MINUTES).ends_at,
-            ),
-        });
-    }
-    if get_n_or_zero::<u32>(item, &day)? >= limits.sends_per_day {
-        return Ok(LimitReached {
-            limit: Limit::NumberSendsPerDay,
-            retry_after_seconds: seconds_until(now, Window::containing(now, Window::DAY).ends_at),
-        });
-    }
     Err(StoreError::Malformed(
         "a send was refused but no limit explains it".into(),
     ))
 }
 
-/// Explains a failed attempt condition from the item as it was.
 /// Explains a failed attempt condition from the number's item as it was;
 /// `None` when no rule refuses it (the lock's other case applies).
 fn why_attempt_refused(

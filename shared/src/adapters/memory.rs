@@ -172,6 +172,11 @@ impl VerificationStore for InMemoryStore {
             .or_default();
         number.code = Some((new.clone(), Status::Pending, 0));
         number.last_sent_at = Some(now);
+        // Only the current windows count: past ones are dropped, as the
+        // DynamoDB store's counter items expire.
+        number
+            .sends
+            .retain(|&(length, index), _| index == Window::containing(now, length).index);
         for length in [Window::TEN_MINUTES, Window::DAY] {
             *number
                 .sends
