@@ -43,9 +43,10 @@ pub struct CountedAttempt {
 /// Why no attempt could be counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttemptRefused {
-    /// Nothing was sent to this number, or the code was withdrawn.
+    /// Nothing was sent to this number, the code was withdrawn, or its
+    /// lifetime is over (whatever became of it).
     NoPendingVerification,
-    Expired,
+    /// Approved, and still within its lifetime.
     AlreadyApproved,
     AttemptsExhausted,
     /// Too many consecutive wrong codes for this number, across codes.

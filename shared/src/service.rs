@@ -93,8 +93,6 @@ pub enum CheckError {
     IncorrectCode { attempts_remaining: u32 },
     #[error("no code is pending for this number")]
     NoPendingVerification,
-    #[error("the code expired")]
-    Expired,
     #[error("the code was already used")]
     AlreadyUsed,
     #[error("all attempts for this code are used up")]
@@ -109,7 +107,6 @@ impl From<AttemptRefused> for CheckError {
     fn from(refused: AttemptRefused) -> Self {
         match refused {
             AttemptRefused::NoPendingVerification => CheckError::NoPendingVerification,
-            AttemptRefused::Expired => CheckError::Expired,
             AttemptRefused::AlreadyApproved => CheckError::AlreadyUsed,
             AttemptRefused::AttemptsExhausted => CheckError::AttemptsExhausted,
             AttemptRefused::Locked(locked) => CheckError::Limited(locked),
@@ -531,7 +528,7 @@ mod tests {
         clock.advance(1);
         assert!(matches!(
             service.check_code(phone(), &code, CLIENT).await,
-            Err(CheckError::Expired)
+            Err(CheckError::NoPendingVerification)
         ));
     }
 

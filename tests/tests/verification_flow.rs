@@ -94,9 +94,41 @@ async fn codes_expire_by_condition_not_by_ttl_sweep() {
 
     stack.clock.advance(1);
     let expired = stack.verify(&phone, &code).await;
-    assert_eq!(expired.status, 410);
+    assert_eq!(expired.status, 404);
     assert_eq!(expired.body["code"], 141);
-    assert_eq!(expired.reason(), "code_expired");
+    assert_eq!(expired.reason(), "no_pending_verification");
+}
+
+/// Silent probing: after a code's lifetime, whatever became of it (used,
+/// expired, withdrawn), the answer is exactly that for a number that never
+/// asked for a code, so a probe learns nothing.
+#[tokio::test]
+async fn after_its_lifetime_a_code_leaves_no_trace_in_the_answers() {
+    let stack = Stack::start().await;
+    let never_asked = stack.verify(&unique_phone(), "123456").await;
+    assert_eq!(never_asked.reason(), "no_pending_verification");
+
+    let used = unique_phone();
+    stack.send(&used).await;
+    let code = stack.code_sent_to(&used).await;
+    assert_eq!(stack.verify(&used, &code).await.status, 200);
+    assert_eq!(
+        stack.verify(&used, "123456").await.reason(),
+        "code_already_used",
+        "within its lifetime"
+    );
+    let expired = unique_phone();
+    stack.send(&expired).await;
+
+    stack.clock.advance(20 * 60); // ~20 minutes later, as the attack found
+    for phone in [&used, &expired] {
+        let probe = stack.verify(phone, "123456").await;
+        assert_eq!(
+            (probe.status, &probe.body),
+            (never_asked.status, &never_asked.body),
+            "{phone}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -627,22 +627,21 @@ fn why_attempt_refused(
     if let Some(locked) = lockout(item, now, limits)? {
         return Ok(Some(AttemptRefused::Locked(locked)));
     }
+    // After its lifetime a code is answered as if it never existed, so that
+    // no probe learns that this number asked for, or used, a code.
+    let alive = Timestamp::from_unix_seconds(get_n_or_zero(item, "code_expires_at")?) > now;
     let status = get_s(item, "status")?;
-    if status != PENDING {
+    if !alive || status != PENDING {
         return Ok(Some(match status {
-            APPROVED => AttemptRefused::AlreadyApproved,
+            APPROVED if alive => AttemptRefused::AlreadyApproved,
             _ => AttemptRefused::NoPendingVerification,
         }));
     }
-    Ok(
-        if Timestamp::from_unix_seconds(get_n(item, "code_expires_at")?) <= now {
-            Some(AttemptRefused::Expired)
-        } else if get_n::<u32>(item, "attempts")? >= max_attempts {
-            Some(AttemptRefused::AttemptsExhausted)
-        } else {
-            None
-        },
-    )
+    Ok(if get_n::<u32>(item, "attempts")? >= max_attempts {
+        Some(AttemptRefused::AttemptsExhausted)
+    } else {
+        None
+    })
 }
 
 fn s(value: &str) -> AttributeValue {

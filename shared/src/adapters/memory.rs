@@ -239,13 +239,12 @@ impl VerificationStore for InMemoryStore {
         let Some((new, status, attempts)) = &mut number.code else {
             return Ok(Err(AttemptRefused::NoPendingVerification));
         };
+        // After its lifetime a code is answered as if it never existed.
+        let alive = new.expires_at > now;
         match status {
-            Status::Withdrawn => return Ok(Err(AttemptRefused::NoPendingVerification)),
-            Status::Approved => return Ok(Err(AttemptRefused::AlreadyApproved)),
-            Status::Pending => {}
-        }
-        if new.expires_at <= now {
-            return Ok(Err(AttemptRefused::Expired));
+            Status::Approved if alive => return Ok(Err(AttemptRefused::AlreadyApproved)),
+            Status::Pending if alive => {}
+            _ => return Ok(Err(AttemptRefused::NoPendingVerification)),
         }
         if *attempts >= max_attempts {
             return Ok(Err(AttemptRefused::AttemptsExhausted));

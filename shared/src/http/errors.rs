@@ -245,11 +245,6 @@ impl From<CheckError> for ApiError {
                 "no_pending_verification",
                 "No verification code is pending for this phone number. Request a new code.",
             ),
-            CheckError::Expired => failed(
-                StatusCode::GONE,
-                "code_expired",
-                "The verification code has expired. Request a new code.",
-            ),
             CheckError::AlreadyUsed => failed(
                 StatusCode::CONFLICT,
                 "code_already_used",
