@@ -227,11 +227,22 @@ pub enum DeliveryError {
     Unavailable(String),
 }
 
+/// What became of a message the provider may have taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handover {
+    /// The provider accepted it.
+    Accepted,
+    /// The request went out but no answer came in time: the provider may
+    /// well have sent it. Treated as sent, never as "nothing was sent".
+    Unconfirmed,
+}
+
 pub trait MessageSender: Send + Sync {
+    /// Hands `message` to the provider. An error means it was certainly not sent.
     fn send(
         &self,
         message: &OutgoingMessage,
-    ) -> impl Future<Output = Result<(), DeliveryError>> + Send;
+    ) -> impl Future<Output = Result<Handover, DeliveryError>> + Send;
 }
 
 pub trait Clock: Send + Sync {

@@ -10,8 +10,8 @@ use crate::domain::{
 };
 use crate::messages::Messages;
 use crate::ports::{
-    AttemptRefused, Clock, DeliveryError, MessageSender, NewVerification, OutgoingMessage,
-    Requester, StoreError, VerificationStore,
+    AttemptRefused, Clock, DeliveryError, Handover, MessageSender, NewVerification,
+    OutgoingMessage, Requester, StoreError, VerificationStore,
 };
 
 /// The tunable rules of a verification.
@@ -63,6 +63,9 @@ pub struct CodeSent {
     pub expires_at: Timestamp,
     pub resend_available_at: Timestamp,
     pub attempts_remaining: u32,
+    /// The provider did not answer in time: the message may or may not
+    /// arrive (the user can ask again after the cooldown).
+    pub unconfirmed: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -300,15 +303,21 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
             sent_at: now,
             status_callback,
         };
-        if let Err(delivery) = self.delivery.sender.send(&message).await {
-            if let Err(store) = self.store.withdraw(&new.phone, &new.id, now).await {
-                // The undelivered code stays until it expires; nobody knows it.
-                tracing::error!(phone = %new.phone, error = %store, "could not withdraw an undelivered code");
+        let handover = match self.delivery.sender.send(&message).await {
+            Ok(handover) => handover,
+            Err(delivery) => {
+                if let Err(store) = self.store.withdraw(&new.phone, &new.id, now).await {
+                    // The undelivered code stays until it expires; nobody knows it.
+                    tracing::error!(phone = %new.phone, error = %store, "could not withdraw an undelivered code");
+                }
+                return Err(delivery.into());
             }
-            return Err(delivery.into());
-        }
+        };
         let resend_available_at = now.plus_seconds(limits.resend_cooldown_seconds);
-        Ok(self.code_sent(new.phone, channel, expires_at, resend_available_at))
+        let mut sent = self.code_sent(new.phone, channel, expires_at, resend_available_at);
+        // Maybe sent: the code stays valid and the limits counted, like any send.
+        sent.unconfirmed = handover == Handover::Unconfirmed;
+        Ok(sent)
     }
 
     fn code_sent(
@@ -324,6 +333,7 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
             expires_at,
             resend_available_at,
             attempts_remaining: self.policy.max_attempts,
+            unconfirmed: false,
         }
     }
 }

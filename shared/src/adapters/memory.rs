@@ -8,8 +8,8 @@ use crate::domain::{
     Limit, LimitReached, Limits, PhoneNumber, Timestamp, VerificationId, Window, seconds_until,
 };
 use crate::ports::{
-    AttemptRefused, Claim, CountedAttempt, DeliveryError, IdempotencyStore, MessageSender,
-    NewVerification, OutgoingMessage, Requester, StoreError, VerificationStore,
+    AttemptRefused, Claim, CountedAttempt, DeliveryError, Handover, IdempotencyStore,
+    MessageSender, NewVerification, OutgoingMessage, Requester, StoreError, VerificationStore,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -331,7 +331,7 @@ impl RecordingSender {
 }
 
 impl MessageSender for RecordingSender {
-    async fn send(&self, message: &OutgoingMessage) -> Result<(), DeliveryError> {
+    async fn send(&self, message: &OutgoingMessage) -> Result<Handover, DeliveryError> {
         if let Some(error) = self
             .failure
             .lock()
@@ -344,6 +344,6 @@ impl MessageSender for RecordingSender {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(message.clone());
-        Ok(())
+        Ok(Handover::Accepted)
     }
 }

@@ -12,7 +12,7 @@ use sha1::Sha1;
 
 use crate::domain::Channel;
 use crate::ports::{
-    Content, DeliveryError, MessageSender, OutgoingMessage, RecipientProblem, Speech,
+    Content, DeliveryError, Handover, MessageSender, OutgoingMessage, RecipientProblem, Speech,
 };
 
 /// Who the message comes from: a phone number or a Messaging Service
@@ -89,10 +89,10 @@ impl TwilioSender {
 }
 
 impl MessageSender for TwilioSender {
-    async fn send(&self, message: &OutgoingMessage) -> Result<(), DeliveryError> {
+    async fn send(&self, message: &OutgoingMessage) -> Result<Handover, DeliveryError> {
         let (url, form) = self.request_for(message)?;
         let started = std::time::Instant::now();
-        let response = self
+        let sent = self
             .http
             .post(url)
             .basic_auth(
@@ -101,13 +101,26 @@ impl MessageSender for TwilioSender {
             )
             .form(&form)
             .send()
-            .await
-            .map_err(|error| DeliveryError::Unavailable(describe_transport_error(&error)))?;
-        let status = response.status();
+            .await;
         let latency_ms = started.elapsed().as_millis();
+        let response = match sent {
+            Ok(response) => response,
+            // Not connected: Twilio never saw the request.
+            Err(error) if error.is_connect() => {
+                return Err(DeliveryError::Unavailable(describe_transport_error(&error)));
+            }
+            // Sent, but no answer (timed out, connection lost): Twilio may
+            // well have taken it. Retrying would send a second code.
+            Err(error) => {
+                let error = describe_transport_error(&error);
+                tracing::warn!(to = %message.to, error, latency_ms, "twilio did not answer: the message may have been sent");
+                return Ok(Handover::Unconfirmed);
+            }
+        };
+        let status = response.status();
         if status.is_success() {
             tracing::info!(to = %message.to, status = status.as_u16(), latency_ms, "twilio accepted the message");
-            return Ok(());
+            return Ok(Handover::Accepted);
         }
         // Twilio's message text can quote the full number: log only the code.
         let code = response

@@ -150,14 +150,18 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
                         ("Channel", sent.channel.as_str()),
                     ],
                 );
-                Ok(json!({
+                let mut result = json!({
                     "status": "pending",
                     "phoneNumber": sent.phone.as_e164(),
                     "channel": sent.channel.as_str(),
                     "expiresAt": sent.expires_at.to_string(),
                     "resendAvailableAt": sent.resend_available_at.to_string(),
                     "attemptsRemaining": sent.attempts_remaining,
-                }))
+                });
+                if sent.unconfirmed {
+                    result["delivery"] = "unconfirmed".into();
+                }
+                Ok(result)
             };
             match key {
                 Some(key) => self.once(&scoped_key(&phone, &key), send).await,
