@@ -5,7 +5,9 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use aws_config::timeout::TimeoutConfig;
 
 use lambda_http::request::LambdaRequest;
 use lambda_http::tower::ServiceExt;
@@ -125,13 +127,32 @@ async fn serve<F: HttpFunction + 'static>(
     .await
 }
 
+/// How long one AWS call may take, retries included. A stalled dependency
+/// then costs a request at most this, and it gets a clean 503 well within
+/// the Lambda timeout (10 s): a send is at most one transaction, one
+/// Twilio call (`TWILIO_TIMEOUT_MS`, 5 s) and one compensating write.
+pub const AWS_OPERATION_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The AWS SDK's configuration from the environment, with timeouts on
+/// every call (the SDK has none by default: a paused DynamoDB held
+/// requests for minutes).
+pub fn aws_config() -> aws_config::ConfigLoader {
+    aws_config::from_env().timeout_config(
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_millis(500))
+            .operation_attempt_timeout(Duration::from_millis(900))
+            .operation_timeout(AWS_OPERATION_TIMEOUT)
+            .build(),
+    )
+}
+
 /// The AWS configuration (region, credentials, endpoints from the
 /// environment) and a lookup of every setting: the environment, the
 /// `SETTINGS` variable, and `secrets` from Parameter Store, which win.
 async fn load(
     secrets: &[&str],
 ) -> Result<(aws_config::SdkConfig, impl Fn(&str) -> Option<String>), Error> {
-    let aws = aws_config::load_from_env().await;
+    let aws = aws_config().load().await;
     let env = |name: &str| std::env::var(name).ok();
     let stored: HashMap<String, String> =
         load_secrets(&aws_sdk_ssm::Client::new(&aws), secrets, env).await?;

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::time::Duration;
 
 use crate::domain::{
     Channel, CodeMac, LimitReached, Limits, PhoneNumber, Timestamp, VerificationId,
@@ -243,6 +244,9 @@ pub trait MessageSender: Send + Sync {
         &self,
         message: &OutgoingMessage,
     ) -> impl Future<Output = Result<Handover, DeliveryError>> + Send;
+
+    /// The longest `send` can take (its timeout).
+    fn max_duration(&self) -> Duration;
 }
 
 pub trait Clock: Send + Sync {

@@ -1,6 +1,7 @@
 //! The verification rules, independent of HTTP, DynamoDB and Twilio.
 
 use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
 
 use subtle::ConstantTimeEq;
 
@@ -13,6 +14,9 @@ use crate::ports::{
     AttemptRefused, Clock, DeliveryError, Handover, MessageSender, NewVerification,
     OutgoingMessage, Requester, StoreError, VerificationStore,
 };
+
+/// Time kept, after the provider's longest answer, to answer the caller.
+const ANSWER_MARGIN: Duration = Duration::from_millis(500);
 
 /// The tunable rules of a verification.
 #[derive(Debug, Clone)]
@@ -53,6 +57,8 @@ pub struct SendRequest {
     pub locale: Option<String>,
     /// Where the provider should report the delivery (`POST /twilio/status`).
     pub status_callback: Option<String>,
+    /// When the caller stops waiting (the Lambda invocation's deadline).
+    pub deadline: Option<Instant>,
 }
 
 /// A code is on its way.
@@ -258,6 +264,7 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
             client,
             locale,
             status_callback,
+            deadline,
         } = request;
         if !self.policy.enabled_channels.contains(&channel) {
             return Err(SendError::ChannelDisabled(channel));
@@ -303,6 +310,18 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
             sent_at: now,
             status_callback,
         };
+        // Never send what the caller will not wait for (a stalled storage
+        // call can use up the invocation): withdraw, and answer that
+        // nothing was sent.
+        let time_left = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        if time_left.is_some_and(|left| left < self.delivery.sender.max_duration() + ANSWER_MARGIN)
+        {
+            tracing::warn!(phone = %new.phone, "too close to the deadline to send: withdrawn");
+            self.store.withdraw(&new.phone, &new.id, now).await?;
+            return Err(
+                DeliveryError::Unavailable("too close to the request's deadline".into()).into(),
+            );
+        }
         let handover = match self.delivery.sender.send(&message).await {
             Ok(handover) => handover,
             Err(delivery) => {
@@ -384,6 +403,7 @@ mod tests {
                 client: CLIENT.into(),
                 locale: None,
                 status_callback: None,
+                deadline: None,
             })
             .await
     }
@@ -435,6 +455,7 @@ mod tests {
                 client: CLIENT.into(),
                 locale: Some("fr-CA".into()),
                 status_callback: None,
+                deadline: None,
             })
             .await
             .unwrap();
@@ -456,6 +477,7 @@ mod tests {
             client: CLIENT.into(),
             locale: None,
             status_callback: None,
+            deadline: None,
         };
         assert!(matches!(
             service.send_code(call.clone()).await,
@@ -481,6 +503,7 @@ mod tests {
                 client: CLIENT.into(),
                 locale: None,
                 status_callback: None,
+                deadline: None,
             })
             .await;
         assert!(matches!(

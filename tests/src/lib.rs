@@ -202,9 +202,11 @@ impl Stack {
 
     /// Feeds a raw API Gateway event (v1 or v2 JSON) through the handler.
     pub async fn call_event(&self, function: Function, event: &str) -> Answer {
-        // As the functions' runtime loop does before lambda_http decodes it.
-        let event: LambdaRequest = serde_json::from_str(event).expect("a valid API Gateway event");
-        let request: lambda_http::Request = with_decodable_body(event).into();
+        self.call_request(function, request_from(event)).await
+    }
+
+    /// Feeds a request (e.g. one with a Lambda context) through the handler.
+    pub async fn call_request(&self, function: Function, request: lambda_http::Request) -> Answer {
         let response = match function {
             Function::Send => self.send_api.handle(request).await,
             Function::Verify => self.verify_api.handle(request).await,
@@ -295,6 +297,13 @@ impl Stack {
     }
 }
 
+/// A raw API Gateway event (v1 or v2 JSON) as the functions' runtime loop
+/// makes it a request: made safe to decode first.
+pub fn request_from(event: &str) -> lambda_http::Request {
+    let event: LambdaRequest = serde_json::from_str(event).expect("a valid API Gateway event");
+    with_decodable_body(event).into()
+}
+
 /// Both functions, each from its own validated configuration, as each
 /// Lambda function builds itself at cold start.
 async fn build_apis(
@@ -308,12 +317,14 @@ async fn build_apis(
     let lookup = |name: &str| env.get(name).cloned();
     let send = SendConfig::from_lookup(lookup).expect("valid send config");
     let verify = VerifyConfig::from_lookup(lookup).expect("valid verify config");
-    let sdk = aws_config::load_from_env().await;
-    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(CallRecorder(Arc::clone(calls)))
-            .build(),
-    );
+    // The functions' own SDK configuration (timeouts included).
+    let sdk = app::aws_config().load().await;
+    let mut dynamodb =
+        aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(CallRecorder(Arc::clone(calls)));
+    if let Some(endpoint) = env.get("AWS_ENDPOINT_URL_DYNAMODB") {
+        dynamodb = dynamodb.endpoint_url(endpoint);
+    }
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb.build());
     (
         app::build_send(send, Arc::clone(clock), dynamodb.clone()).expect("the API builds"),
         app::build_verify(verify, Arc::clone(clock), dynamodb),

@@ -131,6 +131,11 @@ impl MessageSender for TwilioSender {
         tracing::warn!(to = %message.to, status = status.as_u16(), twilio_code = ?code, latency_ms, "twilio refused the message");
         Err(classify(status.as_u16(), code))
     }
+
+    fn max_duration(&self) -> Duration {
+        // The connection is opened at cold start; one timeout covers the rest.
+        self.config.timeout
+    }
 }
 
 impl TwilioSender {

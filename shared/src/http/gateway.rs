@@ -2,6 +2,8 @@
 //! it matched, who sent it, and under which public URL the API is reached.
 //! Only the request context counts, never a header the caller could forge.
 
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
 use base64::Engine;
 use lambda_http::request::{LambdaRequest, RequestContext};
 use lambda_http::{Request, RequestExt};
@@ -59,6 +61,16 @@ pub fn client_address(request: &Request) -> String {
         _ => None,
     };
     source_ip.unwrap_or_else(|| "unknown".into())
+}
+
+/// When the Lambda invocation ends (the runtime's deadline), if it is one.
+pub fn deadline(request: &Request) -> Option<Instant> {
+    let deadline_ms = request.lambda_context_ref()?.deadline;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_millis() as u64;
+    Some(Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
 }
 
 /// The public https URL of `path` on the API that received `request`, from

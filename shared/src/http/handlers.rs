@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use lambda_http::http::StatusCode;
 
 use super::answer::{public_json, success};
-use super::gateway::{Route, client_address, match_route, public_url};
+use super::gateway::{Route, client_address, deadline, match_route, public_url};
 use super::metrics;
 use super::params::{DeliveryReport, Params};
 use super::parse_code;
@@ -141,6 +141,7 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
                         client: client_address(&request),
                         locale: locale.clone(),
                         status_callback: self.status_callback(&request),
+                        deadline: deadline(&request),
                     })
                     .await?;
                 metrics::count(
