@@ -71,7 +71,7 @@ pub enum ConfigError {
 /// The settings that may also be given in the one `SETTINGS` variable
 /// (`NAME=value` pairs separated by spaces), which the template fills from
 /// its `Settings` parameter so that tuning values ask no deploy question.
-pub const TUNING_SETTINGS: [&str; 26] = [
+pub const TUNING_SETTINGS: [&str; 27] = [
     "CODE_LENGTH",
     "CODE_TTL_SECONDS",
     "MAX_CHECK_ATTEMPTS",
@@ -80,6 +80,7 @@ pub const TUNING_SETTINGS: [&str; 26] = [
     "MAX_SENDS_PER_NUMBER_PER_10_MINUTES",
     "MAX_SENDS_PER_NUMBER_PER_DAY",
     "MAX_REQUESTS_PER_CLIENT_PER_HOUR",
+    "MAX_SENDS_PER_CLIENT_PER_HOUR",
     "LOCKOUT_AFTER_FAILED_CHECKS",
     "LOCKOUT_SECONDS",
     "MAX_MESSAGES_PER_HOUR",
@@ -202,6 +203,7 @@ impl Config {
             sends_per_10_minutes: count("MAX_SENDS_PER_NUMBER_PER_10_MINUTES", 5, 1_000)?,
             sends_per_day: count("MAX_SENDS_PER_NUMBER_PER_DAY", 10, 10_000)?,
             client_requests_per_hour: count("MAX_REQUESTS_PER_CLIENT_PER_HOUR", 150, 10_000_000)?,
+            client_sends_per_hour: count("MAX_SENDS_PER_CLIENT_PER_HOUR", 10, 10_000_000)?,
             failed_checks_before_lockout: count("LOCKOUT_AFTER_FAILED_CHECKS", 20, 100)?,
             lockout_seconds: number("LOCKOUT_SECONDS", 3_600, 60..=604_800)?,
             messages_per_hour: count("MAX_MESSAGES_PER_HOUR", 1_000, 10_000_000)?,

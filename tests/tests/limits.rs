@@ -317,7 +317,13 @@ async fn twenty_parallel_sends_to_one_number_send_one_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_budget_of_20_holds_against_100_parallel_sends() {
-    let stack = Arc::new(Stack::with_env(&[("MAX_MESSAGES_PER_HOUR", "20")]).await);
+    let stack = Arc::new(
+        Stack::with_env(&[
+            ("MAX_MESSAGES_PER_HOUR", "20"),
+            ("MAX_SENDS_PER_CLIENT_PER_HOUR", "1000"),
+        ])
+        .await,
+    );
     align_to_window(&stack, 3_600);
     let phones = (0..100).map(|_| unique_phone()).collect();
     let answers = send_in_parallel(&stack, phones).await;
@@ -367,4 +373,79 @@ async fn a_numbers_item_does_not_grow_with_its_sends() {
         names, first_names,
         "the same attributes, none added per window"
     );
+}
+
+/// A send as from `ip`.
+async fn send_from(stack: &Stack, ip: &str, phone: &str) -> Answer {
+    let body = json!({ "phoneNumber": phone }).to_string();
+    let mut event: serde_json::Value = serde_json::from_str(&integration_tests::http_api_event(
+        Function::Send,
+        &body,
+        "application/json",
+    ))
+    .unwrap();
+    event["requestContext"]["http"]["sourceIp"] = ip.into();
+    stack.call_event(Function::Send, &event.to_string()).await
+}
+
+/// Budget exhaustion as a denial of service: from 2 addresses, 300 sends to
+/// random US numbers used to spend the US hourly budget (200) and lock real
+/// users out for the rest of the hour. Each address may now send 10 codes an
+/// hour (its checks keep their own, larger allowance), so spending a
+/// country's default budget takes 20 addresses, and the global one 100.
+#[tokio::test]
+async fn a_few_addresses_cannot_spend_a_budget_everyone_shares() {
+    let stack = Stack::start().await;
+    align_to_window(&stack, 3_600);
+    let random_us = |n: usize| {
+        format!(
+            "+1{}{}{:04}",
+            [415, 212, 312][n % 3],
+            201 + n / 10_000,
+            n % 10_000
+        )
+    };
+    let mut attack_sent = 0;
+    for (a, attacker) in ["198.51.100.1", "198.51.100.2"].iter().enumerate() {
+        for n in 0..150 {
+            let answer = send_from(&stack, attacker, &random_us(a * 1_000 + n)).await;
+            match answer.status {
+                200 => attack_sent += 1,
+                _ => assert_eq!(answer.reason(), "too_many_codes_from_client"),
+            }
+        }
+    }
+    // Real users, each on an address of their own, mixed in.
+    let mut users_refused = 0;
+    for user in 0..30 {
+        let answer = send_from(
+            &stack,
+            &format!("203.0.113.{user}"),
+            &random_us(5_000 + user),
+        )
+        .await;
+        users_refused += usize::from(answer.status != 200);
+    }
+    println!(
+        "2 attacking addresses x 150 sends: {attack_sent} codes sent; 30 real users refused: {users_refused}"
+    );
+    assert_eq!(attack_sent, 20);
+    assert_eq!(users_refused, 0);
+
+    // The figure: it takes 200 / 10 = 20 addresses to spend the US budget.
+    let stack = Stack::start().await;
+    align_to_window(&stack, 3_600);
+    let (mut spent, mut addresses) = (0, 0);
+    while spent < 200 && addresses < 25 {
+        addresses += 1;
+        for n in 0..15 {
+            let ip = format!("198.51.101.{addresses}");
+            let answer = send_from(&stack, &ip, &random_us(addresses * 100 + n)).await;
+            spent += usize::from(answer.status == 200);
+        }
+    }
+    println!("addresses needed to spend the US hourly budget: {addresses}");
+    assert_eq!((spent, addresses), (200, 20));
+    let late = send_from(&stack, "203.0.113.250", &random_us(9_999)).await;
+    assert_eq!(late.reason(), "country_budget_exhausted");
 }

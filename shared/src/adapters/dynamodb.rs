@@ -98,6 +98,44 @@ impl DynamoDbStore {
         }
     }
 
+    /// One request of `client` in this hour, and one send if `sending`:
+    /// the client's item counts both, each against its own maximum.
+    fn client_counter(
+        &self,
+        client: &str,
+        now: Timestamp,
+        limits: &Limits,
+        sending: bool,
+    ) -> Result<Update, StoreError> {
+        let hour = Window::containing(now, Window::HOUR);
+        let (update, condition) = if sending {
+            (
+                "ADD hits :one, sends :one SET expires_at = :counter_ttl",
+                "(attribute_not_exists(hits) OR hits < :max) \
+                 AND (attribute_not_exists(sends) OR sends < :max_sends)",
+            )
+        } else {
+            (COUNTER_UPDATE, COUNTER_BELOW_MAX)
+        };
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(&format!("{}#{}", client_key(client), hour.index)))
+            .update_expression(update)
+            .condition_expression(condition)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(limits.client_requests_per_hour))
+            .expression_attribute_values(":counter_ttl", n(hour.ends_at.unix_seconds() + 3_600))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let update = if sending {
+            update.expression_attribute_values(":max_sends", n(limits.client_sends_per_hour))
+        } else {
+            update
+        };
+        update
+            .build()
+            .map_err(|error| StoreError::Malformed(error.to_string()))
+    }
+
     /// One hit on the counter `key` of the window of `length` seconds that
     /// holds `now`, refused at `max`; the item expires an hour after its window.
     fn counter(
@@ -249,12 +287,7 @@ impl VerificationStore for DynamoDbStore {
                 limits.sends_per_day,
                 now,
             )?,
-            self.counter(
-                client_key(requester.client),
-                Window::HOUR,
-                limits.client_requests_per_hour,
-                now,
-            )?,
+            self.client_counter(requester.client, now, limits, true)?,
             self.counter(
                 format!("budget#{}", requester.country),
                 Window::HOUR,
@@ -330,6 +363,22 @@ impl VerificationStore for DynamoDbStore {
             (4, Limit::MessagesPerCountryPerHour, Window::HOUR),
             (5, Limit::MessagesPerHour, Window::HOUR),
         ];
+        if let Some(reason) = failed(3) {
+            // The client's item: its requests or its sends are used up.
+            let requests = match reason.item() {
+                Some(item) => get_n_or_zero::<u32>(item, "hits")?,
+                None => 0,
+            };
+            if requests < limits.client_requests_per_hour && failed(0).is_none() {
+                return Ok(Err(LimitReached {
+                    limit: Limit::ClientSends,
+                    retry_after_seconds: seconds_until(
+                        now,
+                        Window::containing(now, Window::HOUR).ends_at,
+                    ),
+                }));
+            }
+        }
         if let Some(reason) = failed(0) {
             let item = reason.item().ok_or_else(|| {
                 StoreError::Malformed("a failed send condition returned no item".into())
@@ -380,12 +429,7 @@ impl VerificationStore for DynamoDbStore {
         now: Timestamp,
         limits: &Limits,
     ) -> Result<Result<(), LimitReached>, StoreError> {
-        let counter = self.counter(
-            client_key(client),
-            Window::HOUR,
-            limits.client_requests_per_hour,
-            now,
-        )?;
+        let counter = self.client_counter(client, now, limits, false)?;
         let request = self
             .client
             .update_item()

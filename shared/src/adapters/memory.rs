@@ -139,12 +139,18 @@ impl VerificationStore for InMemoryStore {
             return Ok(Err(refusal));
         }
         let client = format!("client#{}", requester.client);
+        let client_sends = format!("client-sends#{}", requester.client);
         let country = format!("budget#{}", requester.country);
         let counters = [
             (
                 client.as_str(),
                 limits.client_requests_per_hour,
                 Limit::ClientRequests,
+            ),
+            (
+                client_sends.as_str(),
+                limits.client_sends_per_hour,
+                Limit::ClientSends,
             ),
             (
                 country.as_str(),

@@ -16,6 +16,9 @@ pub struct Limits {
     pub sends_per_day: u32,
     /// Requests (sends and checks) per client IP per hour.
     pub client_requests_per_hour: u32,
+    /// Codes sent per client IP per hour: far fewer than its requests, so a
+    /// few addresses cannot spend a budget that everyone shares.
+    pub client_sends_per_hour: u32,
     /// Consecutive wrong codes (across codes) after which a number is locked.
     pub failed_checks_before_lockout: u32,
     pub lockout_seconds: u64,
@@ -32,6 +35,7 @@ impl Default for Limits {
             sends_per_10_minutes: 5,
             sends_per_day: 10,
             client_requests_per_hour: 150,
+            client_sends_per_hour: 10,
             failed_checks_before_lockout: 20,
             lockout_seconds: 3_600,
             messages_per_hour: 1_000,
@@ -48,6 +52,7 @@ pub enum Limit {
     NumberSendsPerDay,
     NumberLocked,
     ClientRequests,
+    ClientSends,
     MessagesPerHour,
     MessagesPerCountryPerHour,
 }

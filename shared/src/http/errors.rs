@@ -298,6 +298,10 @@ impl From<LimitReached> for ApiError {
                 "too_many_requests_from_client",
                 "Too many requests from this client. Try again later.",
             ),
+            Limit::ClientSends => (
+                "too_many_codes_from_client",
+                "Too many verification codes requested from this client. Try again later.",
+            ),
             Limit::MessagesPerHour => (
                 "message_budget_exhausted",
                 "Verification messages are temporarily unavailable. Try again later.",
