@@ -112,14 +112,23 @@ pub trait VerificationStore: Send + Sync {
     ) -> impl Future<Output = Result<Result<CountedAttempt, AttemptRefused>, StoreError>> + Send;
 
     /// Marks verification `id` approved if it is still pending, and clears
-    /// the number's consecutive failures; `false` when another request
-    /// approved it first (or it was replaced).
+    /// the number's consecutive failures.
     fn approve(
         &self,
         phone: &PhoneNumber,
         id: &VerificationId,
         now: Timestamp,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Approval, StoreError>> + Send;
+}
+
+/// What became of an approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Approval {
+    Approved,
+    /// Another request approved this code first.
+    AlreadyApproved,
+    /// A newer code replaced it (or it was withdrawn) after it was counted.
+    Replaced,
 }
 
 /// What a claim on an idempotency key found.

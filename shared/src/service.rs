@@ -11,7 +11,7 @@ use crate::domain::{
 };
 use crate::messages::Messages;
 use crate::ports::{
-    AttemptRefused, Clock, DeliveryError, Handover, MessageSender, NewVerification,
+    Approval, AttemptRefused, Clock, DeliveryError, Handover, MessageSender, NewVerification,
     OutgoingMessage, Requester, StoreError, VerificationStore,
 };
 
@@ -104,6 +104,9 @@ pub enum CheckError {
     NoPendingVerification,
     #[error("the code was already used")]
     AlreadyUsed,
+    /// The right code, but a newer one replaced it while it was checked.
+    #[error("a newer code replaced this one")]
+    Replaced,
     #[error("all attempts for this code are used up")]
     AttemptsExhausted,
     #[error("limit reached: {0:?}")]
@@ -238,13 +241,13 @@ impl<S: VerificationStore, D, C: Clock> VerificationService<S, D, C> {
                 attempts_remaining: self.policy.max_attempts.saturating_sub(attempt.attempts),
             });
         }
-        if self.store.approve(&phone, &attempt.id, now).await? {
-            Ok(Approved {
+        match self.store.approve(&phone, &attempt.id, now).await? {
+            Approval::Approved => Ok(Approved {
                 phone,
                 verified_at: now,
-            })
-        } else {
-            Err(CheckError::AlreadyUsed)
+            }),
+            Approval::AlreadyApproved => Err(CheckError::AlreadyUsed),
+            Approval::Replaced => Err(CheckError::Replaced),
         }
     }
 }

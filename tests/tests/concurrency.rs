@@ -63,3 +63,44 @@ async fn ten_parallel_right_codes_approve_exactly_once() {
         );
     }
 }
+
+/// The right code checked while a resend replaces it: the answer used to be
+/// `code_already_used`, which misleads; it is `code_replaced` ("enter the
+/// newer code"), and the newer code works. Interleaved at the store, where
+/// the race happens.
+#[tokio::test]
+async fn the_right_code_racing_a_resend_is_told_it_was_replaced() {
+    use phone_verification::domain::{Limits, PhoneNumber};
+    use phone_verification::ports::{Approval, Clock, VerificationStore};
+
+    let stack = Stack::start().await;
+    let phone = unique_phone();
+    assert_eq!(stack.send(&phone).await.status, 200);
+    let store = stack.send_api.service().store();
+    let parsed = PhoneNumber::parse(&phone, None).unwrap();
+    let now = stack.clock.now();
+    let counted = store
+        .count_attempt(&parsed, now, 5, &Limits::default())
+        .await
+        .unwrap()
+        .unwrap();
+    // Meanwhile the user asked for a new code.
+    stack.clock.advance(61);
+    assert_eq!(stack.send(&phone).await.status, 200);
+    let newer = stack.code_sent_to(&phone).await;
+    assert_eq!(
+        store
+            .approve(&parsed, &counted.id, stack.clock.now())
+            .await
+            .unwrap(),
+        Approval::Replaced
+    );
+    assert_eq!(stack.verify(&phone, &newer).await.status, 200);
+    assert_eq!(
+        store
+            .approve(&parsed, &counted.id, stack.clock.now())
+            .await
+            .unwrap(),
+        Approval::Replaced
+    );
+}

@@ -32,7 +32,7 @@ use crate::domain::{
     seconds_until,
 };
 use crate::ports::{
-    AttemptRefused, Claim, CountedAttempt, IdempotencyStore, NewVerification, Requester,
+    Approval, AttemptRefused, Claim, CountedAttempt, IdempotencyStore, NewVerification, Requester,
     StoreError, VerificationStore,
 };
 
@@ -495,7 +495,7 @@ impl VerificationStore for DynamoDbStore {
         phone: &PhoneNumber,
         id: &VerificationId,
         now: Timestamp,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Approval, StoreError> {
         let request = self
             .update_number(phone)
             .update_expression(
@@ -507,7 +507,16 @@ impl VerificationStore for DynamoDbStore {
             .expression_attribute_values(":approved", s(APPROVED))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":now", n(now.unix_seconds()));
-        Ok(conditional(request).await?.is_ok())
+        Ok(match conditional(request).await? {
+            Ok(_) => Approval::Approved,
+            Err(Some(old))
+                if get_s(&old, "verification_id").ok() == Some(id.as_str())
+                    && get_s(&old, "status").ok() == Some(APPROVED) =>
+            {
+                Approval::AlreadyApproved
+            }
+            Err(_) => Approval::Replaced,
+        })
     }
 }
 

@@ -8,7 +8,7 @@ use crate::domain::{
     Limit, LimitReached, Limits, PhoneNumber, Timestamp, VerificationId, Window, seconds_until,
 };
 use crate::ports::{
-    AttemptRefused, Claim, CountedAttempt, DeliveryError, Handover, IdempotencyStore,
+    Approval, AttemptRefused, Claim, CountedAttempt, DeliveryError, Handover, IdempotencyStore,
     MessageSender, NewVerification, OutgoingMessage, Requester, StoreError, VerificationStore,
 };
 
@@ -276,18 +276,21 @@ impl VerificationStore for InMemoryStore {
         phone: &PhoneNumber,
         id: &VerificationId,
         _now: Timestamp,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Approval, StoreError> {
         let mut state = self.state();
         let Some(number) = state.numbers.get_mut(phone.as_e164()) else {
-            return Ok(false);
+            return Ok(Approval::Replaced);
         };
         match &mut number.code {
             Some((current, status @ Status::Pending, _)) if &current.id == id => {
                 *status = Status::Approved;
                 number.failures = 0;
-                Ok(true)
+                Ok(Approval::Approved)
             }
-            _ => Ok(false),
+            Some((current, Status::Approved, _)) if &current.id == id => {
+                Ok(Approval::AlreadyApproved)
+            }
+            _ => Ok(Approval::Replaced),
         }
     }
 }

@@ -250,6 +250,11 @@ impl From<CheckError> for ApiError {
                 "code_already_used",
                 "The verification code was already used.",
             ),
+            CheckError::Replaced => failed(
+                StatusCode::CONFLICT,
+                "code_replaced",
+                "A newer verification code was sent. Enter that one.",
+            ),
             CheckError::AttemptsExhausted => ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 REQUEST_LIMIT_EXCEEDED,
