@@ -278,7 +278,9 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
         if self.policy.test_numbers.contains_key(phone.as_e164()) {
             return Ok(self.code_sent(phone, channel, expires_at, now));
         }
-        self.policy.destinations.check(&phone, channel)?;
+        if let Err(refused) = self.policy.destinations.check(&phone, channel) {
+            return Err(self.counted(&client, now, refused.into()).await);
+        }
         let code = OneTimeCode::generate(self.policy.code_length);
         let id = VerificationId::random();
         let new = NewVerification {
@@ -295,13 +297,15 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
             country: new.phone.region_code(),
         };
         if let Err(limit) = self.store.save_new(&new, requester, limits).await? {
-            if matches!(
-                limit.limit,
-                Limit::MessagesPerHour | Limit::MessagesPerCountryPerHour
-            ) {
-                tracing::warn!(limit = ?limit.limit, country = requester.country, "message budget spent: sends refused until the hour ends");
+            match limit.limit {
+                Limit::MessagesPerHour | Limit::MessagesPerCountryPerHour => {
+                    tracing::warn!(limit = ?limit.limit, country = requester.country, "message budget spent: sends refused until the hour ends");
+                }
+                Limit::ClientRequests => return Err(SendError::Limited(limit)),
+                _ => {}
             }
-            return Err(SendError::Limited(limit));
+            // The refused transaction counted nothing.
+            return Err(self.counted(&client, now, SendError::Limited(limit)).await);
         }
         let messages = &self.delivery.messages;
         let language = messages.language_for(locale.as_deref(), &new.phone);
@@ -340,6 +344,24 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
         // Maybe sent: the code stays valid and the limits counted, like any send.
         sent.unconfirmed = handover == Handover::Unconfirmed;
         Ok(sent)
+    }
+
+    /// A refused send still counts against the client's hourly allowance,
+    /// so refusals (a cooldown, a line type) cannot be probed without limit.
+    /// The refusal stands unless the allowance itself is spent.
+    async fn counted(&self, client: &str, now: Timestamp, refusal: SendError) -> SendError {
+        match self
+            .store
+            .count_client_request(client, now, &self.policy.limits)
+            .await
+        {
+            Ok(Err(spent)) => SendError::Limited(spent),
+            Ok(Ok(())) => refusal,
+            Err(error) => {
+                tracing::warn!(%error, "could not count a refused send");
+                refusal
+            }
+        }
     }
 
     fn code_sent(

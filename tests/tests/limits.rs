@@ -449,3 +449,30 @@ async fn a_few_addresses_cannot_spend_a_budget_everyone_shares() {
     let late = send_from(&stack, "203.0.113.250", &random_us(9_999)).await;
     assert_eq!(late.reason(), "country_budget_exhausted");
 }
+
+/// Refused sends count against the client's allowance too: 400 refusals
+/// from one address used to count as nothing, so a line type or a running
+/// cooldown (someone is verifying right now) could be probed without limit.
+#[tokio::test]
+async fn refused_sends_count_against_the_client_allowance() {
+    let stack = Stack::with_env(&[("MAX_REQUESTS_PER_CLIENT_PER_HOUR", "5")]).await;
+    align_to_window(&stack, 3_600);
+    for _ in 0..3 {
+        let fixed_line = stack
+            .call(Function::Send, json!({ "phoneNumber": "+442079460958" }))
+            .await;
+        assert_eq!(fixed_line.reason(), "number_cannot_receive_sms");
+    }
+    let phone = unique_phone();
+    assert_eq!(stack.send(&phone).await.status, 200);
+    assert_eq!(stack.send(&phone).await.reason(), "resend_too_soon");
+    assert_limited(
+        &stack.send(&phone).await,
+        "too_many_requests_from_client",
+        3_600,
+    );
+    assert_eq!(
+        stack.verify(&phone, "123456").await.reason(),
+        "too_many_requests_from_client"
+    );
+}

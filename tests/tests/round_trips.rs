@@ -34,8 +34,8 @@ async fn each_request_makes_the_fewest_dynamodb_calls() {
     stack.send(&phone).await; // inside the cooldown
     assert_eq!(
         stack.take_dynamodb_calls(),
-        ["TransactWriteItems"],
-        "a refused send costs the same one call"
+        ["TransactWriteItems", "UpdateItem"],
+        "a refused send: the refused transaction, then the client counter it did not count"
     );
 }
 
