@@ -321,9 +321,11 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
         // call can use up the invocation): withdraw, and answer that
         // nothing was sent.
         let time_left = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
-        if time_left.is_some_and(|left| left < self.delivery.sender.max_duration() + ANSWER_MARGIN)
+        if let Some(left) = time_left
+            && left < self.delivery.sender.max_duration() + ANSWER_MARGIN
         {
-            tracing::warn!(phone = %new.phone, "too close to the deadline to send: withdrawn");
+            let time_left_ms = left.as_millis();
+            tracing::warn!(phone = %new.phone, time_left_ms, "too close to the deadline to send: withdrawn");
             self.store.withdraw(&new.phone, &new.id, now).await?;
             return Err(
                 DeliveryError::Unavailable("too close to the request's deadline".into()).into(),

@@ -64,13 +64,16 @@ pub fn client_address(request: &Request) -> String {
 }
 
 /// When the Lambda invocation ends (the runtime's deadline), if it is one.
+/// A deadline already past when the request starts is none (local
+/// emulators such as `cargo lambda watch` send 0).
 pub fn deadline(request: &Request) -> Option<Instant> {
     let deadline_ms = request.lambda_context_ref()?.deadline;
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .ok()?
         .as_millis() as u64;
-    Some(Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
+    let left = deadline_ms.checked_sub(now_ms).filter(|&left| left > 0)?;
+    Some(Instant::now() + Duration::from_millis(left))
 }
 
 /// The public https URL of `path` on the API that received `request`, from
