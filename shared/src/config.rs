@@ -558,36 +558,15 @@ mod tests {
         let config = load(&vars).unwrap();
         assert_eq!(config.common.policy.limits.resend_cooldown_seconds, 30);
         assert_eq!(config.common.policy.limits.messages_per_hour, 20);
-        let allowed = config.common.policy.destinations.allowed_countries.unwrap();
+        let destinations = config.common.policy.destinations;
+        let allowed = destinations.allowed_countries.unwrap();
         assert_eq!(allowed.into_iter().collect::<Vec<_>>(), ["CA", "US"]);
-        assert!(
-            config
-                .common
-                .policy
-                .destinations
-                .denied_countries
-                .contains("FR")
-        );
+        assert!(destinations.denied_countries.contains("FR"));
         vars.insert("ALLOWED_COUNTRIES", "US,001");
         vars.insert("DENIED_COUNTRIES", "001");
-        let config = load(&vars).unwrap();
-        assert!(
-            config
-                .common
-                .policy
-                .destinations
-                .allowed_countries
-                .unwrap()
-                .contains("001")
-        );
-        assert!(
-            config
-                .common
-                .policy
-                .destinations
-                .denied_countries
-                .contains("001")
-        );
+        let destinations = load(&vars).unwrap().common.policy.destinations;
+        assert!(destinations.allowed_countries.unwrap().contains("001"));
+        assert!(destinations.denied_countries.contains("001"));
         vars.insert("DENIED_COUNTRIES", "France");
         assert!(matches!(
             load(&vars),
