@@ -41,6 +41,7 @@ export VERIFICATIONS_TABLE=phone-verifications-bench \
   TWILIO_FROM_NUMBER=+15005550006 \
   CODE_HMAC_KEY="$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" \
   MAX_MESSAGES_PER_HOUR=1000000 MAX_MESSAGES_PER_COUNTRY_PER_HOUR=1000000 \
+  MAX_SENDS_PER_CLIENT_PER_HOUR=1000000 \
   RUST_LOG=info
 # Three runs, each on a fresh block of 10,000 numbers; verify checks a wrong
 # code against each code just sent (two writes, as a real wrong guess).
