@@ -92,8 +92,8 @@ def emulator_fixes(stack):
        policy (never in the template) allowing that one action."""
     ids = resources(stack)
     cors = template()["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"]
-    origin = client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
-    origins = [p["ParameterValue"] for p in origin.get("Parameters", [])
+    deployed = client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    origins = [p["ParameterValue"] for p in deployed.get("Parameters", [])
                if p["ParameterKey"] == "CorsAllowOrigin"] or ["*"]
     client("apigatewayv2").update_api(ApiId=ids["HttpApi"], CorsConfiguration={
         "AllowOrigins": origins, "AllowMethods": cors["AllowMethods"],
@@ -146,10 +146,12 @@ def created(stack, path):
               f"template: {function} logs JSON (ignored by the emulator)")
 
     table_arn = table["TableArn"]
-    arn = lambda name: f"arn:aws:ssm:us-east-1:000000000000:parameter{path}/{name}"
+    parameter_arn = lambda name: f"arn:aws:ssm:us-east-1:000000000000:parameter{path}/{name}"
+    function_arns = {}
     for function, wanted in (("SendVerificationCodeFunction", SEND_SECRETS),
                              ("VerifyPhoneNumberFunction", VERIFY_SECRETS)):
         configuration = lambda_.get_function_configuration(FunctionName=ids[function])
+        function_arns[function] = configuration["FunctionArn"]
         env = configuration["Environment"]["Variables"]
         check(env["VERIFICATIONS_TABLE"] == ids["VerificationsTable"], f"{function}: its table")
         check(not SECRET_VARIABLES & env.keys(), f"{function}: no secret value in its environment")
@@ -162,7 +164,7 @@ def created(stack, path):
             if any(a.startswith("dynamodb:") for a in as_list(statement["Action"])):
                 check(as_list(statement["Resource"]) == [table_arn], f"{function}: DynamoDB on its table only")
             if "ssm:GetParameters" in as_list(statement["Action"]):
-                check(sorted(as_list(statement["Resource"])) == sorted(arn(n) for n in wanted),
+                check(sorted(as_list(statement["Resource"])) == sorted(parameter_arn(n) for n in wanted),
                       f"{function}: reads exactly its secrets {wanted}")
         if function == "VerifyPhoneNumberFunction":
             check(not [k for k in env if k.startswith("TWILIO_")], "verify: no TWILIO_* value")
@@ -179,8 +181,7 @@ def created(stack, path):
               for r in gateway.get_routes(ApiId=ids["HttpApi"])["Items"]}
     check(routes.keys() == ROUTES.keys(), f"the API has exactly the routes {sorted(ROUTES)}")
     for key, function in ROUTES.items():
-        arn = lambda_.get_function_configuration(FunctionName=ids[function])["FunctionArn"]
-        check(arn in routes[key], f"{key} -> {function}")
+        check(function_arns[function] in routes[key], f"{key} -> {function}")
 
 
 def updated(stack, app_name):

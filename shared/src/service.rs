@@ -318,20 +318,20 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
             status_callback,
         };
         // Never send what the caller will not wait for (a stalled storage
-        // call can use up the invocation): withdraw, and answer that
-        // nothing was sent.
+        // call can use up the invocation): such a send fails like one the
+        // provider refused, and nothing was sent.
         let time_left = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
-        if let Some(left) = time_left
-            && left < self.delivery.sender.max_duration() + ANSWER_MARGIN
-        {
-            let time_left_ms = left.as_millis();
-            tracing::warn!(phone = %new.phone, time_left_ms, "too close to the deadline to send: withdrawn");
-            self.store.withdraw(&new.phone, &new.id, now).await?;
-            return Err(
-                DeliveryError::Unavailable("too close to the request's deadline".into()).into(),
-            );
-        }
-        let handover = match self.delivery.sender.send(&message).await {
+        let delivered = match time_left {
+            Some(left) if left < self.delivery.sender.max_duration() + ANSWER_MARGIN => {
+                let time_left_ms = left.as_millis();
+                tracing::warn!(phone = %new.phone, time_left_ms, "too close to the deadline to send");
+                Err(DeliveryError::Unavailable(
+                    "too close to the request's deadline".into(),
+                ))
+            }
+            _ => self.delivery.sender.send(&message).await,
+        };
+        let handover = match delivered {
             Ok(handover) => handover,
             Err(delivery) => {
                 if let Err(store) = self.store.withdraw(&new.phone, &new.id, now).await {

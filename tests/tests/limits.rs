@@ -115,6 +115,14 @@ async fn each_client_ip_has_an_hourly_allowance_for_sends_and_checks() {
     assert_eq!(stack.send(&unique_phone()).await.status, 200);
 }
 
+/// `times` wrong guesses at the number's current code, each refused as such.
+async fn guess_wrong(stack: &Stack, phone: &str, times: usize) {
+    let wrong = stack.wrong_code_for(phone).await;
+    for _ in 0..times {
+        assert_eq!(stack.verify(phone, &wrong).await.reason(), "incorrect_code");
+    }
+}
+
 #[tokio::test]
 async fn consecutive_wrong_codes_lock_the_number_across_codes() {
     let stack = Stack::with_env(&[
@@ -124,24 +132,12 @@ async fn consecutive_wrong_codes_lock_the_number_across_codes() {
     .await;
     let phone = unique_phone();
     stack.send(&phone).await;
-    let wrong = stack.wrong_code_for(&phone).await;
-    for _ in 0..5 {
-        assert_eq!(
-            stack.verify(&phone, &wrong).await.reason(),
-            "incorrect_code"
-        );
-    }
+    guess_wrong(&stack, &phone, 5).await;
     // A fresh code does not reset the count of consecutive failures.
     stack.clock.advance(60);
     assert_eq!(stack.send(&phone).await.status, 200);
     let code = stack.code_sent_to(&phone).await;
-    let wrong = stack.wrong_code_for(&phone).await;
-    for _ in 0..2 {
-        assert_eq!(
-            stack.verify(&phone, &wrong).await.reason(),
-            "incorrect_code"
-        );
-    }
+    guess_wrong(&stack, &phone, 2).await;
     assert_limited(&stack.verify(&phone, &code).await, "number_locked", 3_600);
     stack.clock.advance(100);
     assert_limited(&stack.send(&phone).await, "number_locked", 3_500);
@@ -164,10 +160,7 @@ async fn after_a_lock_runs_out_one_typo_does_not_lock_again() {
     .await;
     let phone = unique_phone();
     stack.send(&phone).await;
-    let wrong = stack.wrong_code_for(&phone).await;
-    for _ in 0..5 {
-        stack.verify(&phone, &wrong).await;
-    }
+    guess_wrong(&stack, &phone, 5).await;
     assert_eq!(stack.send(&phone).await.reason(), "number_locked");
 
     stack.clock.advance(3_600);
@@ -186,13 +179,7 @@ async fn after_a_lock_runs_out_one_typo_does_not_lock_again() {
     // An attacker after the lock gets the limit again, not more.
     stack.clock.advance(60);
     stack.send(&phone).await;
-    let wrong = stack.wrong_code_for(&phone).await;
-    for _ in 0..5 {
-        assert_eq!(
-            stack.verify(&phone, &wrong).await.reason(),
-            "incorrect_code"
-        );
-    }
+    guess_wrong(&stack, &phone, 5).await;
     stack.clock.advance(60);
     assert_eq!(stack.send(&phone).await.reason(), "number_locked");
 }

@@ -23,6 +23,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
@@ -99,7 +100,7 @@ impl DynamoDbStore {
     }
 
     /// One request of `client` in this hour, and one send if `sending`:
-    /// the client's item counts both, each against its own maximum.
+    /// the client's hourly counter counts both, each against its own maximum.
     fn client_counter(
         &self,
         client: &str,
@@ -107,31 +108,25 @@ impl DynamoDbStore {
         limits: &Limits,
         sending: bool,
     ) -> Result<Update, StoreError> {
-        let hour = Window::containing(now, Window::HOUR);
-        let (update, condition) = if sending {
-            (
-                "ADD hits :one, sends :one SET expires_at = :counter_ttl",
-                "(attribute_not_exists(hits) OR hits < :max) \
-                 AND (attribute_not_exists(sends) OR sends < :max_sends)",
+        let counter = self
+            .counter_update(
+                client_key(client),
+                Window::HOUR,
+                limits.client_requests_per_hour,
+                now,
             )
-        } else {
-            (COUNTER_UPDATE, COUNTER_BELOW_MAX)
-        };
-        let update = Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(&format!("{}#{}", client_key(client), hour.index)))
-            .update_expression(update)
-            .condition_expression(condition)
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":max", n(limits.client_requests_per_hour))
-            .expression_attribute_values(":counter_ttl", n(hour.ends_at.unix_seconds() + 3_600))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        let update = if sending {
-            update.expression_attribute_values(":max_sends", n(limits.client_sends_per_hour))
+        let counter = if sending {
+            counter
+                .update_expression("ADD hits :one, sends :one SET expires_at = :counter_ttl")
+                .condition_expression(format!(
+                    "({COUNTER_BELOW_MAX}) AND (attribute_not_exists(sends) OR sends < :max_sends)"
+                ))
+                .expression_attribute_values(":max_sends", n(limits.client_sends_per_hour))
         } else {
-            update
+            counter
         };
-        update
+        counter
             .build()
             .map_err(|error| StoreError::Malformed(error.to_string()))
     }
@@ -145,6 +140,12 @@ impl DynamoDbStore {
         max: u32,
         now: Timestamp,
     ) -> Result<Update, StoreError> {
+        self.counter_update(key, length, max, now)
+            .build()
+            .map_err(|error| StoreError::Malformed(error.to_string()))
+    }
+
+    fn counter_update(&self, key: String, length: u64, max: u32, now: Timestamp) -> UpdateBuilder {
         let window = Window::containing(now, length);
         Update::builder()
             .table_name(&self.table)
@@ -154,8 +155,6 @@ impl DynamoDbStore {
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":max", n(max))
             .expression_attribute_values(":counter_ttl", n(window.ends_at.unix_seconds() + 3_600))
-            .build()
-            .map_err(|error| StoreError::Malformed(error.to_string()))
     }
 }
 
