@@ -1,14 +1,19 @@
 #!/usr/bin/env node
-// Runs one release bootstrap under a minimal Lambda Runtime API (the same
-// HTTP protocol Lambda speaks to custom runtimes) and measures, on this
-// machine: cold start (process start -> first answered request, and the
-// first request alone, which init's connection warm-up should keep fast), warm
-// latency of each later request, and the peak RSS of the process.
-//   node scripts/bench-runtime.mjs BOOTSTRAP send|verify ROUNDS PHONE_PREFIX
-// The function's configuration comes from the environment.
+// Runs release bootstraps under a minimal Lambda Runtime API (the same HTTP
+// protocol Lambda speaks to custom runtimes) and measures them on this machine.
+//   node scripts/bench-runtime.mjs warm BOOTSTRAP send|verify ROUNDS PHONE_PREFIX
+//     one process: cold start, then warm latency (p50/p99) and peak RSS;
+//   node scripts/bench-runtime.mjs profile BOOTSTRAP OUT
+//     init alone under callgrind (instructions per function), until the
+//     first poll for an event;
+//   node scripts/bench-runtime.mjs cold STARTS PHONE_PREFIX NAME=BOOTSTRAP...
+//     STARTS fresh processes of each bootstrap, alternated, the first named
+//     the floor: spawn to first answer, init, the first answer alone, and the
+//     CPU the process used by the end of init and after its first answer.
+// The functions' configuration comes from the environment.
 // Also a module: `runtimeApi` and `httpApiEvent` are what scripts/arm64-check.mjs uses.
 import { spawn } from 'node:child_process';
-import { readFileSync, realpathSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { pathToFileURL } from 'node:url';
 
@@ -26,7 +31,7 @@ export const httpApiEvent = (route, params, n, name = 'bench') => JSON.stringify
 
 // Serves the Runtime API on a free port of 127.0.0.1 and starts `command`
 // (the bootstrap, or an emulator running it) against it.
-//   nextEvent() -> { id, body } to hand out an event, or undefined to hold the poll;
+//   nextEvent(hrtime) -> { id, body } to hand out an event, or undefined to hold the poll;
 //   onAnswer(id, 'response'|'error', body, hrtime) for each answer;
 //   onInitError(body) when the function reports that its init failed.
 // Resolves to { server, child, started } once the process is spawned.
@@ -36,7 +41,7 @@ export function runtimeApi({
   const server = createServer((req, res) => {
     const url = req.url;
     if (req.method === 'GET' && url.endsWith('/invocation/next')) {
-      const event = nextEvent();
+      const event = nextEvent(process.hrtime.bigint());
       if (!event) return; // hold the poll
       res.writeHead(200, {
         'Content-Type': 'application/json',
@@ -80,8 +85,7 @@ export function runtimeApi({
   });
 }
 
-async function bench() {
-  const [bootstrap, kind, roundsArg, prefix] = process.argv.slice(2);
+async function warm(bootstrap, kind, roundsArg, prefix) {
   const rounds = Number(roundsArg);
   const route = kind === 'send' ? 'sendVerificationCode' : 'verifyPhoneNumber';
   const phone = (n) => `${prefix}${String(n).padStart(4, '0')}`;
@@ -141,5 +145,93 @@ async function bench() {
   process.exit(0);
 }
 
+// CPU time the process has used so far, in ms: all its threads, from
+// /proc/<pid>/task/*/schedstat (nanoseconds; /proc/<pid>/stat counts 10 ms ticks).
+function cpuMs(pid) {
+  return readdirSync(`/proc/${pid}/task`).reduce((sum, task) => {
+    try { return sum + Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]) / 1e6; } catch { return sum; }
+  }, 0);
+}
+
+// One cold start: spawn, init (until the first poll for an event), the first
+// request (handed out -> answered), with the CPU used at both points.
+async function coldStart(bootstrap, name, event) {
+  let initDone; let cpuInit; let answered;
+  const result = new Promise((resolve, reject) => { answered = resolve; setTimeout(() => reject(new Error(`${name}: no answer in 20 s`)), 20_000); });
+  const api = await runtimeApi({
+    command: bootstrap,
+    env: process.env,
+    functionName: `bench-${name}`,
+    stdio: ['ignore', 'ignore', 'ignore'], // logs are written (as on Lambda), not shown
+    nextEvent: (now) => {
+      if (initDone !== undefined) return undefined;
+      initDone = now; cpuInit = cpuMs(api.child.pid);
+      return { id: `${name}-cold`, body: event };
+    },
+    onInitError: (body) => { console.error(`${name}: init error: ${body}`); process.exit(1); },
+    onAnswer: (_id, kind, body, now) => answered({ kind, body, now, cpu: cpuMs(api.child.pid) }),
+  });
+  const { server, child, started } = api;
+  const answer = await result;
+  child.kill('SIGKILL');
+  server.close();
+  const status = answer.kind === 'response' ? JSON.parse(answer.body).statusCode : 'error';
+  // A send must send; a wrong code's check answers 400 after its writes.
+  if (!(status === 200 || (name === 'verify' && status === 400))) throw new Error(`${name}: first answer ${status}: ${answer.body}`);
+  return {
+    total_ms: Number(answer.now - started) / 1e6,
+    init_ms: Number(initDone - started) / 1e6,
+    first_ms: Number(answer.now - initDone) / 1e6,
+    cpu_init_ms: cpuInit,
+    cpu_first_ms: answer.cpu,
+  };
+}
+
+async function cold(startsArg, prefix, ...named) {
+  const bootstraps = named.map((pair) => pair.split('='));
+  const runs = Object.fromEntries(bootstraps.map(([name]) => [name, []]));
+  const routes = { send: 'sendVerificationCode', verify: 'verifyPhoneNumber' };
+  for (let n = 0; n < Number(startsArg); n += 1) {
+    for (const [name, bootstrap] of bootstraps) {
+      const phone = `${prefix}${String(n).padStart(4, '0')}`;
+      const params = name === 'verify' ? { phoneNumber: phone, phoneVerificationCode: '000000' } : { phoneNumber: phone };
+      runs[name].push(await coldStart(bootstrap, name, httpApiEvent(routes[name] ?? name, params, n)));
+    }
+  }
+  const median = (values) => { const v = [...values].sort((a, b) => a - b); return v[Math.floor(v.length / 2)]; };
+  const medians = Object.fromEntries(Object.entries(runs).map(([name, list]) => [name,
+    Object.fromEntries(Object.keys(list[0]).map((key) => [key, median(list.map((run) => run[key]))]))]));
+  const floor = medians[bootstraps[0][0]];
+  const ms = (value) => `${value.toFixed(1)} ms`;
+  console.log(`| medians of ${startsArg} cold starts | spawn to first answer | init | first answer | CPU at end of init | CPU after first answer | ratio to the floor |`);
+  console.log('|---|---|---|---|---|---|---|');
+  for (const [name, m] of Object.entries(medians)) {
+    console.log(`| ${name} | ${ms(m.total_ms)} | ${ms(m.init_ms)} | ${ms(m.first_ms)} | ${ms(m.cpu_init_ms)} | ${ms(m.cpu_first_ms)} | ${(m.total_ms / floor.total_ms).toFixed(2)}x |`);
+    console.error(JSON.stringify({ cold_start: name, starts: Number(startsArg), ...m, ratio_to_floor: m.total_ms / floor.total_ms }));
+  }
+}
+
+// Init under callgrind: stopped when it first asks for an event.
+async function profile(bootstrap, out) {
+  const api = await runtimeApi({
+    command: 'valgrind',
+    args: ['--tool=callgrind', `--callgrind-out-file=${out}`, bootstrap],
+    env: process.env,
+    functionName: 'profile',
+    stdio: ['ignore', 'ignore', 'ignore'],
+    nextEvent: () => { api.child.kill('SIGTERM'); }, // callgrind writes its file on the way out
+    onAnswer: () => {},
+    onInitError: (body) => { console.error(`init error: ${body}`); process.exit(1); },
+  });
+  await new Promise((resolve) => { api.child.on('exit', resolve); });
+  api.server.close();
+}
+
 // Run as a command (not imported)?
-if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) await bench();
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+  const [mode, ...args] = process.argv.slice(2);
+  if (mode === 'warm') await warm(...args);
+  else if (mode === 'cold') await cold(...args);
+  else if (mode === 'profile') await profile(...args);
+  else { console.error('usage: bench-runtime.mjs warm|cold|profile ...'); process.exit(2); }
+}

@@ -2,10 +2,13 @@
 # The benchmark: one command, figures for the README's Benchmark section.
 #   - handler overhead without I/O (cargo bench, in-memory ports);
 #   - each release bootstrap under a local Lambda Runtime API against
-#     DynamoDB Local and the Twilio stand-in: cold start, warm p50/p99, peak RSS;
+#     DynamoDB Local and the Twilio stand-in: cold starts side by side with a
+#     floor (bench/cold-start-floor: a bare lambda_http + DynamoDB bootstrap),
+#     with the CPU used at init; warm p50/p99 and peak RSS;
 #   - arm64 bootstrap and zip sizes (sam build);
 #   - cost per million verifications from the measured durations.
-# Ports: BENCH_DYNAMODB_PORT (8002), BENCH_STANDIN_PORT (3012). ROUNDS (500).
+# Ports: BENCH_DYNAMODB_PORT (8002), BENCH_STANDIN_PORT (3012). ROUNDS (500),
+# COLD_STARTS (10 of each, alternated).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -13,6 +16,7 @@ cd "$ROOT"
 BENCH_DYNAMODB_PORT="${BENCH_DYNAMODB_PORT:-8002}"
 BENCH_STANDIN_PORT="${BENCH_STANDIN_PORT:-3012}"
 ROUNDS="${ROUNDS:-500}"
+COLD_STARTS="${COLD_STARTS:-10}"
 RESULTS="$TOOLS/bench"
 rm -rf "$RESULTS" && mkdir -p "$RESULTS"
 
@@ -26,10 +30,12 @@ log "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs
 section "Handler overhead, in-memory ports (cargo bench)"
 cargo bench -p integration-tests --bench handler 2>/dev/null | grep -v '^{' | tee "$RESULTS/handler.txt"
 
-section "Release bootstraps (this machine's architecture)"
+section "Release bootstraps (this machine's architecture) and the floor"
 cargo build --release --bin send-verification-code --bin verify-phone-number
+cargo build --release --manifest-path bench/cold-start-floor/Cargo.toml \
+  --target-dir target/cold-start-floor
 
-section "Cold start, warm latency and peak RSS against DynamoDB Local"
+section "Cold start against the floor, warm latency and peak RSS, against DynamoDB Local"
 start_dynamodb_local "$BENCH_DYNAMODB_PORT"
 create_table phone-verifications-bench
 start_bg "$LOGS/bench-standin.log" node "$SCRIPTS/twilio-standin.mjs" "$BENCH_STANDIN_PORT"
@@ -43,12 +49,30 @@ export VERIFICATIONS_TABLE=phone-verifications-bench \
   MAX_MESSAGES_PER_HOUR=1000000 MAX_MESSAGES_PER_COUNTRY_PER_HOUR=1000000 \
   MAX_SENDS_PER_CLIENT_PER_HOUR=1000000 \
   RUST_LOG=info
+# Medians of COLD_STARTS fresh processes each; the ratio is to the floor's
+# spawn-to-first-answer.
+node "$SCRIPTS/bench-runtime.mjs" cold "$COLD_STARTS" +1650555 \
+  floor=target/cold-start-floor/release/cold-start-floor \
+  send=target/release/send-verification-code \
+  verify=target/release/verify-phone-number 2>"$RESULTS/cold.jsonl" | sed 's/^/    /'
 # Three runs, each on a fresh block of 10,000 numbers; verify checks a wrong
 # code against each code just sent (two writes, as a real wrong guess).
 for prefix in +1415555 +1212555 +1312555; do
-  node "$SCRIPTS/bench-runtime.mjs" target/release/send-verification-code send "$ROUNDS" "$prefix" | tee -a "$RESULTS/runtime.jsonl"
-  node "$SCRIPTS/bench-runtime.mjs" target/release/verify-phone-number verify "$ROUNDS" "$prefix" | tee -a "$RESULTS/runtime.jsonl"
+  node "$SCRIPTS/bench-runtime.mjs" warm target/release/send-verification-code send "$ROUNDS" "$prefix" | tee -a "$RESULTS/runtime.jsonl"
+  node "$SCRIPTS/bench-runtime.mjs" warm target/release/verify-phone-number verify "$ROUNDS" "$prefix" | tee -a "$RESULTS/runtime.jsonl"
 done
+
+if [[ "${PROFILE_INIT:-0}" == 1 ]]; then
+  section "Where init's CPU goes: instructions under callgrind (release build with symbols)"
+  cargo build --profile profiling --bin send-verification-code --bin verify-phone-number
+  for function in send-verification-code verify-phone-number; do
+    node "$SCRIPTS/bench-runtime.mjs" profile "target/profiling/$function" "$RESULTS/init-$function.callgrind"
+    log "$function (inclusive instructions; full profile: callgrind_annotate $RESULTS/init-$function.callgrind)"
+    callgrind_annotate --inclusive=yes "$RESULTS/init-$function.callgrind" 2>/dev/null |
+      grep -E "PROGRAM TOTALS|PhoneNumber::parse \[|numbering_plan::decode \[|consts.rs:core::ops::function::FnOnce::call_once|validator::number_type \[|ConfigLoader::load::\{\{closure\}\} \[|Messages::new \[|describe_table.rs" |
+      sed -E 's/ \[.*//; s|/root/.cargo/registry/src/[^/]+/||; s/^/    /' | cut -c1-150
+  done
+fi
 
 section "arm64 bootstraps (sam build) and their zips"
 sam build >"$LOGS/bench-sam-build.log" 2>&1

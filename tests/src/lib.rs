@@ -318,7 +318,7 @@ async fn build_apis(
     let send = SendConfig::from_lookup(lookup).expect("valid send config");
     let verify = VerifyConfig::from_lookup(lookup).expect("valid verify config");
     // The functions' own SDK configuration (timeouts included).
-    let sdk = app::aws_config().load().await;
+    let sdk = app::aws_config().expect("an HTTP client").load().await;
     let mut dynamodb =
         aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(CallRecorder(Arc::clone(calls)));
     if let Some(endpoint) = env.get("AWS_ENDPOINT_URL_DYNAMODB") {
@@ -426,7 +426,7 @@ async fn dynamodb() -> aws_sdk_dynamodb::Client {
         "AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with scripts/test.sh, \
          which starts DynamoDB Local"
     );
-    aws_sdk_dynamodb::Client::new(&aws_config::load_from_env().await)
+    aws_sdk_dynamodb::Client::new(&app::aws_config().expect("an HTTP client").load().await)
 }
 
 /// Creates a table shaped like template.yaml's (TTL has no effect on the

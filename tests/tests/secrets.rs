@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use aws_sdk_ssm::types::ParameterType;
 use phone_verification::adapters::ssm::load_secrets;
-use phone_verification::app::{SEND_SECRETS, VERIFY_SECRETS};
+use phone_verification::app::{self, SEND_SECRETS, VERIFY_SECRETS};
 use phone_verification::config::{ConfigError, SendConfig, VerifyConfig};
 
 async fn ssm() -> aws_sdk_ssm::Client {
@@ -14,7 +14,7 @@ async fn ssm() -> aws_sdk_ssm::Client {
         std::env::var("AWS_ENDPOINT_URL_SSM").is_ok(),
         "AWS_ENDPOINT_URL_SSM is not set: run the tests with scripts/test.sh, which starts moto's SSM server"
     );
-    aws_sdk_ssm::Client::new(&aws_config::load_from_env().await)
+    aws_sdk_ssm::Client::new(&app::aws_config().expect("an HTTP client").load().await)
 }
 
 async fn put_secret(client: &aws_sdk_ssm::Client, name: &str, value: &str) {
@@ -101,7 +101,8 @@ async fn a_missing_parameter_is_left_out_and_a_required_one_is_named() {
 #[tokio::test]
 async fn without_parameter_settings_nothing_is_fetched() {
     // An unreachable endpoint proves no call is made.
-    let config = aws_config::from_env()
+    let config = app::aws_config()
+        .expect("an HTTP client")
         .endpoint_url("http://127.0.0.1:9")
         .load()
         .await;

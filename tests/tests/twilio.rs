@@ -89,7 +89,9 @@ async fn our_request_is_valid_under_twilios_openapi_spec() {
 #[tokio::test]
 async fn prism_really_rejects_requests_that_break_the_spec() {
     // Negative controls: without them the test above could pass vacuously.
-    let http = reqwest::Client::new();
+    let http = phone_verification::adapters::https::client_builder()
+        .build()
+        .unwrap();
     let url = format!("{}{MESSAGES_PATH}", prism_url());
     let no_to = http
         .post(&url)

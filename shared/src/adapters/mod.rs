@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod dynamodb;
+pub mod https;
 pub mod memory;
 pub mod ssm;
 pub mod twilio;

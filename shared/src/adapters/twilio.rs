@@ -69,7 +69,7 @@ struct TwilioError {
 
 impl TwilioSender {
     pub fn new(config: TwilioConfig) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+        let http = super::https::client_builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
             .pool_idle_timeout(Duration::from_secs(60))

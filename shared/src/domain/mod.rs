@@ -3,6 +3,7 @@
 mod code;
 mod destination;
 mod limits;
+mod numbering_plan;
 mod phone_number;
 mod time;
 mod verification;
