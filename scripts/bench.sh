@@ -85,25 +85,39 @@ print(len(buf.getvalue()))' "$bootstrap")"
   log "$function: bootstrap $(stat -c %s "$bootstrap") bytes, zip $zip_bytes bytes"
 done
 
-section "Cost per 1 million verifications (us-east-1 list prices)"
-node - "$RESULTS/runtime.jsonl" <<'JS'
+section "Cost per 1 million verifications (us-east-1 list prices; assumptions named)"
+node - "$RESULTS/runtime.jsonl" "$RESULTS/cold.jsonl" <<'JS'
 const fs = require('node:fs');
-const runs = fs.readFileSync(process.argv[2], 'utf8').trim().split('\n').map(JSON.parse).slice(-6);
+const lines = (file) => fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('{')).map(JSON.parse);
+const runs = lines(process.argv[2]).slice(-6);
+const cold = Object.fromEntries(lines(process.argv[3]).map((c) => [c.cold_start, c]));
 const p50 = (fn) => { const v = runs.filter((r) => r.function === fn).map((r) => r.warm_p50_ms).sort((a, b) => a - b); return v[Math.floor(v.length / 2)]; };
-const twilioMs = 300; // a real Twilio API call; the local stand-in answers in ~1 ms
+// Assumptions, each named where it is used:
+const twilioMs = 300;         // a real Twilio API call (the local stand-in answers in ~1 ms)
+const gbSecond = 0.0000133334; // Lambda arm64 duration price
+const memoryGb = 0.125;        // 128 MB
+const lambdaRequest = 0.20e-6; // per request
+const apiRequest = 1.00e-6;    // HTTP API, first 300 M requests a month
+const writeUnit = 0.625e-6;    // DynamoDB on-demand
+const writeUnits = 6 * 2 + 3;  // send: one 6-item transaction (2 units per item); right code: 3 writes
+const billedMs = (ms) => Math.ceil(ms); // Lambda bills each invocation by the millisecond
 const sendMs = p50('sendVerificationCode') + twilioMs;
 const verifyMs = p50('verifyPhoneNumber');
-// One verification = 1 send + 1 successful check.
-const lambda = ((Math.ceil(sendMs) + Math.ceil(verifyMs)) * 0.125 * 0.0000133334 / 1000) * 1e6 + 2 * 0.20;
-const api = 2 * 1.00;               // HTTP API, $1.00 per million requests
-const writeUnits = 4 * 2 + 3;       // send: 4-item transaction (2 WRU each); check: 3 writes
-const dynamo = writeUnits * 0.625;  // on-demand, $0.625 per million write units
-const total = lambda + api + dynamo;
-const line = (k, v) => console.log(`    ${k.padEnd(44)} $${v.toFixed(2)}`);
-console.log(`    durations: send ${sendMs.toFixed(1)} ms (incl. ${twilioMs} ms for Twilio), verify ${verifyMs.toFixed(1)} ms, 128 MB arm64`);
-line('Lambda (duration + requests)', lambda);
-line('API Gateway HTTP API', api);
-line(`DynamoDB on-demand (${writeUnits} write units)`, dynamo);
-line('total per 1M verifications (excl. the SMS)', total);
+const perMillion = (coldShare) => {
+  // Lambda bills the init phase of a cold start too (measured init, this machine).
+  const initMs = coldShare * (billedMs(cold.send.init_ms) + billedMs(cold.verify.init_ms));
+  const lambda = ((billedMs(sendMs) + billedMs(verifyMs) + initMs) * memoryGb * gbSecond / 1000 + 2 * lambdaRequest) * 1e6;
+  return { lambda, api: 2 * apiRequest * 1e6, dynamo: writeUnits * writeUnit * 1e6 };
+};
+const line = (k, v) => console.log(`    ${k.padEnd(58)} $${v.toFixed(2)}`);
+console.log(`    durations: send ${sendMs.toFixed(1)} ms (incl. ${twilioMs} ms for Twilio), verify ${verifyMs.toFixed(1)} ms, init ${cold.send.init_ms.toFixed(1)} / ${cold.verify.init_ms.toFixed(1)} ms; 128 MB arm64`);
+for (const share of [0, 1]) {
+  const c = perMillion(share);
+  console.log(`    with ${share * 100}% of invocations meeting a cold environment:`);
+  line('Lambda (duration + requests)', c.lambda);
+  line('API Gateway HTTP API', c.api);
+  line(`DynamoDB on-demand (${writeUnits} write units)`, c.dynamo);
+  line('total per 1M verifications (excl. the SMS)', c.lambda + c.api + c.dynamo);
+}
 line('hosted verification API at $0.05 each', 50000);
 JS

@@ -47,6 +47,7 @@ async fn main() {
         // would otherwise (rightly) refuse it.
         limits: Limits {
             client_requests_per_hour: u32::MAX,
+            client_sends_per_hour: u32::MAX,
             messages_per_hour: u32::MAX,
             messages_per_country_per_hour: u32::MAX,
             ..Limits::default()
