@@ -10,6 +10,8 @@
 //     STARTS fresh processes of each bootstrap, alternated, the first named
 //     the floor: spawn to first answer, init, the first answer alone, and the
 //     CPU the process used by the end of init and after its first answer.
+//     A name starting with send or verify is that function (send-before=...
+//     compares two builds); PHONE_PREFIX has 3 digits less than a number.
 // The functions' configuration comes from the environment.
 // Also a module: `runtimeApi` and `httpApiEvent` are what scripts/arm64-check.mjs uses.
 import { spawn } from 'node:child_process';
@@ -177,7 +179,7 @@ async function coldStart(bootstrap, name, event) {
   server.close();
   const status = answer.kind === 'response' ? JSON.parse(answer.body).statusCode : 'error';
   // A send must send; a wrong code's check answers 400 after its writes.
-  if (!(status === 200 || (name === 'verify' && status === 400))) throw new Error(`${name}: first answer ${status}: ${answer.body}`);
+  if (!(status === 200 || (name.startsWith('verify') && status === 400))) throw new Error(`${name}: first answer ${status}: ${answer.body}`);
   return {
     total_ms: Number(answer.now - started) / 1e6,
     init_ms: Number(initDone - started) / 1e6,
@@ -193,9 +195,14 @@ async function cold(startsArg, prefix, ...named) {
   const routes = { send: 'sendVerificationCode', verify: 'verifyPhoneNumber' };
   for (let n = 0; n < Number(startsArg); n += 1) {
     for (const [name, bootstrap] of bootstraps) {
-      const phone = `${prefix}${String(n).padStart(4, '0')}`;
-      const params = name === 'verify' ? { phoneNumber: phone, phoneVerificationCode: '000000' } : { phoneNumber: phone };
-      runs[name].push(await coldStart(bootstrap, name, httpApiEvent(routes[name] ?? name, params, n)));
+      // One number per start; verify checks a wrong code against the number
+      // its send counterpart (verify-x: send-x) has just sent a code to.
+      const sender = bootstraps.findIndex(([other]) => other === name.replace(/^verify/, 'send'));
+      const phone = `${prefix}${Math.max(sender, 0)}${String(n).padStart(3, '0')}`;
+      // A name starting with send or verify (send, verify-before...) is that function.
+      const kind = Object.keys(routes).find((k) => name.startsWith(k));
+      const params = kind === 'verify' ? { phoneNumber: phone, phoneVerificationCode: '000000' } : { phoneNumber: phone };
+      runs[name].push(await coldStart(bootstrap, name, httpApiEvent(routes[kind] ?? name, params, n)));
     }
   }
   const median = (values) => { const v = [...values].sort((a, b) => a - b); return v[Math.floor(v.length / 2)]; };
