@@ -30,28 +30,25 @@ fn main() {
         let all = write(format!("calling_code_{code}.bin"), territories);
         // Most numbers of a shared code are its main territory's (+1: the US
         // among 25): that territory alone is a part of its own.
-        let main = match territories.iter().position(|t| t.main_country_for_code) {
-            Some(index) if territories.len() > 1 => write(
-                format!("calling_code_{code}_main.bin"),
-                std::slice::from_ref(&territories[index]),
+        let main = match territories.iter().find(|t| t.main_country_for_code) {
+            Some(main) if territories.len() > 1 => format!(
+                "Some(({:?}, {}))",
+                main.id.clone().unwrap_or_default(),
+                write(
+                    format!("calling_code_{code}_main.bin"),
+                    std::slice::from_ref(main)
+                )
             ),
-            _ => "&[]".into(),
+            _ => "None".into(),
         };
         let regions: Vec<String> = territories
             .iter()
             .filter_map(|t| t.id.clone())
             .map(|id| format!("{id:?}"))
             .collect();
-        let main_region = territories
-            .iter()
-            .find(|t| t.main_country_for_code)
-            .or(territories.first())
-            .and_then(|t| t.id.clone())
-            .unwrap_or_default();
         writeln!(
             table,
-            "    CallingCode {{ code: {code}, regions: &[{}], main_region: {main_region:?}, \
-             main: {main}, all: {all} }},",
+            "    CallingCode {{ code: {code}, regions: &[{}], main: {main}, all: {all} }},",
             regions.join(", ")
         )
         .unwrap();

@@ -14,11 +14,10 @@ pub(super) struct CallingCode {
     /// The territories (ISO 3166 codes) that share the code; "001" for
     /// non-geographic services.
     regions: &'static [&'static str],
-    /// The territory most of the code's numbers belong to (+1: "US").
-    main_region: &'static str,
-    /// The main territory's metadata alone, postcard-encoded by build.rs;
-    /// empty when the code has one territory.
-    main: &'static [u8],
+    /// The territory most of the code's numbers belong to (+1: "US") and
+    /// its metadata alone, postcard-encoded by build.rs; none when the code
+    /// has one territory.
+    main: Option<(&'static str, &'static [u8])>,
     /// Every territory's metadata.
     all: &'static [u8],
 }
@@ -42,11 +41,12 @@ pub(super) fn plans_for(
     region: Option<&str>,
 ) -> impl Iterator<Item = &'static Database> {
     let index = CALLING_CODES.iter().position(|part| part.code == code);
-    let main = index.filter(|&index| {
-        let part = &CALLING_CODES[index];
-        !part.main.is_empty() && region.is_none_or(|region| region == part.main_region)
+    let main = index.and_then(|index| match CALLING_CODES[index].main {
+        Some((main_region, metadata)) if region.is_none_or(|region| region == main_region) => {
+            Some((&MAIN[index], metadata))
+        }
+        _ => None,
     });
-    let main = main.map(|index| (&MAIN[index], CALLING_CODES[index].main));
     let all = index.map(|index| (&ALL[index], CALLING_CODES[index].all));
     main.into_iter()
         .chain(all)
