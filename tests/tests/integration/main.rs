@@ -1,0 +1,17 @@
+//! The integration suite: both functions through their real handlers, against
+//! DynamoDB Local, moto (SSM) and Twilio fakes. One binary links once.
+
+mod bad_input;
+mod channels;
+mod concurrency;
+mod delivery_reports;
+mod events;
+mod idempotency;
+mod key_rotation;
+mod limits;
+mod proof;
+mod round_trips;
+mod secrets;
+mod storage_failure;
+mod twilio;
+mod verification_flow;
