@@ -1,9 +1,13 @@
+use std::borrow::Cow;
+
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Response};
 use serde_json::{Map, Value, json};
 
+use super::Reason;
+
 /// Parse Server error codes (`Parse.Error`), which Parse SDKs understand.
-pub mod parse_code {
+pub(super) mod parse_code {
     pub const INTERNAL_SERVER_ERROR: u16 = 1;
     pub const INVALID_JSON: u16 = 107;
     pub const OPERATION_FORBIDDEN: u16 = 119;
@@ -12,34 +16,38 @@ pub mod parse_code {
     pub const REQUEST_LIMIT_EXCEEDED: u16 = 155;
 }
 
-/// A failure as the client sees it: HTTP status, Parse code, a stable
-/// machine-readable `reason` and a human message (never internal details).
+/// A failure as the client sees it: a [`Reason`] (which fixes the HTTP
+/// status and Parse code), a human message (never internal details) and
+/// extra fields.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
-    pub status: StatusCode,
-    pub parse_code: u16,
-    pub reason: &'static str,
-    pub message: String,
+    pub reason: Reason,
+    pub message: Cow<'static, str>,
     pub retry_after_seconds: Option<u64>,
     /// Extra fields for the body, e.g. `attemptsRemaining`.
     pub details: Map<String, Value>,
 }
 
-impl ApiError {
-    pub fn new(
-        status: StatusCode,
-        parse_code: u16,
-        reason: &'static str,
-        message: impl Into<String>,
-    ) -> Self {
+impl From<Reason> for ApiError {
+    fn from(reason: Reason) -> Self {
         Self {
-            status,
-            parse_code,
             reason,
-            message: message.into(),
-            retry_after_seconds: None,
+            message: Cow::Borrowed(reason.message()),
+            retry_after_seconds: reason.retry_after_seconds(),
             details: Map::new(),
         }
+    }
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        self.reason.status()
+    }
+
+    /// A more precise message than the reason's own (naming a parameter, say).
+    pub fn message(mut self, message: impl Into<Cow<'static, str>>) -> Self {
+        self.message = message.into();
+        self
     }
 
     pub fn retry_after(mut self, seconds: u64) -> Self {
@@ -54,14 +62,18 @@ impl ApiError {
 
     pub fn into_response(self) -> Response<Body> {
         let mut body = Map::new();
-        body.insert("code".into(), self.parse_code.into());
+        body.insert("code".into(), self.reason.parse_code().into());
         body.insert("error".into(), self.message.into());
-        body.insert("reason".into(), self.reason.into());
+        body.insert("reason".into(), self.reason.as_str().into());
         if let Some(seconds) = self.retry_after_seconds {
             body.insert("retryAfter".into(), seconds.into());
         }
         body.extend(self.details);
-        json_response(self.status, &Value::Object(body), self.retry_after_seconds)
+        json_response(
+            self.reason.status(),
+            &Value::Object(body),
+            self.retry_after_seconds,
+        )
     }
 }
 

@@ -6,14 +6,11 @@ use serde_json::{Value, json};
 
 use sha2::{Digest, Sha256};
 
-use lambda_http::http::StatusCode;
-
 use super::answer::{public_json, success};
 use super::gateway::{Route, client_address, deadline, match_route, public_url};
 use super::metrics;
 use super::params::{DeliveryReport, Params};
-use super::parse_code;
-use super::{ApiError, RequestError};
+use super::{ApiError, Reason, RequestError};
 use crate::adapters::twilio::DeliveryReports;
 use crate::domain::PhoneNumber;
 use crate::ports::{Claim, Clock, IdempotencyStore, MessageSender, StoreError, VerificationStore};
@@ -223,13 +220,7 @@ impl<S: VerificationStore, C: Clock> VerifyApi<S, C> {
     pub fn jwks(&self) -> Response<Body> {
         match &self.proof {
             Some(signer) => public_json(signer.jwks()),
-            None => ApiError::new(
-                StatusCode::NOT_FOUND,
-                parse_code::OPERATION_FORBIDDEN,
-                "proof_tokens_disabled",
-                "This service does not issue proof tokens (PROOF_SIGNING_KEY is not set).",
-            )
-            .into_response(),
+            None => ApiError::from(Reason::ProofTokensDisabled).into_response(),
         }
     }
 
@@ -309,13 +300,13 @@ fn respond(function: &str, started: Instant, outcome: Result<Value, ApiError>) -
         Err(error) => {
             metrics::count(
                 "Refusals",
-                &[("Reason", error.reason), ("Function", function)],
+                &[("Reason", error.reason.as_str()), ("Function", function)],
             );
             tracing::info!(
                 function,
-                status = error.status.as_u16(),
+                status = error.status().as_u16(),
                 outcome = "refused",
-                reason = error.reason,
+                reason = error.reason.as_str(),
                 latency_us,
                 "request answered"
             );
