@@ -6,6 +6,9 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
@@ -63,6 +66,7 @@ pub struct Stack {
     /// DynamoDB operations the API made, in order (`UpdateItem`, ...).
     pub dynamodb_calls: Arc<Mutex<Vec<String>>>,
     env: HashMap<&'static str, String>,
+    lambda_timeouts: bool,
 }
 
 /// Records the operation of every request the DynamoDB client transmits
@@ -97,6 +101,9 @@ pub struct Options {
     pub env: Vec<(&'static str, String)>,
     /// Mount the default "Twilio accepts every message" answer.
     pub twilio_accepts: bool,
+    /// The functions' own AWS timeouts (2 s per call), for tests of a stalled
+    /// DynamoDB; otherwise [`aws_config`]'s, which a loaded machine cannot trip.
+    pub lambda_timeouts: bool,
 }
 
 impl Default for Options {
@@ -104,6 +111,7 @@ impl Default for Options {
         Self {
             env: Vec::new(),
             twilio_accepts: true,
+            lambda_timeouts: false,
         }
     }
 }
@@ -148,8 +156,10 @@ impl Stack {
         env.extend(options.env);
         let clock = Arc::new(ManualClock::starting_at(SystemClock.now()));
         let dynamodb_calls = Arc::new(Mutex::new(Vec::new()));
-        let (send_api, verify_api) = build_apis(&env, &clock, &dynamodb_calls).await;
+        let (send_api, verify_api) =
+            build_apis(&env, &clock, &dynamodb_calls, options.lambda_timeouts).await;
         Self {
+            lambda_timeouts: options.lambda_timeouts,
             send_api,
             verify_api,
             twilio,
@@ -168,8 +178,13 @@ impl Stack {
                 .iter()
                 .map(|(name, value)| (*name, value.to_string())),
         );
-        (self.send_api, self.verify_api) =
-            build_apis(&self.env, &self.clock, &self.dynamodb_calls).await;
+        (self.send_api, self.verify_api) = build_apis(
+            &self.env,
+            &self.clock,
+            &self.dynamodb_calls,
+            self.lambda_timeouts,
+        )
+        .await;
         self
     }
 
@@ -310,6 +325,7 @@ async fn build_apis(
     env: &HashMap<&'static str, String>,
     clock: &Arc<ManualClock>,
     calls: &Arc<Mutex<Vec<String>>>,
+    lambda_timeouts: bool,
 ) -> (
     SendApi<DynamoDbStore, TwilioSender, Arc<ManualClock>>,
     VerifyApi<DynamoDbStore, Arc<ManualClock>>,
@@ -317,8 +333,11 @@ async fn build_apis(
     let lookup = |name: &str| env.get(name).cloned();
     let send = SendConfig::from_lookup(lookup).expect("valid send config");
     let verify = VerifyConfig::from_lookup(lookup).expect("valid verify config");
-    // The functions' own SDK configuration (timeouts included).
-    let sdk = app::aws_config().expect("an HTTP client").load().await;
+    // The functions' own SDK configuration, timeouts included if asked for.
+    let sdk = match lambda_timeouts {
+        true => app::aws_config().expect("an HTTP client").load().await,
+        false => aws_config().load().await,
+    };
     let mut dynamodb =
         aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(CallRecorder(Arc::clone(calls)));
     if let Some(endpoint) = env.get("AWS_ENDPOINT_URL_DYNAMODB") {
@@ -426,7 +445,19 @@ async fn dynamodb() -> aws_sdk_dynamodb::Client {
         "AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with scripts/test.sh, \
          which starts DynamoDB Local"
     );
-    aws_sdk_dynamodb::Client::new(&app::aws_config().expect("an HTTP client").load().await)
+    aws_sdk_dynamodb::Client::new(&aws_config().load().await)
+}
+
+/// The functions' AWS configuration with timeouts long enough that a loaded
+/// 2-core machine running the whole suite in parallel cannot trip them
+/// (DynamoDB Local and moto then answer in seconds, not milliseconds).
+pub fn aws_config() -> aws_config::ConfigLoader {
+    app::aws_config().expect("an HTTP client").timeout_config(
+        TimeoutConfig::builder()
+            .operation_attempt_timeout(Duration::from_secs(10))
+            .operation_timeout(Duration::from_secs(30))
+            .build(),
+    )
 }
 
 /// Creates a table shaped like template.yaml's (TTL has no effect on the

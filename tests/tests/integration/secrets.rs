@@ -14,7 +14,7 @@ async fn ssm() -> aws_sdk_ssm::Client {
         std::env::var("AWS_ENDPOINT_URL_SSM").is_ok(),
         "AWS_ENDPOINT_URL_SSM is not set: run the tests with scripts/test.sh, which starts moto's SSM server"
     );
-    aws_sdk_ssm::Client::new(&app::aws_config().expect("an HTTP client").load().await)
+    aws_sdk_ssm::Client::new(&integration_tests::aws_config().load().await)
 }
 
 async fn put_secret(client: &aws_sdk_ssm::Client, name: &str, value: &str) {

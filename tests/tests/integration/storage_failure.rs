@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use integration_tests::{Function, Stack, http_api_event, request_from, unique_phone};
+use integration_tests::{Function, Options, Stack, http_api_event, request_from, unique_phone};
 use lambda_http::RequestExt;
 use serde_json::json;
 
@@ -43,7 +43,11 @@ async fn a_stalled_dynamodb_gives_503_within_the_operation_timeout() {
             keep.lock().await.push(connection); // never read, never answered
         }
     });
-    let stack = Stack::with_env(&[]).await;
+    let stack = Stack::start_with(Options {
+        lambda_timeouts: true,
+        ..Options::default()
+    })
+    .await;
     let stack = stack
         .redeployed_with(&[("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str())])
         .await;

@@ -135,6 +135,7 @@ async fn stack_where_twilio_answers(response: ResponseTemplate) -> Stack {
     let stack = Stack::start_with(Options {
         env: vec![("TWILIO_TIMEOUT_MS", "300".into())],
         twilio_accepts: false,
+        ..Options::default()
     })
     .await;
     Mock::given(method("POST"))
