@@ -33,32 +33,37 @@ export const httpApiEvent = (route, params, n, name = 'bench') => JSON.stringify
 
 // Serves the Runtime API on a free port of 127.0.0.1 and starts `command`
 // (the bootstrap, or an emulator running it) against it.
-//   nextEvent(hrtime) -> { id, body } to hand out an event, or undefined to hold the poll;
+//   nextEvent(hrtime) -> { id, body, timeoutMs? } to hand out an event, undefined to hold
+//   the poll, or a promise of either;
 //   onAnswer(id, 'response'|'error', body, hrtime) for each answer;
 //   onInitError(body) when the function reports that its init failed.
 // Resolves to { server, child, started } once the process is spawned.
 export function runtimeApi({
   command, args = [], env, functionName, nextEvent, onAnswer, onInitError, stdio = ['ignore', 'ignore', 'inherit'],
 }) {
+  const hand = (res, event) => {
+    res.writeHead(200, {
+      'Content-Type': 'application/json',
+      'Lambda-Runtime-Aws-Request-Id': event.id,
+      'Lambda-Runtime-Deadline-Ms': String(Date.now() + (event.timeoutMs ?? 10_000)),
+      'Lambda-Runtime-Invoked-Function-Arn': `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
+      'Lambda-Runtime-Trace-Id': 'Root=1-00000000-000000000000000000000000;Sampled=0',
+    });
+    res.end(event.body);
+  };
   const server = createServer((req, res) => {
     const url = req.url;
     if (req.method === 'GET' && url.endsWith('/invocation/next')) {
       const event = nextEvent(process.hrtime.bigint());
-      if (!event) return; // hold the poll
-      res.writeHead(200, {
-        'Content-Type': 'application/json',
-        'Lambda-Runtime-Aws-Request-Id': event.id,
-        'Lambda-Runtime-Deadline-Ms': String(Date.now() + (event.timeoutMs ?? 10_000)),
-        'Lambda-Runtime-Invoked-Function-Arn': `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
-        'Lambda-Runtime-Trace-Id': 'Root=1-00000000-000000000000000000000000;Sampled=0',
-      });
-      res.end(event.body);
+      if (event instanceof Promise) return event.then((later) => later && hand(res, later));
+      if (event) hand(res, event); // else hold the poll
       return;
     }
     const answered = url.match(/invocation\/([^/]+)\/(response|error)$/);
-    let body = '';
-    req.on('data', (chunk) => { body += chunk; });
+    const chunks = [];
+    req.on('data', (chunk) => chunks.push(chunk));
     req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
       res.writeHead(202).end();
       if (url.endsWith('/init/error')) return onInitError(body);
       if (answered) onAnswer(answered[1], answered[2], body, process.hrtime.bigint());

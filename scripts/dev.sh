@@ -1,22 +1,21 @@
 #!/usr/bin/env bash
 # Run the whole stack locally: DynamoDB Local, a Twilio stand-in that prints
-# each SMS, both functions under `cargo lambda watch` (rebuilt on every save),
-# and one gateway URL in front of them, like API Gateway. Ctrl-C stops it all.
-# Ports: DYNAMODB_PORT (8000), TWILIO_STANDIN_PORT (3010), LAMBDA_PORT (9000),
-# GATEWAY_PORT (3000).
+# each SMS, and both functions behind one local API Gateway URL, each a pool
+# of processes as Lambda runs them (`cargo build` in another terminal reloads
+# them). Ctrl-C stops it all.
+# Ports: DYNAMODB_PORT (8000), TWILIO_STANDIN_PORT (3010), GATEWAY_PORT (3000).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 DYNAMODB_PORT="${DYNAMODB_PORT:-8000}"
 TWILIO_STANDIN_PORT="${TWILIO_STANDIN_PORT:-3010}"
-LAMBDA_PORT="${LAMBDA_PORT:-9000}"
 GATEWAY_PORT="${GATEWAY_PORT:-3000}"
 TABLE=phone-verifications
 BASE="http://127.0.0.1:$GATEWAY_PORT"
 
 ensure_tools
-for port in "$DYNAMODB_PORT" "$TWILIO_STANDIN_PORT" "$LAMBDA_PORT" "$GATEWAY_PORT"; do
+for port in "$DYNAMODB_PORT" "$TWILIO_STANDIN_PORT" "$GATEWAY_PORT"; do
   require_free_port "$port"
 done
 
@@ -24,7 +23,7 @@ section "DynamoDB Local"
 start_dynamodb_local "$DYNAMODB_PORT"
 create_table "$TABLE"
 
-start_functions "$TWILIO_STANDIN_PORT" "$LAMBDA_PORT" "$GATEWAY_PORT" "$TABLE"
+start_functions "$TWILIO_STANDIN_PORT" "$GATEWAY_PORT" "$TABLE"
 
 section "Ready: $BASE (Parse serverURL)"
 cat <<EOF

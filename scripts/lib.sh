@@ -53,6 +53,7 @@ trap 'exit 143' TERM
 # --- tools -----------------------------------------------------------------
 MINISTACK_VENV="$TOOLS/ministack-venv"
 CHECKOV_VENV="$TOOLS/checkov-venv"
+SCHEMATHESIS_VENV="$TOOLS/schemathesis-venv"
 
 apt_install() { # apt_install PACKAGE...
   log "apt-get install $*"
@@ -95,6 +96,8 @@ ensure_tools() {
   # pin; checkov, the template's security scanner.
   pip_venv "$MINISTACK_VENV" "ministack==1.5.33 aws-sam-translator==1.115.0 botocore==1.43.106 boto3==1.43.106 awscli==1.46.3"
   pip_venv "$CHECKOV_VENV" "checkov==3.3.30"
+  # schemathesis tests the local stack against openapi.yaml.
+  pip_venv "$SCHEMATHESIS_VENV" "schemathesis==4.32.5"
   # The arm64 bootstraps that ship run here under qemu-user.
   if ! command -v qemu-aarch64-static >/dev/null 2>&1 ||
     [[ ! -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]]; then
@@ -146,22 +149,20 @@ create_table() { # create_table NAME   (after start_dynamodb_local)
 # The stand-in's auth token: it signs delivery reports with it, as Twilio does.
 export LOCAL_TWILIO_AUTH_TOKEN=local-dev-token
 
-# start_functions STANDIN_PORT LAMBDA_PORT GATEWAY_PORT TABLE (after
-# start_dynamodb_local): the Twilio stand-in, both functions under
-# `cargo lambda watch`, and the gateway that gives them one base URL.
+# start_functions STANDIN_PORT GATEWAY_PORT TABLE (after start_dynamodb_local):
+# the Twilio stand-in, and both functions behind one local API Gateway
+# (scripts/local-lambda.mjs: template.yaml's routes, a pool of processes per
+# function). Extra settings for the functions come by env.
 start_functions() {
-  local standin_port="$1" lambda_port="$2" gateway_port="$3" table="$4"
+  local standin_port="$1" gateway_port="$2" table="$3"
   section "Twilio stand-in (every SMS it 'sends' is printed below)"
   start_bg - node "$SCRIPTS/twilio-standin.mjs" "$standin_port"
 
   section "Building the functions"
-  # Build up front so compile errors show here, not as a hanging request.
   cargo build --bin send-verification-code --bin verify-phone-number
 
-  section "cargo lambda watch on 127.0.0.1:$lambda_port (rebuilds on save)"
-  # The functions inherit this environment. Config goes by env, not by
-  # --env-var/--env-file: cargo-lambda logs those values, and the key is secret.
-  # RUST_LOG is passed with --env-var so that cargo-lambda's own log stays quiet.
+  section "Local API on http://127.0.0.1:$gateway_port (\`cargo build\` elsewhere reloads the functions)"
+  # The functions inherit this environment.
   VERIFICATIONS_TABLE="$table" \
   TWILIO_API_BASE="http://127.0.0.1:$standin_port" \
   TWILIO_ACCOUNT_SID=ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa \
@@ -173,15 +174,13 @@ start_functions() {
   PROOF_SIGNING_KEY="$(head -c 32 /dev/urandom | base64)" \
   APP_NAME="Local Dev" \
   STATUS_CALLBACK_URL="http://127.0.0.1:$gateway_port/twilio/status" \
-    start_bg - env -u RUST_LOG cargo lambda watch -A 127.0.0.1 -P "$lambda_port" --env-var RUST_LOG=info
-
-  section "Gateway on http://127.0.0.1:$gateway_port"
-  LAMBDA_UPSTREAM="http://127.0.0.1:$lambda_port" start_bg - node "$SCRIPTS/local-gateway.mjs" "$gateway_port"
-  log "waiting for the functions to answer (the first start compiles; this can take minutes)"
+  RUST_LOG="${RUST_LOG:-info}" \
+    start_bg - node "$SCRIPTS/local-lambda.mjs" "$gateway_port" \
+    target/debug/send-verification-code target/debug/verify-phone-number
   # An empty body is a validation error (4xx): proves the function runs, sends nothing.
   local name
   for name in verifyPhoneNumber sendVerificationCode; do
-    wait_http "http://127.0.0.1:$gateway_port/functions/$name" 900 \
+    wait_http "http://127.0.0.1:$gateway_port/functions/$name" 60 \
       -X POST -H 'Content-Type: application/json' -d '{}'
   done
 }

@@ -79,6 +79,31 @@ pub(super) fn code_of_international(digits: &str) -> Option<u16> {
 mod tests {
     use super::*;
 
+    /// openapi.yaml's `Region` lists exactly the regions a number can be
+    /// parsed in, so that a schema-valid `defaultRegion` is never refused.
+    #[test]
+    fn openapi_lists_every_region_of_the_plan() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml");
+        let spec: serde_json::Value =
+            serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut listed: Vec<_> = spec["components"]["schemas"]["Region"]["enum"]
+            .as_array()
+            .expect("Region is an enum")
+            .iter()
+            .map(|region| region.as_str().unwrap().to_owned())
+            .collect();
+        let mut plan: Vec<_> = CALLING_CODES
+            .iter()
+            .flat_map(|part| part.regions.iter())
+            .filter(|region| **region != "001") // non-geographic codes
+            .map(|region| region.to_string())
+            .collect();
+        listed.sort();
+        plan.sort();
+        plan.dedup();
+        assert_eq!(listed, plan);
+    }
+
     #[test]
     fn every_part_decodes() {
         assert!(CALLING_CODES.len() > 200);

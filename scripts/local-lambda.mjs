@@ -1,0 +1,226 @@
+#!/usr/bin/env node
+// The deployed stack's shape on one machine: API Gateway's HTTP API in front
+// of both functions, with template.yaml's routes and CORS. Each function is a
+// pool of bootstrap processes speaking the Lambda Runtime API, one invocation
+// per process at a time; when all are busy a new one starts (a cold start),
+// up to MAX_CONCURRENCY per function, as Lambda scales its environments.
+// Processes whose bootstrap was rebuilt are replaced once idle, so
+// `cargo build` in another terminal takes effect on the next request.
+//   node scripts/local-lambda.mjs PORT SEND_BOOTSTRAP VERIFY_BOOTSTRAP
+// Env: MAX_CONCURRENCY (per function, default 8); FUNCTION_TIMEOUT_MS (10000,
+// as template.yaml); TRUST_FORWARDED_FOR=1 takes the client address from
+// X-Forwarded-For, so one load generator can act as many clients (tests
+// only: API Gateway takes it from the connection). The functions get this
+// process's environment.
+import { randomUUID } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
+import { statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { runtimeApi } from './bench-runtime.mjs';
+
+const [port, sendBootstrap, verifyBootstrap] = process.argv.slice(2);
+const maxConcurrency = Number(process.env.MAX_CONCURRENCY || 8);
+const timeoutMs = Number(process.env.FUNCTION_TIMEOUT_MS || 10_000);
+const trustForwardedFor = process.env.TRUST_FORWARDED_FOR === '1';
+
+// template.yaml's HttpApi CorsConfiguration, so that a header missing there
+// fails locally too (the e2e check asks for each documented one).
+const cors = {
+  'access-control-allow-origin': '*',
+  'access-control-expose-headers': 'Retry-After',
+};
+const preflight = {
+  ...cors,
+  'access-control-allow-methods': 'GET,POST,OPTIONS',
+  'access-control-allow-headers': [
+    'content-type', 'idempotency-key', 'x-parse-application-id', 'x-parse-client-version',
+    'x-parse-installation-id', 'x-parse-javascript-key', 'x-parse-session-token',
+  ].join(','),
+  'access-control-max-age': '600',
+};
+
+/** One function: a pool of processes and a queue of invocations. */
+class FunctionPool {
+  constructor(name, bootstrap) {
+    Object.assign(this, { name, bootstrap, instances: new Set(), queue: [], coldStarts: 0 });
+  }
+
+  /** Runs one event; resolves to { kind: 'response'|'error'|'timeout'|'crash', body }. */
+  invoke(event) {
+    return new Promise((resolve) => {
+      this.queue.push({ id: randomUUID(), event, resolve });
+      this.dispatch();
+    });
+  }
+
+  dispatch() {
+    const built = statSync(this.bootstrap).mtimeMs;
+    for (const instance of this.instances) {
+      if (instance.poll && instance.built < built) instance.child.kill('SIGTERM'); // rebuilt: replace
+    }
+    for (const instance of this.instances) {
+      if (!this.queue.length) return;
+      if (instance.poll && instance.built >= built) this.hand(instance, this.queue.shift());
+    }
+    const starting = [...this.instances].filter((i) => i.starting).length;
+    if (this.queue.length > starting && this.instances.size < maxConcurrency) this.start(built);
+  }
+
+  hand(instance, invocation) {
+    const poll = instance.poll;
+    instance.poll = undefined;
+    instance.current = invocation;
+    invocation.timer = setTimeout(() => {
+      this.finish(instance, 'timeout', '');
+      instance.child.kill('SIGKILL'); // as Lambda ends a timed-out environment
+    }, timeoutMs);
+    poll({ id: invocation.id, body: JSON.stringify(invocation.event), timeoutMs });
+  }
+
+  finish(instance, kind, body) {
+    const invocation = instance.current;
+    if (!invocation) return;
+    clearTimeout(invocation.timer);
+    instance.current = undefined;
+    invocation.resolve({ kind, body });
+  }
+
+  async start(built) {
+    const instance = { built, starting: true };
+    this.instances.add(instance);
+    this.coldStarts += 1;
+    const api = await runtimeApi({
+      command: this.bootstrap,
+      env: process.env,
+      functionName: this.name,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      nextEvent: () => new Promise((resolve) => {
+        instance.starting = false;
+        instance.poll = resolve;
+        setImmediate(() => this.dispatch());
+      }),
+      onAnswer: (id, kind, body) => {
+        if (instance.current?.id === id) this.finish(instance, kind, body);
+      },
+      onInitError: (body) => console.error(`${this.name}: init failed: ${body}`),
+    });
+    instance.child = api.child;
+    api.child.on('exit', () => {
+      this.instances.delete(instance);
+      api.server.close();
+      this.finish(instance, 'crash', '');
+      if (!this.instances.size && instance.starting) {
+        // Init failed: fail what waits rather than restart in a loop.
+        for (const waiting of this.queue.splice(0)) waiting.resolve({ kind: 'crash', body: '' });
+      } else {
+        this.dispatch();
+      }
+    });
+  }
+
+  stop() {
+    for (const instance of this.instances) instance.child?.kill('SIGTERM');
+  }
+}
+
+const pools = {
+  send: new FunctionPool('send-verification-code', sendBootstrap),
+  verify: new FunctionPool('verify-phone-number', verifyBootstrap),
+};
+// template.yaml's routes.
+const routes = {
+  'POST /functions/sendVerificationCode': pools.send,
+  'POST /twilio/status': pools.send,
+  'POST /functions/verifyPhoneNumber': pools.verify,
+  'GET /.well-known/jwks.json': pools.verify,
+};
+
+const textTypes = /^(text\/|application\/(json|x-www-form-urlencoded|xml)|[^;]*\+json)/i;
+
+/** The payload-v2 event API Gateway's HTTP API makes of a request. */
+function httpApiEvent(req, url, routeKey, body) {
+  const headers = {};
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i].toLowerCase();
+    headers[name] = name in headers ? `${headers[name]},${req.rawHeaders[i + 1]}` : req.rawHeaders[i + 1];
+  }
+  const cookies = headers.cookie?.split(/;\s*/);
+  delete headers.cookie;
+  const forwarded = trustForwardedFor && headers['x-forwarded-for']?.split(',')[0].trim();
+  const sourceIp = forwarded || req.socket.remoteAddress.replace(/^::ffff:/, '');
+  headers['x-forwarded-for'] = sourceIp;
+  const text = textTypes.test(headers['content-type'] || '') && isUtf8(body);
+  const query = {};
+  for (const [name, value] of url.searchParams) query[name] = name in query ? `${query[name]},${value}` : value;
+  const now = new Date();
+  return {
+    version: '2.0',
+    routeKey,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    ...(cookies && { cookies }),
+    headers,
+    ...(url.search && { queryStringParameters: query }),
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'local',
+      domainName: headers.host || `127.0.0.1:${port}`,
+      domainPrefix: 'local',
+      http: { method: req.method, path: url.pathname, protocol: `HTTP/${req.httpVersion}`, sourceIp, userAgent: headers['user-agent'] || '' },
+      requestId: randomUUID(),
+      routeKey,
+      stage: '$default',
+      time: now.toUTCString(),
+      timeEpoch: now.getTime(),
+    },
+    ...(body.length && { body: text ? body.toString('utf8') : body.toString('base64') }),
+    isBase64Encoded: body.length > 0 && !text,
+  };
+}
+
+function answer(res, status, headers, body) {
+  res.writeHead(status, { ...headers, ...cors });
+  res.end(body);
+}
+
+/** The HTTP answer API Gateway makes of the function's (or of its failure). */
+function fromLambda(res, { kind, body }) {
+  if (kind === 'timeout') return answer(res, 503, { 'content-type': 'application/json' }, '{"message":"Service Unavailable"}');
+  if (kind !== 'response') return answer(res, 500, { 'content-type': 'application/json' }, '{"message":"Internal Server Error"}');
+  const reply = JSON.parse(body);
+  const headers = Object.fromEntries(Object.entries(reply.headers || {})
+    .filter(([name]) => !name.toLowerCase().startsWith('access-control-'))); // ours replace them
+  if (reply.cookies?.length) headers['set-cookie'] = reply.cookies;
+  const payload = reply.body ? Buffer.from(reply.body, reply.isBase64Encoded ? 'base64' : 'utf8') : '';
+  return answer(res, reply.statusCode || 200, headers, payload);
+}
+
+const server = createServer((req, res) => {
+  const url = new URL(req.url, 'http://gateway');
+  if (req.method === 'OPTIONS') return answer(res, 204, preflight, '');
+  const routeKey = `${req.method} ${url.pathname}`;
+  const pool = Object.hasOwn(routes, routeKey) ? routes[routeKey] : null;
+  if (!pool) return answer(res, 404, { 'content-type': 'application/json' }, '{"message":"Not Found"}');
+  const chunks = [];
+  let size = 0;
+  req.on('data', (chunk) => { size += chunk.length; if (size <= 10 * 1024 * 1024) chunks.push(chunk); });
+  req.on('end', async () => {
+    if (size > 10 * 1024 * 1024) { // API Gateway's payload limit
+      return answer(res, 413, { 'content-type': 'application/json' }, '{"message":"Request Entity Too Large"}');
+    }
+    fromLambda(res, await pool.invoke(httpApiEvent(req, url, routeKey, Buffer.concat(chunks))));
+  });
+});
+
+server.listen(Number(port), '127.0.0.1', () => {
+  console.log(`Local API on http://127.0.0.1:${port}: ${Object.keys(routes).join(', ')}; `
+    + `up to ${maxConcurrency} processes per function`);
+});
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    const starts = Object.values(pools).map((p) => `${p.name} ${p.coldStarts}`).join(', ');
+    console.log(`cold starts: ${starts}`);
+    Object.values(pools).forEach((pool) => pool.stop());
+    process.exit(0);
+  });
+}
