@@ -150,9 +150,7 @@ create_table() { # create_table NAME   (after start_dynamodb_local)
 export LOCAL_TWILIO_AUTH_TOKEN=local-dev-token
 
 # start_functions STANDIN_PORT GATEWAY_PORT TABLE (after start_dynamodb_local):
-# the Twilio stand-in, and both functions behind one local API Gateway
-# (scripts/local-lambda.mjs: template.yaml's routes, a pool of processes per
-# function). Extra settings for the functions come by env.
+# the Twilio stand-in, and both functions behind one local API Gateway.
 start_functions() {
   local standin_port="$1" gateway_port="$2" table="$3"
   section "Twilio stand-in (every SMS it 'sends' is printed below)"
@@ -162,7 +160,16 @@ start_functions() {
   cargo build --bin send-verification-code --bin verify-phone-number
 
   section "Local API on http://127.0.0.1:$gateway_port (\`cargo build\` elsewhere reloads the functions)"
-  # The functions inherit this environment.
+  start_api "$gateway_port" "$table" "$standin_port"
+}
+
+# start_api PORT TABLE STANDIN_PORT: both (built) functions behind a local
+# API Gateway (scripts/local-lambda.mjs: template.yaml's routes, a pool of
+# processes per function) on PORT. Extra settings for the functions, and the
+# runner's own (MAX_CONCURRENCY, TRUST_FORWARDED_FOR), come by env; API_LOG=FILE
+# sends the functions' logs there instead of to this terminal.
+start_api() {
+  local port="$1" table="$2" standin_port="$3"
   VERIFICATIONS_TABLE="$table" \
   TWILIO_API_BASE="http://127.0.0.1:$standin_port" \
   TWILIO_ACCOUNT_SID=ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa \
@@ -173,14 +180,14 @@ start_functions() {
   CODE_HMAC_KEY="$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" \
   PROOF_SIGNING_KEY="$(head -c 32 /dev/urandom | base64)" \
   APP_NAME="Local Dev" \
-  STATUS_CALLBACK_URL="http://127.0.0.1:$gateway_port/twilio/status" \
+  STATUS_CALLBACK_URL="http://127.0.0.1:$port/twilio/status" \
   RUST_LOG="${RUST_LOG:-info}" \
-    start_bg - node "$SCRIPTS/local-lambda.mjs" "$gateway_port" \
+    start_bg "${API_LOG:--}" node "$SCRIPTS/local-lambda.mjs" "$port" \
     target/debug/send-verification-code target/debug/verify-phone-number
   # An empty body is a validation error (4xx): proves the function runs, sends nothing.
   local name
   for name in verifyPhoneNumber sendVerificationCode; do
-    wait_http "http://127.0.0.1:$gateway_port/functions/$name" 60 \
+    wait_http "http://127.0.0.1:$port/functions/$name" 60 \
       -X POST -H 'Content-Type: application/json' -d '{}'
   done
 }

@@ -4,7 +4,9 @@
 # official OpenAPI spec, the SAM template (cfn-lint, sam validate, checkov,
 # sam build), the arm64 bootstraps run under qemu, and the deploy test
 # (scripts/deploy-test.sh: deployed to an AWS emulator and exercised).
-# Ports: TEST_DYNAMODB_PORT (8001), PRISM_PORT (4010) - apart from dev.sh's.
+# Ports: TEST_DYNAMODB_PORT (8001), PRISM_PORT (4010), MOTO_PORT (5001),
+# E2E_STANDIN_PORT (3011), E2E_GATEWAY_PORT (3001), LOAD_STANDIN_PORT (3013),
+# LOAD_PORT (3002) - apart from dev.sh's.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -18,7 +20,7 @@ ensure_tools
 require_free_port "$TEST_DYNAMODB_PORT"
 require_free_port "$PRISM_PORT"
 require_free_port "$MOTO_PORT"
-for port in "${E2E_STANDIN_PORT:-3011}" "${E2E_GATEWAY_PORT:-3001}"; do
+for port in "${E2E_STANDIN_PORT:-3011}" "${E2E_GATEWAY_PORT:-3001}" "${LOAD_STANDIN_PORT:-3013}" "${LOAD_PORT:-3002}"; do
   require_free_port "$port"
 done
 
@@ -48,8 +50,8 @@ section "End to end: the Parse JS SDK against the local stack (scripts/dev.sh's)
 create_table phone-verifications
 # One client (this machine) makes every request of the e2e checks and of
 # schemathesis: its hourly allowances are raised; the limits have their own tests.
-export MAX_SENDS_PER_CLIENT_PER_HOUR=100000 MAX_REQUESTS_PER_CLIENT_PER_HOUR=100000
-start_functions "${E2E_STANDIN_PORT:-3011}" "${E2E_GATEWAY_PORT:-3001}" phone-verifications
+MAX_SENDS_PER_CLIENT_PER_HOUR=100000 MAX_REQUESTS_PER_CLIENT_PER_HOUR=100000 \
+  start_functions "${E2E_STANDIN_PORT:-3011}" "${E2E_GATEWAY_PORT:-3001}" phone-verifications
 TWILIO_AUTH_TOKEN="$LOCAL_TWILIO_AUTH_TOKEN" \
   node "$SCRIPTS/e2e-parse-sdk.mjs" "http://127.0.0.1:${E2E_GATEWAY_PORT:-3001}" "http://127.0.0.1:${E2E_STANDIN_PORT:-3011}"
 
@@ -63,6 +65,16 @@ if ! "$SCHEMATHESIS_VENV/bin/schemathesis" --config-file tests/schemathesis.toml
   exit 1
 fi
 sed -n '/^Test Phases/,$p' "$LOGS/schemathesis.log" | grep -v '^\s*$'
+
+section "Load: 20 users for ${LOAD_SECONDS:-60} s of whole verifications, the limits attacked meanwhile"
+# Its own stack: each flow comes from its own address (X-Forwarded-For is
+# trusted here only), and the hourly message budgets allow thousands of sends.
+create_table load-test
+start_bg "$LOGS/load-standin.log" env TWILIO_STANDIN_QUIET=1 node "$SCRIPTS/twilio-standin.mjs" "${LOAD_STANDIN_PORT:-3013}"
+MAX_MESSAGES_PER_HOUR=1000000 MAX_MESSAGES_PER_COUNTRY_PER_HOUR=1000000 TRUST_FORWARDED_FOR=1 \
+  RUST_LOG=warn API_LOG="$LOGS/load-api.log" start_api "${LOAD_PORT:-3002}" load-test "${LOAD_STANDIN_PORT:-3013}"
+node "$SCRIPTS/load.mjs" "http://127.0.0.1:${LOAD_PORT:-3002}" "http://127.0.0.1:${LOAD_STANDIN_PORT:-3013}" \
+  "${LOAD_SECONDS:-60}" 20
 
 section "template.yaml: cfn-lint, sam validate --lint, checkov, sam build (arm64)"
 cfn-lint template.yaml

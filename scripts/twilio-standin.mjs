@@ -3,7 +3,8 @@
 // Messages.json and Calls.json, prints every "sent" SMS/call in a box so the
 // developer can read the code, and never reaches the real Twilio.
 //   node scripts/twilio-standin.mjs [PORT]     (or TWILIO_STANDIN_PORT; default 3010)
-//   GET /messages  -> JSON list of everything received (newest last)
+//   GET /messages[?to=NUMBER]  -> JSON list of what it received (newest last)
+// TWILIO_STANDIN_QUIET=1 leaves out the boxes (load tests send thousands).
 import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 
@@ -24,6 +25,7 @@ function twilioError(res, status, code, message) {
 }
 
 function box(title, lines) {
+  if (process.env.TWILIO_STANDIN_QUIET === '1') return;
   const width = Math.max(title.length, ...lines.map((l) => l.length)) + 2;
   const bar = '─'.repeat(width);
   const row = (s) => `│ ${s.padEnd(width - 1)}│`;
@@ -137,8 +139,12 @@ const server = createServer((req, res) => {
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
-    const path = new URL(req.url, 'http://x').pathname;
-    if (req.method === 'GET' && path === '/messages') return send(res, 200, received);
+    const url = new URL(req.url, 'http://x');
+    const path = url.pathname;
+    if (req.method === 'GET' && path === '/messages') {
+      const to = url.searchParams.get('to');
+      return send(res, 200, to ? received.filter((m) => m.to.replace(/^whatsapp:/, '') === to) : received);
+    }
 
     const match = path.match(/^\/2010-04-01\/Accounts\/([^/]+)\/(Messages|Calls)\.json$/);
     if (req.method !== 'POST' || !match) {

@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+// Load on the local stack (scripts/local-lambda.mjs started with
+// TRUST_FORWARDED_FOR=1, so that each flow can come from its own address):
+// CLIENTS concurrent users for SECONDS of whole verifications (send, read the
+// code from the Twilio stand-in, a wrong code, the right one, a reuse), while
+// attackers test the limits every few seconds under that load:
+//   - 30 parallel sends to one number: exactly one is sent (cooldown);
+//   - 30 parallel wrong codes for one code: exactly MAX_CHECK_ATTEMPTS are
+//     evaluated, then even the right code is refused;
+//   - one address sending to 3x its allowance of new numbers: exactly
+//     MAX_SENDS_PER_CLIENT_PER_HOUR are sent.
+// Prints throughput, latency (p50/p99) per request kind and errors, and exits
+// 1 if any answer was unexpected or any limit was off by even one.
+//   node scripts/load.mjs API_URL STANDIN_URL [SECONDS=60] [CLIENTS=20]
+// Env: MAX_CHECK_ATTEMPTS (5), MAX_SENDS_PER_CLIENT_PER_HOUR (10): the stack's,
+// whose hourly message budgets must allow the run's thousands of sends.
+const [api, standin, secondsArg = '60', clientsArg = '20'] = process.argv.slice(2);
+const seconds = Number(secondsArg);
+const clients = Number(clientsArg);
+const maxAttempts = Number(process.env.MAX_CHECK_ATTEMPTS || 5);
+const clientSends = Number(process.env.MAX_SENDS_PER_CLIENT_PER_HOUR || 10);
+
+// Unique valid US numbers and client addresses for this run.
+const run = Date.now() % 700;
+let numbers = 0;
+const phone = () => {
+  const n = numbers++;
+  return `+1415${200 + ((run + Math.floor(n / 10000)) % 800)}${String(n % 10000).padStart(4, '0')}`;
+};
+let addresses = 0;
+const address = () => {
+  const n = addresses++;
+  return `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
+};
+
+const latencies = {}; // kind -> ms[]
+const unexpected = [];
+let requests = 0;
+
+async function call(kind, fn, params, from) {
+  const started = performance.now();
+  const res = await fetch(`${api}/functions/${fn}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-forwarded-for': from },
+    body: JSON.stringify(params),
+  });
+  const body = await res.json();
+  (latencies[kind] ??= []).push(performance.now() - started);
+  requests += 1;
+  return { status: res.status, reason: body.reason, body };
+}
+
+function expect(what, answer, status, reason) {
+  if (answer.status !== status || answer.reason !== reason) {
+    unexpected.push(`${what}: ${answer.status} ${answer.reason ?? ''} (expected ${status} ${reason ?? ''})`);
+  }
+}
+
+async function codeSentTo(number) {
+  const res = await fetch(`${standin}/messages?to=${encodeURIComponent(number)}`);
+  const messages = await res.json();
+  return messages.at(-1)?.body.match(/\b(\d{6})\b/)[1];
+}
+
+const wrongCode = (code) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
+
+async function verification() {
+  const number = phone();
+  const from = address();
+  const sent = await call('send', 'sendVerificationCode', { phoneNumber: number }, from);
+  expect('send', sent, 200);
+  if (sent.status !== 200) return;
+  const code = await codeSentTo(number);
+  const check = (c) => call('verify', 'verifyPhoneNumber', { phoneNumber: number, phoneVerificationCode: c }, from);
+  expect('wrong code', await check(wrongCode(code)), 400, 'incorrect_code');
+  expect('right code', await check(code), 200);
+  expect('reuse', await check(code), 409, 'code_already_used');
+}
+
+const count = (answers, reason) => answers.filter((a) => a.reason === reason).length;
+const limits = { cooldown: 0, attempts: 0, allowance: 0 };
+
+async function attackCooldown() {
+  const number = phone();
+  const answers = await Promise.all(Array.from({ length: 30 }, () => (
+    call('send (attack)', 'sendVerificationCode', { phoneNumber: number }, address()))));
+  const sent = answers.filter((a) => a.status === 200).length;
+  if (sent !== 1 || count(answers, 'resend_too_soon') !== 29) {
+    unexpected.push(`cooldown: ${sent} of 30 parallel sends to one number were sent`);
+  }
+  limits.cooldown += 1;
+}
+
+async function attackAttempts() {
+  const number = phone();
+  const from = address();
+  const sent = await call('send', 'sendVerificationCode', { phoneNumber: number }, from);
+  expect('send', sent, 200);
+  if (sent.status !== 200) return;
+  const code = await codeSentTo(number);
+  const answers = await Promise.all(Array.from({ length: 30 }, () => call(
+    'verify (attack)', 'verifyPhoneNumber', { phoneNumber: number, phoneVerificationCode: wrongCode(code) }, address())));
+  const evaluated = count(answers, 'incorrect_code');
+  const after = await call('verify (attack)', 'verifyPhoneNumber', { phoneNumber: number, phoneVerificationCode: code }, from);
+  if (evaluated !== maxAttempts || count(answers, 'max_attempts_reached') !== 30 - maxAttempts
+    || after.reason !== 'max_attempts_reached') {
+    unexpected.push(`attempts: ${evaluated} of 30 parallel wrong codes evaluated, then the right code got ${after.status} ${after.reason}`);
+  }
+  limits.attempts += 1;
+}
+
+async function attackAllowance() {
+  const from = address();
+  const answers = await Promise.all(Array.from({ length: 3 * clientSends }, () => (
+    call('send (attack)', 'sendVerificationCode', { phoneNumber: phone() }, from))));
+  const sent = answers.filter((a) => a.status === 200).length;
+  if (sent !== clientSends || count(answers, 'too_many_codes_from_client') !== 2 * clientSends) {
+    unexpected.push(`allowance: one address got ${sent} of ${3 * clientSends} sends through (allowance ${clientSends})`);
+  }
+  limits.allowance += 1;
+}
+
+const deadline = performance.now() + seconds * 1000;
+const started = performance.now();
+let flows = 0;
+const user = async () => {
+  while (performance.now() < deadline) {
+    await verification().catch((error) => unexpected.push(`flow: ${error.message}`));
+    flows += 1;
+  }
+};
+const attacker = async () => {
+  while (performance.now() < deadline) {
+    for (const attack of [attackCooldown, attackAttempts, attackAllowance]) {
+      await attack().catch((error) => unexpected.push(`attack: ${error.message}`));
+    }
+    await new Promise((resolve) => { setTimeout(resolve, 3000); });
+  }
+};
+await Promise.all([...Array.from({ length: clients }, user), attacker()]);
+const elapsed = (performance.now() - started) / 1000;
+
+const percentile = (values, p) => values.sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))];
+console.log(`${clients} users and 1 attacker for ${elapsed.toFixed(0)} s: ${flows} verifications, `
+  + `${requests} requests, ${(requests / elapsed).toFixed(0)} requests/s`);
+console.log('| request | count | p50 ms | p99 ms |\n|---|---|---|---|');
+for (const [kind, values] of Object.entries(latencies)) {
+  console.log(`| ${kind} | ${values.length} | ${percentile(values, 0.5).toFixed(1)} | ${percentile(values, 0.99).toFixed(1)} |`);
+}
+console.log(`limits checked under load: cooldown ${limits.cooldown}x, check attempts ${limits.attempts}x, `
+  + `client allowance ${limits.allowance}x; unexpected answers: ${unexpected.length}`);
+for (const line of unexpected.slice(0, 20)) console.log(`  ${line}`);
+process.exit(unexpected.length ? 1 : 0);
