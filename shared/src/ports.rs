@@ -142,6 +142,11 @@ pub enum Claim {
     InProgress,
 }
 
+/// How long a claimed key blocks a concurrent retry, and how long an answer
+/// is replayed.
+pub const IDEMPOTENCY_LEASE_SECONDS: u64 = 30;
+pub const IDEMPOTENCY_ANSWER_SECONDS: u64 = 86_400;
+
 /// Remembers the answers of sends made with an `Idempotency-Key`, so that a
 /// retried request gets the first answer instead of a second SMS.
 pub trait IdempotencyStore: Send + Sync {

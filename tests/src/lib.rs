@@ -439,6 +439,11 @@ pub fn unique_phone() -> String {
     format!("+1{area}55501{:02}", n % 100)
 }
 
+/// The DynamoDB store over a fresh table in DynamoDB Local.
+pub async fn dynamodb_store() -> DynamoDbStore {
+    DynamoDbStore::new(dynamodb().await, create_table().await)
+}
+
 async fn dynamodb() -> aws_sdk_dynamodb::Client {
     assert!(
         std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),

@@ -33,8 +33,9 @@ use crate::domain::{
     seconds_until,
 };
 use crate::ports::{
-    Approval, AttemptRefused, Claim, CountedAttempt, IdempotencyStore, NewVerification, Requester,
-    StoreError, VerificationStore,
+    Approval, AttemptRefused, Claim, CountedAttempt, IDEMPOTENCY_ANSWER_SECONDS,
+    IDEMPOTENCY_LEASE_SECONDS, IdempotencyStore, NewVerification, Requester, StoreError,
+    VerificationStore,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -567,11 +568,6 @@ impl DynamoDbStore {
             ))
     }
 }
-
-/// How long a claimed key blocks a concurrent retry, and how long an answer
-/// is replayed.
-const IDEMPOTENCY_LEASE_SECONDS: u64 = 30;
-const IDEMPOTENCY_ANSWER_SECONDS: u64 = 86_400;
 
 impl DynamoDbStore {
     fn update_key(&self, key: &str) -> UpdateItemFluentBuilder {

@@ -8,8 +8,9 @@ use crate::domain::{
     Limit, LimitReached, Limits, PhoneNumber, Timestamp, VerificationId, Window, seconds_until,
 };
 use crate::ports::{
-    Approval, AttemptRefused, Claim, CountedAttempt, DeliveryError, Handover, IdempotencyStore,
-    MessageSender, NewVerification, OutgoingMessage, Requester, StoreError, VerificationStore,
+    Approval, AttemptRefused, Claim, CountedAttempt, DeliveryError, Handover,
+    IDEMPOTENCY_ANSWER_SECONDS, IDEMPOTENCY_LEASE_SECONDS, IdempotencyStore, MessageSender,
+    NewVerification, OutgoingMessage, Requester, StoreError, VerificationStore,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,8 +86,9 @@ struct State {
     numbers: HashMap<String, NumberState>,
     /// Hourly counters by key and hour index.
     counters: HashMap<(String, i64), u32>,
-    /// Idempotency keys: the stored answer, if the request completed.
-    idempotency: HashMap<String, Option<String>>,
+    /// Idempotency keys: until when each is held, and the stored answer if
+    /// its request completed.
+    idempotency: HashMap<String, (Timestamp, Option<String>)>,
 }
 
 impl State {
@@ -296,22 +298,24 @@ impl VerificationStore for InMemoryStore {
 }
 
 impl IdempotencyStore for InMemoryStore {
-    async fn claim(&self, key: &str, _now: Timestamp) -> Result<Claim, StoreError> {
+    async fn claim(&self, key: &str, now: Timestamp) -> Result<Claim, StoreError> {
         let mut state = self.state();
         Ok(match state.idempotency.get(key) {
-            Some(Some(answer)) => Claim::Replay(answer.clone()),
-            Some(None) => Claim::InProgress,
-            None => {
-                state.idempotency.insert(key.to_owned(), None);
+            Some((until, Some(answer))) if now < *until => Claim::Replay(answer.clone()),
+            Some((until, None)) if now < *until => Claim::InProgress,
+            _ => {
+                let lease_ends = now.plus_seconds(IDEMPOTENCY_LEASE_SECONDS);
+                state.idempotency.insert(key.to_owned(), (lease_ends, None));
                 Claim::First
             }
         })
     }
 
-    async fn complete(&self, key: &str, answer: &str, _now: Timestamp) -> Result<(), StoreError> {
+    async fn complete(&self, key: &str, answer: &str, now: Timestamp) -> Result<(), StoreError> {
+        let until = now.plus_seconds(IDEMPOTENCY_ANSWER_SECONDS);
         self.state()
             .idempotency
-            .insert(key.to_owned(), Some(answer.to_owned()));
+            .insert(key.to_owned(), (until, Some(answer.to_owned())));
         Ok(())
     }
 

@@ -1,9 +1,11 @@
 //! Implementations of the ports: real ones for Lambda, in-memory ones for
-//! fast unit tests and benchmarks.
+//! fast unit tests and benchmarks (feature `memory-store`, never in a
+//! function's build).
 
 pub mod clock;
 pub mod dynamodb;
 pub mod https;
+#[cfg(any(test, feature = "memory-store"))]
 pub mod memory;
 pub mod ssm;
 pub mod twilio;

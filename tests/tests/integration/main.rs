@@ -13,5 +13,6 @@ mod proof;
 mod round_trips;
 mod secrets;
 mod storage_failure;
+mod store_contract;
 mod twilio;
 mod verification_flow;

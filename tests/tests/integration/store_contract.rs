@@ -1,0 +1,240 @@
+//! One contract for both stores: every case runs against the in-memory store
+//! (the unit tests' and benchmarks') and the DynamoDB store over DynamoDB
+//! Local, so the two cannot drift apart.
+
+use phone_verification::adapters::memory::InMemoryStore;
+use phone_verification::domain::{
+    Channel, CodeMac, Limit, LimitReached, Limits, PhoneNumber, Timestamp, VerificationId,
+};
+use phone_verification::ports::{
+    Approval, AttemptRefused, Claim, IDEMPOTENCY_ANSWER_SECONDS, IDEMPOTENCY_LEASE_SECONDS,
+    IdempotencyStore, NewVerification, Requester, VerificationStore,
+};
+
+trait Store: VerificationStore + IdempotencyStore {}
+impl<S: VerificationStore + IdempotencyStore> Store for S {}
+
+const T0: Timestamp = Timestamp::from_unix_seconds(1_800_000_000);
+const LIFETIME: u64 = 600;
+
+fn new_phone() -> PhoneNumber {
+    PhoneNumber::parse(&integration_tests::unique_phone(), None).expect("a valid number")
+}
+
+fn code_for(phone: &PhoneNumber, at: Timestamp) -> NewVerification {
+    NewVerification {
+        phone: phone.clone(),
+        id: VerificationId::random(),
+        code_mac: CodeMac::from_stored(vec![7; 32]),
+        key_id: "k1".into(),
+        channel: Channel::Sms,
+        created_at: at,
+        expires_at: at.plus_seconds(LIFETIME),
+    }
+}
+
+/// A fresh client per call, so that one case's sends do not spend another's allowance.
+fn requester(client: &str) -> Requester<'_> {
+    Requester {
+        client,
+        country: "US",
+    }
+}
+
+async fn send(store: &impl Store, new: &NewVerification) -> Result<(), Limit> {
+    let client = VerificationId::random();
+    store
+        .save_new(new, requester(client.as_str()), &Limits::default())
+        .await
+        .expect("the store answers")
+        .map_err(|reached: LimitReached| reached.limit)
+}
+
+async fn attempt(
+    store: &impl Store,
+    phone: &PhoneNumber,
+    at: Timestamp,
+) -> Result<u32, AttemptRefused> {
+    store
+        .count_attempt(phone, at, 3, &Limits::default())
+        .await
+        .expect("the store answers")
+        .map(|counted| counted.attempts)
+}
+
+async fn a_code_is_counted_approved_once_and_then_spent(store: impl Store) {
+    let phone = new_phone();
+    let new = code_for(&phone, T0);
+    send(&store, &new).await.unwrap();
+    let counted = store
+        .count_attempt(&phone, T0, 3, &Limits::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (counted.id.as_str(), counted.attempts),
+        (new.id.as_str(), 1)
+    );
+    assert_eq!(counted.key_id, "k1");
+    assert_eq!(
+        store.approve(&phone, &new.id, T0).await.unwrap(),
+        Approval::Approved
+    );
+    assert_eq!(
+        store.approve(&phone, &new.id, T0).await.unwrap(),
+        Approval::AlreadyApproved
+    );
+    assert_eq!(
+        attempt(&store, &phone, T0).await,
+        Err(AttemptRefused::AlreadyApproved)
+    );
+}
+
+async fn attempts_run_out_and_codes_expire(store: impl Store) {
+    let phone = new_phone();
+    send(&store, &code_for(&phone, T0)).await.unwrap();
+    for expected in 1..=3 {
+        assert_eq!(attempt(&store, &phone, T0).await, Ok(expected));
+    }
+    assert_eq!(
+        attempt(&store, &phone, T0).await,
+        Err(AttemptRefused::AttemptsExhausted)
+    );
+
+    let other = new_phone();
+    send(&store, &code_for(&other, T0)).await.unwrap();
+    let after = T0.plus_seconds(LIFETIME);
+    assert_eq!(
+        attempt(&store, &other, after).await,
+        Err(AttemptRefused::NoPendingVerification)
+    );
+    assert_eq!(
+        attempt(&store, &new_phone(), T0).await,
+        Err(AttemptRefused::NoPendingVerification)
+    );
+}
+
+async fn a_new_code_waits_out_the_cooldown_and_replaces_the_old(store: impl Store) {
+    let phone = new_phone();
+    let first = code_for(&phone, T0);
+    send(&store, &first).await.unwrap();
+    attempt(&store, &phone, T0).await.unwrap();
+    assert_eq!(
+        send(&store, &code_for(&phone, T0.plus_seconds(59))).await,
+        Err(Limit::ResendCooldown)
+    );
+    let second = code_for(&phone, T0.plus_seconds(60));
+    send(&store, &second).await.unwrap();
+    assert_eq!(
+        store
+            .approve(&phone, &first.id, T0.plus_seconds(61))
+            .await
+            .unwrap(),
+        Approval::Replaced
+    );
+    // The new code starts with all its attempts.
+    assert_eq!(attempt(&store, &phone, T0.plus_seconds(61)).await, Ok(1));
+}
+
+async fn a_withdrawn_code_is_gone_and_lifts_the_cooldown_once(store: impl Store) {
+    let phone = new_phone();
+    let new = code_for(&phone, T0);
+    send(&store, &new).await.unwrap();
+    assert!(store.withdraw(&phone, &new.id, T0).await.unwrap());
+    assert!(
+        !store.withdraw(&phone, &new.id, T0).await.unwrap(),
+        "withdrawn twice"
+    );
+    assert_eq!(
+        attempt(&store, &phone, T0).await,
+        Err(AttemptRefused::NoPendingVerification)
+    );
+    send(&store, &code_for(&phone, T0.plus_seconds(1)))
+        .await
+        .unwrap();
+    // A report about an older code changes nothing.
+    assert!(!store.withdraw(&phone, &new.id, T0).await.unwrap());
+    assert_eq!(attempt(&store, &phone, T0.plus_seconds(1)).await, Ok(1));
+}
+
+async fn a_number_takes_5_codes_per_10_minutes(store: impl Store) {
+    let phone = new_phone();
+    // Each send after the cooldown: the fixed 10-minute window counts them all.
+    for n in 0..5 {
+        let new = code_for(&phone, T0.plus_seconds(61 * n));
+        send(&store, &new).await.unwrap();
+    }
+    assert_eq!(
+        send(&store, &code_for(&phone, T0.plus_seconds(61 * 5))).await,
+        Err(Limit::NumberSendsPer10Minutes)
+    );
+}
+
+async fn a_client_has_an_hourly_allowance(store: impl Store) {
+    let limits = Limits {
+        client_requests_per_hour: 3,
+        ..Limits::default()
+    };
+    let client = VerificationId::random();
+    for _ in 0..3 {
+        store
+            .count_client_request(client.as_str(), T0, &limits)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let refused = store
+        .count_client_request(client.as_str(), T0, &limits)
+        .await
+        .unwrap();
+    assert_eq!(refused.map_err(|r| r.limit), Err(Limit::ClientRequests));
+}
+
+async fn an_idempotency_key_is_leased_then_replayed_for_a_day(store: impl Store) {
+    let key = VerificationId::random();
+    let key = key.as_str();
+    assert_eq!(store.claim(key, T0).await.unwrap(), Claim::First);
+    assert_eq!(store.claim(key, T0).await.unwrap(), Claim::InProgress);
+    // A request that died holding the key blocks retries for the lease only.
+    let lease_over = T0.plus_seconds(IDEMPOTENCY_LEASE_SECONDS);
+    assert_eq!(store.claim(key, lease_over).await.unwrap(), Claim::First);
+    store
+        .complete(key, "{\"sent\":1}", lease_over)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.claim(key, lease_over.plus_seconds(1)).await.unwrap(),
+        Claim::Replay("{\"sent\":1}".into())
+    );
+    let day_over = lease_over.plus_seconds(IDEMPOTENCY_ANSWER_SECONDS);
+    assert_eq!(store.claim(key, day_over).await.unwrap(), Claim::First);
+    store.release(key, day_over).await.unwrap();
+    assert_eq!(store.claim(key, day_over).await.unwrap(), Claim::First);
+}
+
+macro_rules! contract {
+    ($($case:ident),+ $(,)?) => {
+        mod in_memory {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(super::InMemoryStore::default()).await
+            })+
+        }
+        mod dynamodb_local {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(integration_tests::dynamodb_store().await).await
+            })+
+        }
+    };
+}
+
+contract!(
+    a_code_is_counted_approved_once_and_then_spent,
+    attempts_run_out_and_codes_expire,
+    a_new_code_waits_out_the_cooldown_and_replaces_the_old,
+    a_withdrawn_code_is_gone_and_lifts_the_cooldown_once,
+    a_number_takes_5_codes_per_10_minutes,
+    a_client_has_an_hourly_allowance,
+    an_idempotency_key_is_leased_then_replayed_for_a_day,
+);
