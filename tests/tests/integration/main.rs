@@ -5,6 +5,7 @@ mod bad_input;
 mod channels;
 mod concurrency;
 mod delivery_reports;
+mod dynamodb_faults;
 mod events;
 mod idempotency;
 mod key_rotation;
