@@ -3,6 +3,8 @@
 //! format. Run through `scripts/test.sh`, which starts DynamoDB Local and
 //! sets `AWS_ENDPOINT_URL_DYNAMODB`.
 
+pub mod fault_proxy;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};

@@ -7,6 +7,7 @@ mod concurrency;
 mod delivery_reports;
 mod dynamodb_faults;
 mod events;
+mod faults;
 mod idempotency;
 mod key_rotation;
 mod limits;
