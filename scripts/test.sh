@@ -44,7 +44,8 @@ wait_http "http://127.0.0.1:$MOTO_PORT/moto-api/" 60 || { tail -20 "$LOGS/moto.l
 export AWS_ENDPOINT_URL_SSM="http://127.0.0.1:$MOTO_PORT"
 
 section "cargo test"
-cargo test --workspace
+# The property tests (shared/src/fuzz_tests.rs) run 1000 cases each.
+PROPTEST_CASES=1000 cargo test --workspace
 
 section "End to end: the Parse JS SDK against the local stack (scripts/dev.sh's)"
 create_table phone-verifications

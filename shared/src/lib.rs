@@ -8,6 +8,8 @@ pub mod adapters;
 pub mod app;
 pub mod config;
 pub mod domain;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod http;
 pub mod messages;
 pub mod ports;

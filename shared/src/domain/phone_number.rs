@@ -1,7 +1,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use phonenumber::metadata::Database;
+use phonenumber::metadata::{Database, Descriptor, Metadata};
 use phonenumber::{Type, country};
 
 use super::numbering_plan;
@@ -72,25 +72,49 @@ impl PhoneNumber {
             }
             _ => input.to_owned(),
         };
+        // phonenumber 0.3 reads national input that starts with the
+        // region's calling code as that code and the rest ("47123456" in NO
+        // as +47 123456, "3906123456" in IT as +39 06123456, another line):
+        // read it whole first, as libphonenumber keeps it when it is valid.
+        let whole = match (international, code) {
+            (false, Some(code)) if digits.starts_with(&code.to_string()) => {
+                Some(format!("tel:+{code}-{digits}"))
+            }
+            _ => None,
+        };
+        // The region is for national input: phonenumber would read an
+        // international number by the region's rules, not its own (the
+        // national prefix of "+44 020 7946 0958" kept with "US").
+        let region = region.filter(|_| !international);
         let region_code = region.as_ref().map(AsRef::as_ref);
         code.into_iter()
             .flat_map(|code| numbering_plan::plans_for(code, region_code))
-            .find_map(|plan| Self::parse_with(plan, region, &text))
+            .find_map(|plan| {
+                whole
+                    .iter()
+                    .chain([&text])
+                    .find_map(|text| Self::parse_with(plan, region, text))
+            })
             .ok_or(PhoneNumberError::Invalid)
     }
 
     /// The number if it is valid in this numbering plan.
     fn parse_with(plan: &Database, region: Option<country::Id>, text: &str) -> Option<Self> {
         let number = phonenumber::parse_with(plan, region, text).ok()?;
-        if !phonenumber::is_valid_with(plan, &number) {
+        // Not `format_with`: its Display loads the whole plan.
+        let national = number.national().to_string();
+        let e164 = format!("+{}{national}", number.code().value());
+        // E.164 allows 15 digits; the plan's patterns allow longer German
+        // numbers (+49 and 14 digits), which no carrier would take.
+        if e164.len() > 1 + 15 || !phonenumber::is_valid_with(plan, &number) {
             return None;
         }
+        let (territory, kind) = classify(plan, number.code().value(), &national)?;
         Some(Self {
-            // Not `format_with`: its Display loads the whole plan.
-            e164: format!("+{}{}", number.code().value(), number.national()),
+            e164,
             country_code: number.code().value(),
-            region: number.metadata(plan).and_then(|m| m.id().parse().ok()),
-            kind: number.number_type(plan),
+            region: territory.id().parse().ok(),
+            kind,
         })
     }
 
@@ -118,6 +142,57 @@ impl PhoneNumber {
             "*".repeat(hidden),
             &self.e164[prefix_len + hidden..]
         )
+    }
+}
+
+/// The territory and line type of a valid number, found as
+/// `phonenumber::PhoneNumber::metadata` and `number_type` do, but with the
+/// leading zeros that some plans keep (Italy, Côte d'Ivoire, Congo): theirs
+/// drop them, so "+225 07 ..." mobiles were of no type (no texts) and the
+/// type and territory of "+39 0..." depended on the region given.
+fn classify<'a>(plan: &'a Database, code: u16, national: &str) -> Option<(&'a Metadata, Type)> {
+    let territories = plan.by_code(&code)?;
+    let territory = match territories[..] {
+        [only] => only,
+        _ => territories
+            .into_iter()
+            .find(|meta| match meta.leading_digits() {
+                Some(digits) => digits.find(national).is_some_and(|m| m.start() == 0),
+                None => line_type(meta, national) != Type::Unknown,
+            })?,
+    };
+    Some((territory, line_type(territory, national)))
+}
+
+/// `phonenumber::PhoneNumber::number_type`, of the number's own digits.
+fn line_type(territory: &Metadata, national: &str) -> Type {
+    let types = territory.descriptors();
+    let matches =
+        |descriptor: Option<&Descriptor>| descriptor.is_some_and(|d| d.is_match(national));
+    if !types.general().is_match(national) {
+        return Type::Unknown;
+    }
+    let special = [
+        Type::PremiumRate,
+        Type::TollFree,
+        Type::SharedCost,
+        Type::Voip,
+        Type::PersonalNumber,
+        Type::Pager,
+        Type::Uan,
+        Type::Voicemail,
+    ];
+    if let Some(kind) = special.into_iter().find(|kind| matches(types.get(*kind))) {
+        return kind;
+    }
+    let same_pattern = types.fixed_line().map(|d| d.national_number().as_str())
+        == types.mobile().map(|d| d.national_number().as_str());
+    match (matches(types.fixed_line()), matches(types.mobile())) {
+        (true, true) => Type::FixedLineOrMobile,
+        (true, false) if same_pattern => Type::FixedLineOrMobile,
+        (true, false) => Type::FixedLine,
+        (false, true) => Type::Mobile,
+        (false, false) => Type::Unknown,
     }
 }
 

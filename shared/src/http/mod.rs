@@ -11,7 +11,7 @@ mod errors;
 mod gateway;
 mod handlers;
 mod metrics;
-mod params;
+pub(crate) mod params;
 mod reason;
 
 pub use answer::ApiError;
