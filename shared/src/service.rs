@@ -463,6 +463,7 @@ mod tests {
         let sent = send(&service).await;
         assert_eq!(sent.expires_at, Timestamp::from_unix_seconds(1_800_000_600));
         assert_eq!(sent.attempts_remaining, 5);
+        assert!(!sent.unconfirmed, "the provider took it");
         let code = received_code(&sender);
         let approved = service.check_code(phone(), &code, CLIENT).await.unwrap();
         assert_eq!(approved.phone, phone());
@@ -723,5 +724,69 @@ mod tests {
             ))
         ));
         assert!(sender.sent().is_empty());
+    }
+
+    async fn send_before(service: &Service, deadline: Duration) -> Result<CodeSent, SendError> {
+        service
+            .send_code(SendRequest {
+                deadline: Some(Instant::now() + deadline),
+                phone: phone(),
+                channel: Channel::Sms,
+                client: CLIENT.into(),
+                locale: None,
+                status_callback: None,
+            })
+            .await
+    }
+
+    #[tokio::test]
+    async fn nothing_is_sent_when_the_caller_would_be_gone_before_the_answer() {
+        let (service, sender, _) = service();
+        let refused = send_before(&service, Duration::from_millis(100)).await;
+        assert!(matches!(
+            refused,
+            Err(SendError::Delivery(DeliveryError::Unavailable(_)))
+        ));
+        assert!(sender.sent().is_empty());
+        // The code was withdrawn with the cooldown: a send in time goes at once.
+        send_before(&service, Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(sender.sent().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_report_withdraws_its_own_code_once() {
+        let (service, sender, _) = service();
+        send(&service).await;
+        let message = sender.sent().pop().unwrap();
+        let (id, sent_at) = (message.verification_id, message.sent_at);
+        assert!(
+            service
+                .record_undelivered(&phone(), &id, sent_at)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !service
+                .record_undelivered(&phone(), &id, sent_at)
+                .await
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn the_policy_is_the_one_given() {
+        let policy = Policy {
+            max_attempts: 3,
+            ..Policy::default()
+        };
+        let service = VerificationService::new(
+            InMemoryStore::default(),
+            Arc::new(ManualClock::starting_at(Timestamp::from_unix_seconds(0))),
+            CodeHasher::new("v1", b"unit-test key of at least 32 bytes".to_vec()),
+            policy,
+        );
+        assert_eq!(service.policy().max_attempts, 3);
     }
 }
