@@ -165,9 +165,12 @@ impl Params {
         }
     }
 
-    /// The `Idempotency-Key` header, else the `idempotencyKey` parameter:
-    /// 1 to 255 visible ASCII characters.
+    /// The `Idempotency-Key` header or the `idempotencyKey` parameter: 1 to
+    /// 255 visible ASCII characters. When both are given, both must be valid
+    /// and the same.
     pub fn idempotency_key(&self, request: &Request) -> Result<Option<String>, ApiError> {
+        let valid =
+            |key: &str| (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
         let from_header = request
             .headers()
             .get("idempotency-key")
@@ -177,14 +180,15 @@ impl Params {
                     .map_err(|_| RequestError::InvalidIdempotencyKey)
             })
             .transpose()?;
-        let Some(key) = from_header.or(self.optional_str("idempotencyKey")?) else {
-            return Ok(None);
+        let from_body = self.optional_str("idempotencyKey")?;
+        let key = match (from_header, from_body) {
+            (Some(header), Some(body)) if header != body => None,
+            (header, body) => header.or(body),
         };
-        let valid = (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
-        if valid {
-            Ok(Some(key.to_owned()))
-        } else {
-            Err(RequestError::InvalidIdempotencyKey.into())
+        match (key, from_header.or(from_body)) {
+            (None, None) => Ok(None),
+            (Some(key), _) if valid(key) => Ok(Some(key.to_owned())),
+            _ => Err(RequestError::InvalidIdempotencyKey.into()),
         }
     }
 

@@ -84,7 +84,7 @@ reasons! {
     InvalidParameterType = "invalid_parameter_type", BAD_REQUEST, VALIDATION_ERROR, None,
         "A parameter must be a string.";
     InvalidIdempotencyKey = "invalid_idempotency_key", BAD_REQUEST, VALIDATION_ERROR, None,
-        "The idempotency key must be 1 to 255 visible ASCII characters.";
+        "The idempotency key must be 1 to 255 visible ASCII characters, the same in the header and the parameter if both are sent.";
     IdempotencyKeyInUse = "idempotency_key_in_use", CONFLICT, VALIDATION_ERROR, Some(2),
         "A request with this idempotency key is still running. Retry in a few seconds.";
 

@@ -93,6 +93,25 @@ async fn invalid_keys_are_refused() {
     assert!(stack.messages().await.is_empty());
 }
 
+/// Found by schemathesis: a valid header used to hide an invalid parameter.
+#[tokio::test]
+async fn a_header_and_a_parameter_must_agree() {
+    let stack = Stack::start().await;
+    for (header, parameter) in [("good-key", "has space"), ("key-one", "key-two")] {
+        let body = json!({ "phoneNumber": unique_phone(), "idempotencyKey": parameter });
+        let mut event: Value = serde_json::from_str(&http_api_event(
+            Function::Send,
+            &body.to_string(),
+            "application/json",
+        ))
+        .unwrap();
+        event["headers"]["idempotency-key"] = header.into();
+        let answer = stack.call_event(Function::Send, &event.to_string()).await;
+        assert_eq!(answer.reason(), "invalid_idempotency_key", "{parameter}");
+    }
+    assert!(stack.messages().await.is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ten_parallel_retries_send_one_message() {
     let stack = Arc::new(Stack::start().await);
