@@ -152,15 +152,12 @@ impl PhoneNumber {
 /// type and territory of "+39 0..." depended on the region given.
 fn classify<'a>(plan: &'a Database, code: u16, national: &str) -> Option<(&'a Metadata, Type)> {
     let territories = plan.by_code(&code)?;
-    let territory = match territories[..] {
-        [only] => only,
-        _ => territories
-            .into_iter()
-            .find(|meta| match meta.leading_digits() {
-                Some(digits) => digits.find(national).is_some_and(|m| m.start() == 0),
-                None => line_type(meta, national) != Type::Unknown,
-            })?,
-    };
+    let territory = territories
+        .into_iter()
+        .find(|meta| match meta.leading_digits() {
+            Some(digits) => digits.find(national).is_some_and(|m| m.start() == 0),
+            None => line_type(meta, national) != Type::Unknown,
+        })?;
     Some((territory, line_type(territory, national)))
 }
 
@@ -185,11 +182,9 @@ fn line_type(territory: &Metadata, national: &str) -> Type {
     if let Some(kind) = special.into_iter().find(|kind| matches(types.get(*kind))) {
         return kind;
     }
-    let same_pattern = types.fixed_line().map(|d| d.national_number().as_str())
-        == types.mobile().map(|d| d.national_number().as_str());
+    // Where the two patterns are the same (US), both match: no telling.
     match (matches(types.fixed_line()), matches(types.mobile())) {
         (true, true) => Type::FixedLineOrMobile,
-        (true, false) if same_pattern => Type::FixedLineOrMobile,
         (true, false) => Type::FixedLine,
         (false, true) => Type::Mobile,
         (false, false) => Type::Unknown,
@@ -371,5 +366,135 @@ mod tests {
             let _ = PhoneNumber::parse(&input, None);
             let _ = PhoneNumber::parse(&input, Some("DE"));
         }
+    }
+
+    #[test]
+    fn input_is_read_up_to_40_characters() {
+        // Spaces inside the number, where they are allowed.
+        let padded = |length: usize| format!("+1{}4155550123", " ".repeat(length - 12));
+        assert!(PhoneNumber::parse(&padded(MAX_INPUT_LENGTH), None).is_ok());
+        assert_eq!(
+            PhoneNumber::parse(&padded(MAX_INPUT_LENGTH + 1), None),
+            Err(PhoneNumberError::Invalid)
+        );
+    }
+
+    // Regressions the property tests (fuzz_tests.rs) found.
+
+    /// phonenumber 0.3 took the first digits of national input for the calling
+    /// code when they were the region's own: valid numbers were refused, and
+    /// an Italian mobile became a Rome landline (a code sent to someone else).
+    #[test]
+    fn national_numbers_starting_with_their_calling_code_are_read_whole() {
+        for (input, region, expected) in [
+            ("3906123456", "IT", "+393906123456"),
+            ("392 123 4567", "IT", "+393921234567"),
+            ("47123456", "NO", "+4747123456"),
+            ("4712 3456", "NO", "+4747123456"),
+            ("6512 3456", "SG", "+6565123456"),
+            ("771 000 9998", "KZ", "+77710009998"),
+            ("8 771 000 9998", "KZ", "+77710009998"),
+            ("1 415 555 0123", "US", "+14155550123"),
+        ] {
+            let number = PhoneNumber::parse(input, Some(region));
+            assert_eq!(
+                number.as_ref().map(PhoneNumber::as_e164),
+                Ok(expected),
+                "{input} in {region}"
+            );
+            let international = PhoneNumber::parse(expected, None).unwrap();
+            assert_eq!(number.unwrap(), international);
+        }
+    }
+
+    /// With a region, international input was read by that region's rules:
+    /// the national prefix of "+44 020 7946 0958" stayed in with "US", and a
+    /// number valid without a region was refused with one.
+    #[test]
+    fn international_numbers_read_the_same_with_any_region() {
+        for (input, expected) in [
+            ("+950220000", "+95220000"),
+            ("+44 020 7946 0958", "+442079460958"),
+            ("+44 (0)20 7946 0958", "+442079460958"),
+            ("+33 06 12 34 56 78", "+33612345678"),
+        ] {
+            for region in [None, Some("US"), Some("FR"), Some("GB")] {
+                let number = PhoneNumber::parse(input, region);
+                assert_eq!(
+                    number.as_ref().map(PhoneNumber::as_e164),
+                    Ok(expected),
+                    "{input} with {region:?}"
+                );
+            }
+        }
+    }
+
+    /// phonenumber 0.3 finds the type and territory of a number without the
+    /// leading zeros some plans keep: Ivorian and Congolese mobiles were of no
+    /// type (refused for texts), and "010000" in VA was of no country ("001")
+    /// but Italian when read back from its E.164.
+    #[test]
+    fn numbers_with_leading_zeros_have_their_type_and_territory() {
+        for (input, region, e164, territory, kind) in [
+            ("010000", Some("VA"), "+39010000", "IT", Type::FixedLine),
+            (
+                "+39 02 1234 5678",
+                None,
+                "+390212345678",
+                "IT",
+                Type::FixedLine,
+            ),
+            (
+                "0212345678",
+                Some("VA"),
+                "+390212345678",
+                "IT",
+                Type::FixedLine,
+            ),
+            (
+                "06 698 12345",
+                Some("VA"),
+                "+390669812345",
+                "VA",
+                Type::FixedLine,
+            ),
+            (
+                "+225 07 12 34 56 78",
+                None,
+                "+2250712345678",
+                "CI",
+                Type::Mobile,
+            ),
+            (
+                "+242 06 123 4567",
+                None,
+                "+242061234567",
+                "CG",
+                Type::Mobile,
+            ),
+        ] {
+            let number = PhoneNumber::parse(input, region).unwrap();
+            assert_eq!(
+                (number.as_e164(), number.region_code(), number.kind()),
+                (e164, territory, kind),
+                "{input} in {region:?}"
+            );
+            assert_eq!(PhoneNumber::parse(e164, None), Ok(number));
+        }
+    }
+
+    /// The plan's German patterns allow 14 digits after +49: 16 in all, more
+    /// than E.164 (and Twilio) allow.
+    #[test]
+    fn numbers_longer_than_e164_allows_are_refused() {
+        for (input, region) in [("20100000000000", Some("DE")), ("+49 20100000000000", None)] {
+            assert_eq!(
+                PhoneNumber::parse(input, region),
+                Err(PhoneNumberError::Invalid),
+                "{input}"
+            );
+        }
+        let longest = PhoneNumber::parse("+49 2010000000000", None).unwrap();
+        assert_eq!(longest.as_e164(), "+492010000000000");
     }
 }

@@ -177,6 +177,12 @@ impl FromStr for Channel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_code_mac_never_shows_its_bytes() {
+        let mac = CodeMac::from_stored(vec![0xab; 32]);
+        assert_eq!(format!("{mac:?}"), "CodeMac(<redacted>)");
+    }
     use crate::domain::CodeLength;
 
     fn hasher() -> CodeHasher {
