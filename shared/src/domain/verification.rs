@@ -179,6 +179,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_hasher_shows_its_key_id_never_its_key() {
+        let hasher = CodeHasher::new("v2", b"a secret key of at least 32 bytes!".to_vec());
+        assert_eq!(format!("{hasher:?}"), r#"CodeHasher { key_id: "v2", .. }"#);
+    }
+
+    #[test]
     fn a_code_mac_never_shows_its_bytes() {
         let mac = CodeMac::from_stored(vec![0xab; 32]);
         assert_eq!(format!("{mac:?}"), "CodeMac(<redacted>)");
