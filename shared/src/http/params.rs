@@ -169,8 +169,6 @@ impl Params {
     /// 255 visible ASCII characters. When both are given, both must be valid
     /// and the same.
     pub fn idempotency_key(&self, request: &Request) -> Result<Option<String>, ApiError> {
-        let valid =
-            |key: &str| (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
         let from_header = request
             .headers()
             .get("idempotency-key")
@@ -180,15 +178,18 @@ impl Params {
                     .map_err(|_| RequestError::InvalidIdempotencyKey)
             })
             .transpose()?;
-        let from_body = self.optional_str("idempotencyKey")?;
-        let key = match (from_header, from_body) {
-            (Some(header), Some(body)) if header != body => None,
-            (header, body) => header.or(body),
+        let key = match (from_header, self.optional_str("idempotencyKey")?) {
+            (None, None) => return Ok(None),
+            (Some(header), Some(body)) if header != body => {
+                return Err(RequestError::InvalidIdempotencyKey.into());
+            }
+            (Some(key), _) | (None, Some(key)) => key,
         };
-        match (key, from_header.or(from_body)) {
-            (None, None) => Ok(None),
-            (Some(key), _) if valid(key) => Ok(Some(key.to_owned())),
-            _ => Err(RequestError::InvalidIdempotencyKey.into()),
+        let valid = (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
+        if valid {
+            Ok(Some(key.to_owned()))
+        } else {
+            Err(RequestError::InvalidIdempotencyKey.into())
         }
     }
 
