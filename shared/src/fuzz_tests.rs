@@ -22,7 +22,8 @@ use proptest::test_runner::{TestCaseResult, TestRunner};
 use serde_json::{Map, Value};
 
 use crate::domain::{CodeLength, OneTimeCode, PhoneNumber, PhoneNumberError};
-use crate::http::params::{DeliveryReport, Params};
+use crate::http::delivery_report::DeliveryReport;
+use crate::http::params::Params;
 use crate::http::{ApiError, MAX_BODY_BYTES};
 
 // ---------------------------------------------------------------------------

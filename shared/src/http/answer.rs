@@ -1,10 +1,11 @@
 use std::borrow::Cow;
+use std::time::Instant;
 
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Response};
 use serde_json::{Map, Value, json};
 
-use super::Reason;
+use super::{Reason, metrics};
 
 /// Parse Server error codes (`Parse.Error`), which Parse SDKs understand.
 pub(super) mod parse_code {
@@ -104,4 +105,40 @@ fn json_response(status: StatusCode, body: &Value, retry_after: Option<u64>) -> 
     builder
         .body(Body::Text(body.to_string()))
         .expect("status and headers are valid")
+}
+
+/// Logs one line per request (no number, no code) and builds the answer.
+pub(super) fn respond(
+    function: &str,
+    started: Instant,
+    outcome: Result<Value, ApiError>,
+) -> Response<Body> {
+    let latency_us = started.elapsed().as_micros();
+    match outcome {
+        Ok(result) => {
+            tracing::info!(
+                function,
+                status = 200,
+                outcome = "ok",
+                latency_us,
+                "request answered"
+            );
+            success(result)
+        }
+        Err(error) => {
+            metrics::count(
+                "Refusals",
+                &[("Reason", error.reason.as_str()), ("Function", function)],
+            );
+            tracing::info!(
+                function,
+                status = error.status().as_u16(),
+                outcome = "refused",
+                reason = error.reason.as_str(),
+                latency_us,
+                "request answered"
+            );
+            error.into_response()
+        }
+    }
 }

@@ -2,22 +2,29 @@
 //! JSON object of parameters; answers `{"result": ...}` or
 //! `{"code", "error", "reason"}`.
 //!
-//! `params` reads requests, `answer` builds responses, `reason` lists every
-//! failure clients can see, `errors` is the one place where every error
-//! becomes an HTTP answer, `handlers` ties them to the service.
+//! `routes` dispatches a request to `send_api` or `verify_api`, the
+//! handlers that tie the contract to the service. `params` reads Parse
+//! parameters and `delivery_report` Twilio's webhook; `answer` builds
+//! responses, `reason` lists every failure clients can see, `errors` is the
+//! one place where every error becomes an HTTP answer; `idempotency` and
+//! `metrics` serve the handlers; `gateway` reads what API Gateway adds.
 
 mod answer;
+pub(crate) mod delivery_report;
 mod errors;
 mod gateway;
-mod handlers;
+mod idempotency;
 mod metrics;
 pub(crate) mod params;
 mod reason;
+mod routes;
+mod send_api;
+mod verify_api;
 
 pub use answer::ApiError;
 pub use gateway::with_decodable_body;
-pub use handlers::{
-    HttpFunction, JWKS_ROUTE, SEND_ROUTE, STATUS_ROUTE, SendApi, VERIFY_ROUTE, VerifyApi,
-};
 pub use params::{MAX_BODY_BYTES, RequestError};
 pub use reason::Reason;
+pub use routes::{HttpFunction, JWKS_ROUTE, SEND_ROUTE, STATUS_ROUTE, VERIFY_ROUTE};
+pub use send_api::SendApi;
+pub use verify_api::VerifyApi;

@@ -1,0 +1,75 @@
+//! The counters: one item per key and window, incremented under a condition
+//! that it stays below its maximum; the TTL removes it after its window.
+
+use aws_sdk_dynamodb::types::builders::UpdateBuilder;
+use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, Update};
+
+use super::DynamoDbStore;
+use super::attributes::{n, s};
+use super::keys::client_key;
+use crate::domain::{Limits, Timestamp, Window};
+use crate::ports::StoreError;
+
+/// An hourly counter below its maximum.
+const COUNTER_UPDATE: &str = "ADD hits :one SET expires_at = :counter_ttl";
+const COUNTER_BELOW_MAX: &str = "attribute_not_exists(hits) OR hits < :max";
+
+impl DynamoDbStore {
+    /// One request of `client` in this hour, and one send if `sending`:
+    /// the client's hourly counter counts both, each against its own maximum.
+    pub(super) fn client_counter(
+        &self,
+        client: &str,
+        now: Timestamp,
+        limits: &Limits,
+        sending: bool,
+    ) -> Result<Update, StoreError> {
+        let counter = self
+            .counter_update(
+                client_key(client),
+                Window::HOUR,
+                limits.client_requests_per_hour,
+                now,
+            )
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let counter = if sending {
+            counter
+                .update_expression("ADD hits :one, sends :one SET expires_at = :counter_ttl")
+                .condition_expression(format!(
+                    "({COUNTER_BELOW_MAX}) AND (attribute_not_exists(sends) OR sends < :max_sends)"
+                ))
+                .expression_attribute_values(":max_sends", n(limits.client_sends_per_hour))
+        } else {
+            counter
+        };
+        counter
+            .build()
+            .map_err(|error| StoreError::Malformed(error.to_string()))
+    }
+
+    /// One hit on the counter `key` of the window of `length` seconds that
+    /// holds `now`, refused at `max`; the item expires an hour after its window.
+    pub(super) fn counter(
+        &self,
+        key: String,
+        length: u64,
+        max: u32,
+        now: Timestamp,
+    ) -> Result<Update, StoreError> {
+        self.counter_update(key, length, max, now)
+            .build()
+            .map_err(|error| StoreError::Malformed(error.to_string()))
+    }
+
+    fn counter_update(&self, key: String, length: u64, max: u32, now: Timestamp) -> UpdateBuilder {
+        let window = Window::containing(now, length);
+        Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(&format!("{key}#{}", window.index)))
+            .update_expression(COUNTER_UPDATE)
+            .condition_expression(COUNTER_BELOW_MAX)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(max))
+            .expression_attribute_values(":counter_ttl", n(window.ends_at.unix_seconds() + 3_600))
+    }
+}

@@ -1,0 +1,318 @@
+//! The verification store: a send in one transaction, attempts, approval
+//! and withdrawal as conditional updates of the number's item.
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+
+use super::attributes::{get_b, get_n, get_s, n, s};
+use super::keys::{lock_edge, number_key, number_ttl};
+use super::refusals::{why_attempt_refused, why_transaction_canceled};
+use super::{APPROVED, DynamoDbStore, NOT_LOCKED, PENDING, WITHDRAWN, conditional, unavailable};
+use crate::domain::{
+    CodeMac, Limit, LimitReached, Limits, PhoneNumber, Timestamp, VerificationId, Window,
+    seconds_until,
+};
+use crate::ports::{
+    Approval, AttemptRefused, CountedAttempt, NewVerification, Requester, StoreError,
+    VerificationStore,
+};
+
+impl VerificationStore for DynamoDbStore {
+    async fn save_new(
+        &self,
+        new: &NewVerification,
+        requester: Requester<'_>,
+        limits: &Limits,
+    ) -> Result<Result<(), LimitReached>, StoreError> {
+        let now = new.created_at;
+        let number = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(&number_key(&new.phone)))
+            .update_expression(
+                "SET verification_id = :id, code_mac = :mac, key_id = :key_id, \
+                 channel = :channel, #status = :pending, attempts = :zero, created_at = :now, \
+                 code_expires_at = :code_expires_at, last_sent_at = :now, expires_at = :ttl \
+                 REMOVE verified_at",
+            )
+            .condition_expression(format!(
+                "(attribute_not_exists(last_sent_at) OR last_sent_at <= :cooldown_edge) \
+                 AND {NOT_LOCKED}"
+            ))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":id", s(new.id.as_str()))
+            .expression_attribute_values(
+                ":mac",
+                AttributeValue::B(Blob::new(new.code_mac.as_bytes())),
+            )
+            .expression_attribute_values(":key_id", s(&new.key_id))
+            .expression_attribute_values(":channel", s(new.channel.as_str()))
+            .expression_attribute_values(":pending", s(PENDING))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":now", n(now.unix_seconds()))
+            .expression_attribute_values(":code_expires_at", n(new.expires_at.unix_seconds()))
+            .expression_attribute_values(":ttl", number_ttl(now, limits))
+            .expression_attribute_values(
+                ":cooldown_edge",
+                n(now.unix_seconds() - limits.resend_cooldown_seconds as i64),
+            )
+            .expression_attribute_values(":lock_after", n(limits.failed_checks_before_lockout))
+            .expression_attribute_values(":lock_edge", lock_edge(now, limits))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|error| StoreError::Malformed(error.to_string()))?;
+        // The number first: its refusal is the most specific explanation;
+        // then the counters, in the order `counters` explains them below.
+        let phone = number_key(&new.phone);
+        let updates = [
+            number,
+            self.counter(
+                format!("{phone}#10m"),
+                Window::TEN_MINUTES,
+                limits.sends_per_10_minutes,
+                now,
+            )?,
+            self.counter(
+                format!("{phone}#1d"),
+                Window::DAY,
+                limits.sends_per_day,
+                now,
+            )?,
+            self.client_counter(requester.client, now, limits, true)?,
+            self.counter(
+                format!("budget#{}", requester.country),
+                Window::HOUR,
+                limits.messages_per_country_per_hour,
+                now,
+            )?,
+            self.counter(
+                "budget#all".into(),
+                Window::HOUR,
+                limits.messages_per_hour,
+                now,
+            )?,
+        ];
+        let items: Vec<TransactWriteItem> = updates
+            .into_iter()
+            .map(|update| TransactWriteItem::builder().update(update).build())
+            .collect();
+        let mut tries = 0;
+        let reasons = loop {
+            tries += 1;
+            let request = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()));
+            let started = std::time::Instant::now();
+            let result = request.send().await;
+            let latency_ms = started.elapsed().as_millis();
+            tracing::info!(
+                operation = "TransactWriteItems",
+                latency_ms,
+                "dynamodb call"
+            );
+            let failure = match result {
+                Ok(_) => return Ok(Ok(())),
+                Err(SdkError::ServiceError(failure))
+                    if matches!(
+                        failure.err(),
+                        TransactWriteItemsError::TransactionCanceledException(_)
+                    ) =>
+                {
+                    failure.into_err()
+                }
+                Err(other) => return Err(unavailable(other)),
+            };
+            let TransactWriteItemsError::TransactionCanceledException(canceled) = failure else {
+                unreachable!("matched above")
+            };
+            let reasons = canceled.cancellation_reasons.unwrap_or_default();
+            // Concurrent sends touching the same budget item conflict instead
+            // of queueing: try again shortly, a few times, before giving up.
+            let conflict = reasons
+                .iter()
+                .any(|r| r.code() == Some("TransactionConflict"));
+            let condition_failed = reasons
+                .iter()
+                .any(|r| r.code() == Some("ConditionalCheckFailed"));
+            if conflict && !condition_failed && tries < 4 {
+                let pause = 10 * tries + rand::random_range(0..20);
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                continue;
+            }
+            break reasons;
+        };
+        why_transaction_canceled(&reasons, now, limits).map(Err)
+    }
+
+    async fn withdraw(
+        &self,
+        phone: &PhoneNumber,
+        id: &VerificationId,
+        sent_at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        // The cooldown is lifted only if it is still this send's.
+        let request = self
+            .update_number(phone)
+            .update_expression("SET #status = :withdrawn REMOVE code_mac, last_sent_at")
+            .condition_expression(
+                "verification_id = :id AND #status = :pending AND last_sent_at = :sent_at",
+            )
+            .expression_attribute_values(":id", s(id.as_str()))
+            .expression_attribute_values(":pending", s(PENDING))
+            .expression_attribute_values(":withdrawn", s(WITHDRAWN))
+            .expression_attribute_values(":sent_at", n(sent_at.unix_seconds()));
+        // A failed condition means a newer code replaced this one, or it
+        // was withdrawn already: nothing to do.
+        Ok(conditional(request).await?.is_ok())
+    }
+
+    async fn count_client_request(
+        &self,
+        client: &str,
+        now: Timestamp,
+        limits: &Limits,
+    ) -> Result<Result<(), LimitReached>, StoreError> {
+        let counter = self.client_counter(client, now, limits, false)?;
+        let request = self
+            .client
+            .update_item()
+            .table_name(counter.table_name)
+            .set_key(Some(counter.key))
+            .update_expression(counter.update_expression)
+            .set_condition_expression(counter.condition_expression)
+            .set_expression_attribute_values(counter.expression_attribute_values);
+        Ok(conditional(request)
+            .await?
+            .map(|_| ())
+            .map_err(|_| LimitReached {
+                limit: Limit::ClientRequests,
+                retry_after_seconds: seconds_until(
+                    now,
+                    Window::containing(now, Window::HOUR).ends_at,
+                ),
+            }))
+    }
+
+    async fn count_attempt(
+        &self,
+        phone: &PhoneNumber,
+        now: Timestamp,
+        max_attempts: u32,
+        limits: &Limits,
+    ) -> Result<Result<CountedAttempt, AttemptRefused>, StoreError> {
+        // One write; a second only right after a lock ran out (or when a
+        // concurrent attempt moved the count between the two cases).
+        let mut lock_ran_out = false;
+        for _ in 0..3 {
+            let request = self.attempt(phone, now, max_attempts, limits, lock_ran_out);
+            match conditional(request).await? {
+                Ok(Some(item)) => {
+                    return Ok(Ok(CountedAttempt {
+                        id: VerificationId::from_stored(
+                            get_s(&item, "verification_id")?.to_owned(),
+                        ),
+                        code_mac: CodeMac::from_stored(get_b(&item, "code_mac")?.to_vec()),
+                        key_id: get_s(&item, "key_id")?.to_owned(),
+                        attempts: get_n(&item, "attempts")?,
+                    }));
+                }
+                Ok(None) => {
+                    return Err(StoreError::Malformed(
+                        "update returned no attributes".into(),
+                    ));
+                }
+                Err(old) => match why_attempt_refused(old.as_ref(), now, max_attempts, limits)? {
+                    Some(refused) => return Ok(Err(refused)),
+                    // Nothing refuses it: the other case of the lock applies.
+                    None => lock_ran_out = !lock_ran_out,
+                },
+            }
+        }
+        Err(StoreError::Malformed(
+            "an attempt was refused but no rule explains it".into(),
+        ))
+    }
+
+    async fn approve(
+        &self,
+        phone: &PhoneNumber,
+        id: &VerificationId,
+        now: Timestamp,
+    ) -> Result<Approval, StoreError> {
+        let request = self
+            .update_number(phone)
+            .update_expression(
+                "SET #status = :approved, verified_at = :now, failures = :zero REMOVE code_mac",
+            )
+            .condition_expression("verification_id = :id AND #status = :pending")
+            .expression_attribute_values(":id", s(id.as_str()))
+            .expression_attribute_values(":pending", s(PENDING))
+            .expression_attribute_values(":approved", s(APPROVED))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":now", n(now.unix_seconds()));
+        Ok(match conditional(request).await? {
+            Ok(_) => Approval::Approved,
+            Err(Some(old))
+                if get_s(&old, "verification_id").ok() == Some(id.as_str())
+                    && get_s(&old, "status").ok() == Some(APPROVED) =>
+            {
+                Approval::AlreadyApproved
+            }
+            Err(_) => Approval::Replaced,
+        })
+    }
+}
+
+impl DynamoDbStore {
+    /// Counts one attempt on the pending code, before it is compared, and one
+    /// consecutive failure of the number. While the number is under its
+    /// lockout limit the failures go up by one; once a lock has run out they
+    /// start again at one, so that a typo after a lock does not lock the
+    /// owner out for another full period.
+    fn attempt(
+        &self,
+        phone: &PhoneNumber,
+        now: Timestamp,
+        max_attempts: u32,
+        limits: &Limits,
+        lock_ran_out: bool,
+    ) -> UpdateItemFluentBuilder {
+        let request = self
+            .update_number(phone)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":pending", s(PENDING))
+            .expression_attribute_values(":now", n(now.unix_seconds()))
+            .expression_attribute_values(":ttl", number_ttl(now, limits))
+            .expression_attribute_values(":max", n(max_attempts))
+            .expression_attribute_values(":lock_after", n(limits.failed_checks_before_lockout))
+            .return_values(ReturnValue::AllNew);
+        let (failures, lock) = if lock_ran_out {
+            (
+                "failures = :one",
+                "failures >= :lock_after AND last_attempt_at <= :lock_edge",
+            )
+        } else {
+            (
+                "failures = if_not_exists(failures, :zero) + :one",
+                "(attribute_not_exists(failures) OR failures < :lock_after)",
+            )
+        };
+        let request = if lock_ran_out {
+            request.expression_attribute_values(":lock_edge", lock_edge(now, limits))
+        } else {
+            request.expression_attribute_values(":zero", n(0))
+        };
+        request
+            .update_expression(format!(
+                "SET attempts = attempts + :one, {failures}, last_attempt_at = :now, expires_at = :ttl"
+            ))
+            .condition_expression(format!(
+                "#status = :pending AND code_expires_at > :now AND attempts < :max AND {lock}"
+            ))
+    }
+}

@@ -1,0 +1,70 @@
+//! Configuration from environment variables, checked once at start-up so a
+//! deployment with a missing or bad value fails at init with a clear message
+//! instead of on the first request. Empty values count as unset (SAM passes
+//! empty strings for optional parameters).
+//!
+//! `settings` reads and checks single values; `common`, `send` and `verify`
+//! build what both functions, the send function and the verify function need.
+
+mod common;
+mod send;
+mod settings;
+#[cfg(test)]
+mod tests;
+mod verify;
+
+pub use settings::{TUNING_SETTINGS, with_settings};
+
+use crate::adapters::twilio::{DeliveryReports, TwilioConfig};
+use crate::domain::CodeHasher;
+use crate::messages::{MessageTooLong, Messages};
+use crate::proof::ProofSigner;
+use crate::service::Policy;
+
+/// What both functions need.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    pub hasher: CodeHasher,
+    pub policy: Policy,
+    /// When set, requests must carry it (`X-Parse-Application-Id` or `_ApplicationId`).
+    pub parse_application_id: Option<String>,
+}
+
+/// The send function's configuration: Twilio and the message texts.
+#[derive(Debug, Clone)]
+pub struct SendConfig {
+    pub common: Config,
+    pub twilio: TwilioConfig,
+    pub messages: Messages,
+    /// Present when Twilio's delivery reports can be checked (an auth token
+    /// is known): they go to `POST /twilio/status`.
+    pub delivery_reports: Option<DeliveryReports>,
+}
+
+/// The verify function's configuration: the proof signing key.
+#[derive(Debug, Clone)]
+pub struct VerifyConfig {
+    pub common: Config,
+    /// When set, approvals carry a signed proof (JWT).
+    pub proof: Option<ProofSigner>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("missing configuration: set the environment variable {0}")]
+    Missing(&'static str),
+    #[error("missing configuration: set {0} or {1}")]
+    MissingOneOf(&'static str, &'static str),
+    #[error("invalid configuration: {0}")]
+    Messages(#[from] MessageTooLong),
+    #[error("invalid configuration: {name} {problem}")]
+    Invalid {
+        name: &'static str,
+        problem: &'static str,
+    },
+    #[error(
+        "invalid configuration: SETTINGS holds {0}, which is not a tuning setting (see docs/configuration.md)"
+    )]
+    UnknownSetting(String),
+}

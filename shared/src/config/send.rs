@@ -1,0 +1,170 @@
+//! The send function's settings: Twilio's account, credentials and senders,
+//! the message texts, and the delivery reports.
+
+use std::time::Duration;
+
+use super::settings::{checked, getter, is_public_or_loopback_url, number};
+use super::{Config, ConfigError, SendConfig};
+use crate::adapters::twilio::{
+    DeliveryReports, TwilioConfig, TwilioCredentials, TwilioSenderId, WebhookValidator,
+};
+use crate::domain::{Channel, PhoneNumber};
+use crate::messages::{MessageSettings, Messages};
+
+impl SendConfig {
+    /// The common settings plus Twilio's and the messages'.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = getter(lookup);
+        let mut common = Config::from_lookup(&get)?;
+        let account_sid =
+            get("TWILIO_ACCOUNT_SID").ok_or(ConfigError::Missing("TWILIO_ACCOUNT_SID"))?;
+        let credentials = match (
+            get("TWILIO_API_KEY_SID"),
+            get("TWILIO_API_KEY_SECRET"),
+            get("TWILIO_AUTH_TOKEN"),
+        ) {
+            (Some(username), Some(password), _) => TwilioCredentials { username, password },
+            (Some(_), None, _) => return Err(ConfigError::Missing("TWILIO_API_KEY_SECRET")),
+            (None, _, Some(password)) => TwilioCredentials {
+                username: account_sid.clone(),
+                password,
+            },
+            (None, _, None) => {
+                return Err(ConfigError::MissingOneOf(
+                    "TWILIO_AUTH_TOKEN",
+                    "TWILIO_API_KEY_SID with TWILIO_API_KEY_SECRET",
+                ));
+            }
+        };
+        // TWILIO_SENDER (the template's one question) is either kind.
+        let is_service = |sid: &str| sid.starts_with("MG") && sid.len() == 34;
+        let sender = get("TWILIO_SENDER");
+        let sender = match (
+            get("TWILIO_MESSAGING_SERVICE_SID").or(sender.clone().filter(|s| is_service(s))),
+            get("TWILIO_FROM_NUMBER").or(sender.filter(|s| !is_service(s))),
+        ) {
+            (Some(sid), _) => TwilioSenderId::MessagingService(sid),
+            (None, Some(number)) => TwilioSenderId::From(number),
+            (None, None) => {
+                return Err(ConfigError::MissingOneOf(
+                    "TWILIO_FROM_NUMBER",
+                    "TWILIO_MESSAGING_SERVICE_SID",
+                ));
+            }
+        };
+        let enabled_channels = &common.policy.enabled_channels;
+        let voice_from = get("TWILIO_VOICE_FROM").or_else(|| match &sender {
+            TwilioSenderId::From(number) if number.starts_with('+') => Some(number.clone()),
+            _ => None,
+        });
+        if enabled_channels.contains(&Channel::Call) && voice_from.is_none() {
+            return Err(ConfigError::MissingOneOf(
+                "TWILIO_VOICE_FROM",
+                "TWILIO_FROM_NUMBER",
+            ));
+        }
+        let whatsapp_from = get("TWILIO_WHATSAPP_FROM");
+        if enabled_channels.contains(&Channel::Whatsapp) && whatsapp_from.is_none() {
+            return Err(ConfigError::Missing("TWILIO_WHATSAPP_FROM"));
+        }
+        // Twilio refuses (21266) to send from one of our numbers to itself.
+        let own_sender = match &sender {
+            TwilioSenderId::From(number) => Some(number.clone()),
+            TwilioSenderId::MessagingService(_) => None,
+        };
+        common.policy.destinations.own_numbers =
+            [own_sender, voice_from.clone(), whatsapp_from.clone()]
+                .into_iter()
+                .flatten()
+                .filter_map(|number| PhoneNumber::parse(&number, None).ok())
+                .map(|number| number.as_e164().to_owned())
+                .collect();
+        let message_settings = MessageSettings {
+            app_name: get("APP_NAME")
+                .map(|name| {
+                    checked(
+                        "APP_NAME",
+                        name,
+                        |n| n.chars().count() <= 20 && !n.contains('\n'),
+                        "must be one line of at most 20 characters",
+                    )
+                })
+                .transpose()?,
+            autofill_domain: get("AUTOFILL_DOMAIN")
+                .map(|domain| {
+                    checked(
+                        "AUTOFILL_DOMAIN",
+                        domain,
+                        |d| {
+                            d.len() <= 40
+                                && d.contains('.')
+                                && d.bytes()
+                                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+                        },
+                        "must be a host name such as example.com",
+                    )
+                })
+                .transpose()?,
+            android_app_hash: get("ANDROID_APP_HASH")
+                .map(|hash| {
+                    checked(
+                        "ANDROID_APP_HASH",
+                        hash,
+                        |h| {
+                            h.len() == 11
+                                && h.bytes()
+                                    .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+                        },
+                        "must be the 11-character app hash of Android's SMS Retriever API",
+                    )
+                })
+                .transpose()?,
+        };
+        let callback_url = get("STATUS_CALLBACK_URL")
+            .map(|url| {
+                checked(
+                    "STATUS_CALLBACK_URL",
+                    url,
+                    |u| is_public_or_loopback_url(u) && !u.contains('?'),
+                    "must be the https URL of POST /twilio/status, without query string",
+                )
+            })
+            .transpose()?;
+        // Twilio signs its requests with the account's auth token, even when
+        // we call it with an API key: without one, reports cannot be trusted.
+        let delivery_reports = match (get("TWILIO_AUTH_TOKEN"), callback_url) {
+            (Some(token), callback_url) => Some(DeliveryReports {
+                validator: WebhookValidator::new(token),
+                callback_url,
+            }),
+            (None, Some(_)) => return Err(ConfigError::Missing("TWILIO_AUTH_TOKEN")),
+            (None, None) => None,
+        };
+        let api_base = get("TWILIO_API_BASE").unwrap_or_else(|| "https://api.twilio.com".into());
+        let api_base = checked(
+            "TWILIO_API_BASE",
+            api_base,
+            |url| is_public_or_loopback_url(url) && !url.ends_with('/'),
+            "must be an https URL without trailing slash (plain http only for 127.0.0.1 or localhost)",
+        )?;
+        Ok(Self {
+            messages: Messages::new(message_settings, common.policy.code_length)?,
+            twilio: TwilioConfig {
+                api_base,
+                account_sid,
+                credentials,
+                sender,
+                voice_from,
+                whatsapp_from,
+                timeout: Duration::from_millis(number(
+                    &get,
+                    "TWILIO_TIMEOUT_MS",
+                    5_000,
+                    100..=60_000,
+                )?),
+            },
+            delivery_reports,
+            common,
+        })
+    }
+}

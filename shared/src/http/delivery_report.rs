@@ -1,0 +1,71 @@
+//! Twilio's delivery report webhook (`POST /twilio/status`): form
+//! parameters, signed by Twilio, plus the query we put in the callback URL.
+
+use lambda_http::{Body, Request};
+
+use super::params::MAX_BODY_BYTES;
+use super::{ApiError, RequestError};
+use crate::domain::{PhoneNumber, Timestamp, VerificationId};
+
+/// Twilio's status callback: form parameters (`MessageStatus` or
+/// `CallStatus`, `To`, ...) plus the query we put in the callback URL.
+#[derive(Debug)]
+pub struct DeliveryReport {
+    /// Every form parameter, as the signature covers them all.
+    pub params: Vec<(String, String)>,
+    query: Vec<(String, String)>,
+}
+
+impl DeliveryReport {
+    pub fn read(request: &Request) -> Result<Self, ApiError> {
+        let body: &[u8] = match request.body() {
+            Body::Text(text) => text.as_bytes(),
+            Body::Binary(bytes) => bytes,
+            _ => &[],
+        };
+        if body.len() > MAX_BODY_BYTES {
+            return Err(RequestError::BodyTooLarge.into());
+        }
+        Ok(Self {
+            params: form_urlencoded::parse(body).into_owned().collect(),
+            query: form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
+                .into_owned()
+                .collect(),
+        })
+    }
+
+    fn get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+        pairs
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Whether the message or call never reached the user. A call that was
+    /// `busy` or had `no-answer` did ring the phone: giving its limits back
+    /// would let anyone ring a number again and again (call bombing).
+    pub fn unreached(&self) -> bool {
+        let message = Self::get(&self.params, "MessageStatus");
+        let call = Self::get(&self.params, "CallStatus");
+        matches!(message, Some("failed" | "undelivered")) || matches!(call, Some("failed"))
+    }
+
+    /// The number, verification and send time the report is about.
+    pub fn code(&self) -> Result<(PhoneNumber, VerificationId, Timestamp), ApiError> {
+        let malformed = || ApiError::from(RequestError::MalformedDeliveryReport);
+        let to = Self::get(&self.params, "To").ok_or_else(malformed)?;
+        let phone = PhoneNumber::parse(to.trim_start_matches("whatsapp:"), None)
+            .map_err(|_| malformed())?;
+        let id = Self::get(&self.query, "verification")
+            .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(malformed)?;
+        let sent_at = Self::get(&self.query, "sent_at")
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(malformed)?;
+        Ok((
+            phone,
+            VerificationId::from_stored(id.to_owned()),
+            Timestamp::from_unix_seconds(sent_at),
+        ))
+    }
+}

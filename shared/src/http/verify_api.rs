@@ -1,0 +1,74 @@
+//! The verify function's handlers: `verifyPhoneNumber` and the proof key.
+
+use std::time::Instant;
+
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+
+use super::answer::{public_json, respond};
+use super::gateway::client_address;
+use super::metrics;
+use super::params::Params;
+use super::{ApiError, Reason};
+use crate::ports::{Clock, VerificationStore};
+use crate::proof::ProofSigner;
+use crate::service::VerificationService;
+
+/// The verify function: checks codes, and publishes the proof key.
+pub struct VerifyApi<S, C> {
+    service: VerificationService<S, (), C>,
+    /// Required on every call when set (`X-Parse-Application-Id`).
+    application_id: Option<String>,
+    /// Signs a proof of verification on approval when set.
+    proof: Option<ProofSigner>,
+}
+impl<S: VerificationStore, C: Clock> VerifyApi<S, C> {
+    pub fn new(
+        service: VerificationService<S, (), C>,
+        application_id: Option<String>,
+        proof: Option<ProofSigner>,
+    ) -> Self {
+        Self {
+            service,
+            application_id,
+            proof,
+        }
+    }
+
+    pub fn service(&self) -> &VerificationService<S, (), C> {
+        &self.service
+    }
+
+    /// `GET /.well-known/jwks.json`: the public key of the proof tokens.
+    pub fn jwks(&self) -> Response<Body> {
+        match &self.proof {
+            Some(signer) => public_json(signer.jwks()),
+            None => ApiError::from(Reason::ProofTokensDisabled).into_response(),
+        }
+    }
+
+    /// `POST /functions/verifyPhoneNumber` `{"phoneNumber", "phoneVerificationCode"}`.
+    pub async fn verify_phone_number(&self, request: Request) -> Response<Body> {
+        let started = Instant::now();
+        let outcome = async {
+            let params = Params::read(&request, self.application_id.as_deref())?;
+            let phone = params.phone_number()?;
+            let code = params.code(self.service.policy().code_length)?;
+            let approved = self
+                .service
+                .check_code(phone, &code, &client_address(&request))
+                .await?;
+            metrics::count("Approvals", &[]);
+            let mut result = json!({
+                "status": "approved",
+                "phoneNumber": approved.phone.as_e164(),
+                "verifiedAt": approved.verified_at.to_string(),
+            });
+            if let Some(signer) = &self.proof {
+                result["token"] = signer.sign(&approved.phone, approved.verified_at).into();
+            }
+            Ok(result)
+        };
+        respond("verifyPhoneNumber", started, outcome.await)
+    }
+}
