@@ -498,7 +498,9 @@ fn parameters_read_as_their_parsers_read_them() {
             let length = CodeLength::new(digits).unwrap();
             let parsed = OneTimeCode::parse(&code, length);
             match params.code(length) {
-                Ok(read) => prop_assert_eq!(Ok(read), parsed),
+                Ok(read) => {
+                    prop_assert_eq!(Ok(read.as_str()), parsed.as_ref().map(OneTimeCode::as_str))
+                }
                 Err(error) => {
                     assert_client_error(&error, "phoneVerificationCode")?;
                     prop_assert!(parsed.is_err());
@@ -810,9 +812,10 @@ fn codes_round_trip_with_any_surrounding_spaces() {
             let parsed = OneTimeCode::parse(&format!("{before}{code}{after}"), length);
             prop_assert_eq!(parsed.as_ref().map(OneTimeCode::as_str), Ok(code.as_str()));
             let generated = OneTimeCode::generate(length);
+            let reparsed = OneTimeCode::parse(generated.as_str(), length);
             prop_assert_eq!(
-                OneTimeCode::parse(generated.as_str(), length),
-                Ok(generated)
+                reparsed.as_ref().map(OneTimeCode::as_str),
+                Ok(generated.as_str())
             );
             Ok(())
         },

@@ -1,9 +1,11 @@
 //! What the verification service needs from the outside world. Adapters in
 //! `crate::adapters` implement these traits: DynamoDB, Twilio, the clock.
 
-use std::fmt;
 use std::future::Future;
 use std::time::Duration;
+
+use secrecy::{CloneableSecret, SecretBox};
+use zeroize::Zeroize;
 
 use crate::domain::{
     Channel, CodeMac, LimitReached, Limits, PhoneNumber, Timestamp, VerificationId,
@@ -173,26 +175,17 @@ pub trait IdempotencyStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// A message carrying a code. `Debug` leaves the content out.
-#[derive(Clone)]
+/// A message carrying a code; its content is a secret (redacted in `Debug`).
+#[derive(Debug, Clone)]
 pub struct OutgoingMessage {
     pub to: PhoneNumber,
     pub channel: Channel,
-    pub content: Content,
+    pub content: SecretBox<Content>,
     /// Which code this is, so a delivery report can withdraw it.
     pub verification_id: VerificationId,
     pub sent_at: Timestamp,
     /// Where the provider should report the delivery, if anywhere.
     pub status_callback: Option<String>,
-}
-
-impl fmt::Debug for OutgoingMessage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OutgoingMessage")
-            .field("to", &self.to)
-            .field("channel", &self.channel)
-            .finish_non_exhaustive()
-    }
 }
 
 /// What the message says.
@@ -216,6 +209,18 @@ pub struct Speech {
     pub digits: String,
     pub repeat: String,
 }
+
+// The content holds the code: wiped on drop, and cloned only on purpose.
+impl Zeroize for Content {
+    fn zeroize(&mut self) {
+        match self {
+            Content::Text(text) => text.zeroize(),
+            Content::Speech(speech) => speech.digits.zeroize(),
+        }
+    }
+}
+
+impl CloneableSecret for Content {}
 
 /// Why the provider refused a message to this recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,4 +270,24 @@ pub trait MessageSender: Send + Sync {
 
 pub trait Clock: Send + Sync {
     fn now(&self) -> Timestamp;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_shows_its_recipient_and_channel_never_its_content() {
+        let message = OutgoingMessage {
+            to: PhoneNumber::parse("+14155550123", None).unwrap(),
+            channel: Channel::Sms,
+            content: SecretBox::new(Box::new(Content::Text("Your code is 987654.".into()))),
+            verification_id: VerificationId::random(),
+            sent_at: Timestamp::from_unix_seconds(0),
+            status_callback: None,
+        };
+        let debug = format!("{message:?}");
+        assert!(debug.contains("Sms") && debug.contains("[REDACTED]"), "{debug}");
+        assert!(!debug.contains("987654"), "{debug}");
+    }
 }

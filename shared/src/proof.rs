@@ -9,22 +9,15 @@ use serde_json::{Value, json};
 
 use crate::domain::{PhoneNumber, Timestamp, VerificationId};
 
-#[derive(Clone)]
+/// `Debug` shows no secret: `SigningKey`'s own prints only the public key
+/// (and the key is wiped on drop).
+#[derive(Debug, Clone)]
 pub struct ProofSigner {
     key: SigningKey,
     key_id: String,
     issuer: String,
     audience: Option<String>,
     ttl_seconds: u64,
-}
-
-impl std::fmt::Debug for ProofSigner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProofSigner")
-            .field("key_id", &self.key_id)
-            .field("issuer", &self.issuer)
-            .finish_non_exhaustive()
-    }
 }
 
 impl ProofSigner {

@@ -3,6 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
+use secrecy::SecretBox;
 use subtle::ConstantTimeEq;
 
 use crate::domain::{
@@ -312,7 +313,7 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
         let message = OutgoingMessage {
             to: new.phone.clone(),
             channel,
-            content: messages.render(channel, language, &code),
+            content: SecretBox::new(Box::new(messages.render(channel, language, &code))),
             verification_id: new.id.clone(),
             sent_at: now,
             status_callback,
@@ -388,6 +389,8 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
 mod tests {
     use std::sync::Arc;
 
+    use secrecy::ExposeSecret;
+
     use super::*;
     use crate::adapters::clock::ManualClock;
     use crate::adapters::memory::{InMemoryStore, RecordingSender};
@@ -441,7 +444,7 @@ mod tests {
 
     /// The code in the last message "delivered" to the phone.
     fn received_code(sender: &RecordingSender) -> OneTimeCode {
-        let digits: String = match &sender.sent().last().unwrap().content {
+        let digits: String = match sender.sent().last().unwrap().content.expose_secret() {
             Content::Text(text) => text.chars().filter(char::is_ascii_digit).collect(),
             Content::Speech(speech) => speech.digits.replace(", ", ""),
         };
@@ -489,7 +492,7 @@ mod tests {
             .unwrap();
         let code = received_code(&sender);
         assert!(
-            sender.sent()[0].content
+            *sender.sent()[0].content.expose_secret()
                 == Content::Text(format!("Votre code de vérification est {}.", code.as_str()))
         );
     }
@@ -516,7 +519,10 @@ mod tests {
             service.send_code(call).await.unwrap().channel,
             Channel::Call
         );
-        assert!(matches!(sender.sent()[1].content, Content::Speech(_)));
+        assert!(matches!(
+            sender.sent()[1].content.expose_secret(),
+            Content::Speech(_)
+        ));
         let code = received_code(&sender);
         assert!(service.check_code(phone(), &code, CLIENT).await.is_ok());
     }
@@ -601,7 +607,7 @@ mod tests {
         clock.advance(60);
         send(&service).await;
         let second = received_code(&sender);
-        if first != second {
+        if first.as_str() != second.as_str() {
             assert!(matches!(
                 service.check_code(phone(), &first, CLIENT).await,
                 Err(CheckError::IncorrectCode { .. })

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sha1::Sha1;
 
@@ -25,21 +26,13 @@ pub enum TwilioSenderId {
 
 /// Basic-auth credentials: the Account SID with its auth token, or an API
 /// key SID with its secret.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct TwilioCredentials {
     pub username: String,
-    pub password: String,
+    pub password: SecretString,
 }
 
-impl std::fmt::Debug for TwilioCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TwilioCredentials")
-            .field("username", &self.username)
-            .finish_non_exhaustive()
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct TwilioConfig {
     /// `https://api.twilio.com`, or a fake's address in tests and local runs.
     pub api_base: String,
@@ -97,7 +90,7 @@ impl MessageSender for TwilioSender {
             .post(url)
             .basic_auth(
                 &self.config.credentials.username,
-                Some(&self.config.credentials.password),
+                Some(self.config.credentials.password.expose_secret()),
             )
             .form(&form)
             .send()
@@ -182,7 +175,7 @@ impl TwilioSender {
     fn delivery(&self, message: &OutgoingMessage) -> Result<(&str, Form), DeliveryError> {
         let to = message.to.as_e164().to_owned();
         let missing = |what: &str| DeliveryError::Misconfigured(format!("no {what} is configured"));
-        match (&message.content, message.channel) {
+        match (message.content.expose_secret(), message.channel) {
             (Content::Text(text), Channel::Sms) => {
                 let sender = match &self.config.sender {
                     TwilioSenderId::From(number) => ("From", number.clone()),
@@ -271,20 +264,16 @@ pub struct DeliveryReports {
 /// Checks `X-Twilio-Signature` on Twilio's requests to us: base64 of
 /// HMAC-SHA1, keyed by the auth token, over the full URL followed by every
 /// POST parameter's name and value, sorted by name.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct WebhookValidator {
-    auth_token: String,
-}
-
-impl std::fmt::Debug for WebhookValidator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookValidator").finish_non_exhaustive()
-    }
+    auth_token: SecretString,
 }
 
 impl WebhookValidator {
     pub fn new(auth_token: String) -> Self {
-        Self { auth_token }
+        Self {
+            auth_token: auth_token.into(),
+        }
     }
 
     /// Whether `signature` is Twilio's for a request to `url` (our public
@@ -307,7 +296,7 @@ impl WebhookValidator {
             signed.push_str(name);
             signed.push_str(value);
         }
-        let mut mac = Hmac::<Sha1>::new_from_slice(self.auth_token.as_bytes())
+        let mut mac = Hmac::<Sha1>::new_from_slice(self.auth_token.expose_secret().as_bytes())
             .expect("HMAC accepts keys of any length");
         mac.update(signed.as_bytes());
         let Ok(signature) = base64::engine::general_purpose::STANDARD.decode(signature) else {

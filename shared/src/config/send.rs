@@ -23,11 +23,14 @@ impl SendConfig {
             get("TWILIO_API_KEY_SECRET"),
             get("TWILIO_AUTH_TOKEN"),
         ) {
-            (Some(username), Some(password), _) => TwilioCredentials { username, password },
+            (Some(username), Some(password), _) => TwilioCredentials {
+                username,
+                password: password.into(),
+            },
             (Some(_), None, _) => return Err(ConfigError::Missing("TWILIO_API_KEY_SECRET")),
             (None, _, Some(password)) => TwilioCredentials {
                 username: account_sid.clone(),
-                password,
+                password: password.into(),
             },
             (None, _, None) => {
                 return Err(ConfigError::MissingOneOf(

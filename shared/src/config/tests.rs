@@ -8,6 +8,7 @@ mod defaults_and_checks {
     use crate::adapters::twilio::TwilioSenderId;
     use crate::config::*;
     use crate::domain::Limits;
+    use secrecy::ExposeSecret;
 
     fn minimal() -> HashMap<&'static str, &'static str> {
         HashMap::from([
@@ -177,7 +178,7 @@ mod defaults_and_checks {
         vars.insert("TWILIO_MESSAGING_SERVICE_SID", "MG123");
         let config = load(&vars).unwrap();
         assert_eq!(config.twilio.credentials.username, "SK123");
-        assert_eq!(config.twilio.credentials.password, "secret");
+        assert_eq!(config.twilio.credentials.password.expose_secret(), "secret");
         assert_eq!(
             config.twilio.sender,
             TwilioSenderId::MessagingService("MG123".into())

@@ -1,7 +1,6 @@
-use std::fmt;
-
 use rand::TryRngCore;
 use rand::rngs::OsRng;
+use secrecy::{ExposeSecret, SecretString};
 
 /// Number of digits in a code: 4 to 10, 6 by default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +30,8 @@ impl Default for CodeLength {
 /// A one-time code: a string of ASCII digits, leading zeros kept.
 ///
 /// `Debug` hides the digits so a code never reaches a log by accident.
-#[derive(Clone, PartialEq, Eq)]
-pub struct OneTimeCode(String);
+#[derive(Debug, Clone)]
+pub struct OneTimeCode(SecretString);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CodeFormatError {
@@ -65,7 +64,8 @@ impl OneTimeCode {
                 .filter(|&byte| byte < 250)
                 .take(length.digits())
                 .map(|byte| char::from(b'0' + byte % 10))
-                .collect(),
+                .collect::<String>()
+                .into(),
         )
     }
 
@@ -73,7 +73,7 @@ impl OneTimeCode {
     pub fn parse(input: &str, length: CodeLength) -> Result<Self, CodeFormatError> {
         let input = input.trim();
         if input.len() == length.digits() && input.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(Self(input.to_owned()))
+            Ok(Self(input.into()))
         } else {
             Err(CodeFormatError::NotDigits {
                 expected: length.digits(),
@@ -82,13 +82,7 @@ impl OneTimeCode {
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for OneTimeCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("OneTimeCode(<redacted>)")
+        self.0.expose_secret()
     }
 }
 
@@ -177,8 +171,8 @@ mod tests {
             "-12345",
         ] {
             assert_eq!(
-                OneTimeCode::parse(bad, six),
-                Err(CodeFormatError::NotDigits { expected: 6 }),
+                OneTimeCode::parse(bad, six).err(),
+                Some(CodeFormatError::NotDigits { expected: 6 }),
                 "input {bad:?}"
             );
         }
@@ -187,6 +181,9 @@ mod tests {
     #[test]
     fn debug_hides_the_digits() {
         let code = OneTimeCode::parse("987654", CodeLength::default()).unwrap();
-        assert_eq!(format!("{code:?}"), "OneTimeCode(<redacted>)");
+        assert_eq!(
+            format!("{code:?}"),
+            "OneTimeCode(SecretBox<str>([REDACTED]))"
+        );
     }
 }

@@ -1,10 +1,10 @@
 use std::collections::HashMap;
-use std::fmt;
 use std::str::FromStr;
 
 use hmac::{Hmac, Mac};
 use rand::TryRngCore;
 use rand::rngs::OsRng;
+use secrecy::{ExposeSecret, SecretSlice};
 use sha2::Sha256;
 
 use super::{OneTimeCode, PhoneNumber};
@@ -34,22 +34,16 @@ impl VerificationId {
 }
 
 /// HMAC-SHA256 of a code: what storage keeps instead of the code.
-#[derive(Clone, PartialEq, Eq)]
-pub struct CodeMac(Vec<u8>);
+#[derive(Debug, Clone)]
+pub struct CodeMac(SecretSlice<u8>);
 
 impl CodeMac {
     pub fn from_stored(bytes: Vec<u8>) -> Self {
-        Self(bytes)
+        Self(bytes.into())
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for CodeMac {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("CodeMac(<redacted>)")
+        self.0.expose_secret()
     }
 }
 
@@ -57,11 +51,11 @@ impl fmt::Debug for CodeMac {
 /// hashes say which key made them. The current key signs; previous keys
 /// still verify the codes they signed, so keys rotate without failing codes
 /// in flight.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct CodeHasher {
     key_id: String,
-    key: Vec<u8>,
-    previous: HashMap<String, Vec<u8>>,
+    key: SecretSlice<u8>,
+    previous: HashMap<String, SecretSlice<u8>>,
 }
 
 impl CodeHasher {
@@ -71,14 +65,14 @@ impl CodeHasher {
     pub fn new(key_id: impl Into<String>, key: impl Into<Vec<u8>>) -> Self {
         Self {
             key_id: key_id.into(),
-            key: key.into(),
+            key: key.into().into(),
             previous: HashMap::new(),
         }
     }
 
     /// Keeps verifying codes made under an earlier key.
     pub fn with_previous_key(mut self, key_id: impl Into<String>, key: impl Into<Vec<u8>>) -> Self {
-        self.previous.insert(key_id.into(), key.into());
+        self.previous.insert(key_id.into(), key.into().into());
         self
     }
 
@@ -89,8 +83,8 @@ impl CodeHasher {
     /// MAC over number, verification id and code, each on its own line (none
     /// of them can contain a newline, so the encoding is unambiguous).
     pub fn mac(&self, phone: &PhoneNumber, id: &VerificationId, code: &OneTimeCode) -> CodeMac {
-        CodeMac(
-            keyed(&self.key, phone, id, code)
+        CodeMac::from_stored(
+            keyed(self.key.expose_secret(), phone, id, code)
                 .finalize()
                 .into_bytes()
                 .to_vec(),
@@ -113,7 +107,7 @@ impl CodeHasher {
             self.previous.get(stored_key_id)
         };
         key.is_some_and(|key| {
-            keyed(key, phone, id, code)
+            keyed(key.expose_secret(), phone, id, code)
                 .verify_slice(stored.as_bytes())
                 .is_ok()
         })
@@ -127,14 +121,6 @@ fn keyed(key: &[u8], phone: &PhoneNumber, id: &VerificationId, code: &OneTimeCod
         mac.update(b"\n");
     }
     mac
-}
-
-impl fmt::Debug for CodeHasher {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CodeHasher")
-            .field("key_id", &self.key_id)
-            .finish_non_exhaustive()
-    }
 }
 
 /// How the code reaches the user.
@@ -180,14 +166,18 @@ mod tests {
 
     #[test]
     fn a_hasher_shows_its_key_id_never_its_key() {
-        let hasher = CodeHasher::new("v2", b"a secret key of at least 32 bytes!".to_vec());
-        assert_eq!(format!("{hasher:?}"), r#"CodeHasher { key_id: "v2", .. }"#);
+        let hasher = CodeHasher::new("v2", b"a secret key of at least 32 bytes!".to_vec())
+            .with_previous_key("v1", b"an older key of at least 32 bytes".to_vec());
+        assert_eq!(
+            format!("{hasher:?}"),
+            r#"CodeHasher { key_id: "v2", key: SecretBox<[u8]>([REDACTED]), previous: {"v1": SecretBox<[u8]>([REDACTED])} }"#
+        );
     }
 
     #[test]
     fn a_code_mac_never_shows_its_bytes() {
         let mac = CodeMac::from_stored(vec![0xab; 32]);
-        assert_eq!(format!("{mac:?}"), "CodeMac(<redacted>)");
+        assert_eq!(format!("{mac:?}"), "CodeMac(SecretBox<[u8]>([REDACTED]))");
     }
     use crate::domain::CodeLength;
 
@@ -237,7 +227,11 @@ mod tests {
             "the id selects the key"
         );
         let new_mac = rotated.mac(&phone, &id, &code);
-        assert_ne!(new_mac, old_mac, "the current key signs");
+        assert_ne!(
+            new_mac.as_bytes(),
+            old_mac.as_bytes(),
+            "the current key signs"
+        );
         assert!(rotated.matches(&phone, &id, &code, "v2", &new_mac));
         assert!(
             !hasher().matches(&phone, &id, &code, "v2", &new_mac),

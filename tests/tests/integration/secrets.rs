@@ -8,6 +8,7 @@ use aws_sdk_ssm::types::ParameterType;
 use phone_verification::adapters::ssm::load_secrets;
 use phone_verification::app::{self, SEND_SECRETS, VERIFY_SECRETS};
 use phone_verification::config::{ConfigError, SendConfig, VerifyConfig};
+use secrecy::ExposeSecret;
 
 async fn ssm() -> aws_sdk_ssm::Client {
     assert!(
@@ -66,7 +67,10 @@ async fn secrets_named_by_parameter_settings_are_read_and_override_nothing_else(
     let config =
         SendConfig::from_lookup(|name| secrets.get(name).cloned().or_else(|| lookup(name)))
             .expect("a complete configuration");
-    assert_eq!(config.twilio.credentials.password, "token-from-ssm");
+    assert_eq!(
+        config.twilio.credentials.password.expose_secret(),
+        "token-from-ssm"
+    );
 
     // The verify function never reads the Twilio secret, even when named.
     let secrets = load_secrets(&client, VERIFY_SECRETS, lookup)

@@ -2,6 +2,7 @@
 //! spec (served by Prism), and every kind of Twilio error gets a clear answer
 //! that leaves the user free to retry.
 
+use secrecy::SecretBox;
 use std::time::Duration;
 
 use integration_tests::{ACCOUNT_SID, AUTH_TOKEN, MESSAGES_PATH, Options, Stack, unique_phone};
@@ -53,7 +54,7 @@ fn message(channel: Channel) -> OutgoingMessage {
     OutgoingMessage {
         to: PhoneNumber::parse("+14155550123", None).unwrap(),
         channel,
-        content,
+        content: SecretBox::new(Box::new(content)),
         verification_id: VerificationId::random(),
         sent_at: Timestamp::from_unix_seconds(1_800_000_000),
         status_callback: Some("https://api.example.com/twilio/status".into()),
