@@ -9,6 +9,8 @@ pub mod app;
 pub mod config;
 pub mod domain;
 #[cfg(test)]
+mod env_docs_tests;
+#[cfg(test)]
 mod fuzz_tests;
 pub mod http;
 pub mod messages;

@@ -283,14 +283,14 @@ mod tests {
         assert!(missing.is_empty(), "not in any answer: {missing:?}");
     }
 
-    /// The README's table of errors: each row's reasons have the row's
-    /// status and Parse code, and every reason is in a row.
+    /// The table of errors in docs/api.md: each row's reasons have the
+    /// row's status and Parse code, and every reason is in a row.
     #[test]
-    fn the_readme_error_table_agrees_with_the_reasons() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
-        let readme = std::fs::read_to_string(path).expect("README.md");
+    fn the_error_table_in_the_api_docs_agrees_with_the_reasons() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/api.md");
+        let doc = std::fs::read_to_string(path).expect("docs/api.md");
         let mut seen = HashSet::new();
-        for row in readme.lines().filter(|line| line.starts_with("| ")) {
+        for row in doc.lines().filter(|line| line.starts_with("| ")) {
             let cells: Vec<_> = row.split('|').map(str::trim).collect();
             let (Ok(status), Ok(code)) = (cells[1].parse::<u16>(), cells[2].parse::<u16>()) else {
                 continue;
@@ -299,17 +299,20 @@ mod tests {
                 let reason = Reason::ALL
                     .iter()
                     .find(|r| r.as_str() == name)
-                    .unwrap_or_else(|| panic!("README: unknown reason {name}"));
+                    .unwrap_or_else(|| panic!("docs/api.md: unknown reason {name}"));
                 assert_eq!(
                     (reason.status().as_u16(), reason.parse_code()),
                     (status, code),
-                    "README: {name}"
+                    "docs/api.md: {name}"
                 );
                 seen.insert(*reason);
             }
         }
         let missing: Vec<_> = Reason::ALL.iter().filter(|r| !seen.contains(r)).collect();
-        assert!(missing.is_empty(), "not in the README's table: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "not in the table of docs/api.md: {missing:?}"
+        );
     }
 
     #[test]

@@ -1,0 +1,597 @@
+//! Every environment variable the code reads is documented in
+//! docs/configuration.md, and nothing documented there is stale.
+//!
+//! The functions: every `.rs` file under `shared/src` and `functions/*/src`,
+//! without test files (`*tests*`) and `#[cfg(test)]` items, is read as tokens.
+//! A name counts as read when it is the name argument of a reading call
+//! (`get("NAME")`, `require("NAME")`, `lookup("NAME")`, `number(&get, "NAME", ..)`,
+//! `count("NAME", ..)`, `std::env::var("NAME")`), an entry of a `*_SETTINGS` or
+//! `*_SECRETS` list, or `<SECRET>_PARAMETER` for each entry of a `*_SECRETS`
+//! list when the code builds names with a `"{..}_PARAMETER"` format string.
+//! The scripts: `scripts/*.sh` (`${NAME:-..}` and the like), `scripts/*.mjs`
+//! (`process.env.NAME`) and `scripts/*.py` (`os.environ.get("NAME")`).
+//!
+//! The documentation: the names in backticks in the first column of each
+//! table of docs/configuration.md; the table under "## Local scripts" is the
+//! scripts', every other table the functions'.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+const DOCS: &str = "docs/configuration.md";
+const SCRIPTS_HEADING: &str = "## Local scripts";
+
+/// The calls that read a setting by name (the last path segment is compared).
+const READERS: [&str; 7] = [
+    "get", "require", "lookup", "number", "count", "var", "var_os",
+];
+
+/// Upper-case string literals in the functions' code that name no
+/// environment variable the functions read at run time.
+const NOT_ENV: [(&str, &str); 1] = [(
+    "OUT_DIR",
+    "env!(\"OUT_DIR\"): Cargo's build directory, read at compile time",
+)];
+
+/// Documented variables that a library reads, not our code: each with the
+/// call in our code that hands them to that library, which must be there.
+const LIBRARY_READ: [(&str, &str, &str); 3] = [
+    (
+        "RUST_LOG",
+        "init_default_subscriber",
+        "lambda_runtime's log set-up, called in app.rs",
+    ),
+    (
+        "AWS_LAMBDA_LOG_LEVEL",
+        "init_default_subscriber",
+        "lambda_runtime's log set-up, called in app.rs",
+    ),
+    (
+        "AWS_LAMBDA_LOG_FORMAT",
+        "init_default_subscriber",
+        "lambda_runtime's log set-up, called in app.rs",
+    ),
+];
+
+/// Variables the scripts read that are not this project's knobs.
+const SCRIPT_GENERIC: [(&str, &str); 2] = [
+    (
+        "PATH",
+        "the search path: arm64-check.mjs looks for qemu on it",
+    ),
+    (
+        "AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED",
+        "the AWS SDK for JavaScript's own switch, which dynamodb-local.mjs sets",
+    ),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    Ident(String),
+    Str(String),
+    Punct(char),
+}
+
+/// Rust source as identifiers, string literals and punctuation; comments,
+/// whitespace, numbers, char literals and lifetimes are dropped.
+fn tokens(source: &str) -> Vec<Token> {
+    let chars: Vec<char> = source.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        if c.is_whitespace() {
+            i += 1;
+        } else if c == '/' && next == Some('/') {
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+        } else if c == '/' && next == Some('*') {
+            let mut depth = 0;
+            while i < chars.len() {
+                if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
+                    depth += 1;
+                    i += 2;
+                } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+        } else if c == '"' {
+            let (text, end) = quoted(&chars, i + 1);
+            out.push(Token::Str(text));
+            i = end;
+        } else if c == '\'' {
+            // A char literal ('x', '\n', '\''), else a lifetime ('a).
+            if next == Some('\\') {
+                i += 3;
+                while i < chars.len() && chars[i] != '\'' {
+                    i += 1;
+                }
+                i += 1;
+            } else if chars.get(i + 2) == Some(&'\'') {
+                i += 3;
+            } else {
+                i += 1;
+            }
+        } else if c.is_alphanumeric() || c == '_' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            let raw = matches!(word.as_str(), "r" | "br")
+                && matches!(chars.get(i), Some('"') | Some('#'));
+            if raw {
+                let hashes = chars[i..].iter().take_while(|&&c| c == '#').count();
+                let open = i + hashes;
+                let close = format!("\"{}", "#".repeat(hashes));
+                let rest: String = chars[open + 1..].iter().collect();
+                let len = rest.find(&close).unwrap_or(rest.len());
+                out.push(Token::Str(rest[..len].to_string()));
+                i = open + 1 + rest[..len].chars().count() + close.chars().count();
+            } else if word == "b" && chars.get(i) == Some(&'"') {
+                let (text, end) = quoted(&chars, i + 1);
+                out.push(Token::Str(text));
+                i = end;
+            } else {
+                out.push(Token::Ident(word));
+            }
+        } else {
+            out.push(Token::Punct(c));
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The text of a `"..."` literal whose content starts at `start`, and the
+/// index after its closing quote.
+fn quoted(chars: &[char], start: usize) -> (String, usize) {
+    let mut text = String::new();
+    let mut i = start;
+    while i < chars.len() && chars[i] != '"' {
+        if chars[i] == '\\' {
+            i += 1;
+        }
+        if let Some(&c) = chars.get(i) {
+            text.push(c);
+        }
+        i += 1;
+    }
+    (text, i + 1)
+}
+
+/// `tokens` without the items marked `#[cfg(test)]`.
+fn without_test_items(tokens: Vec<Token>) -> Vec<Token> {
+    let attribute: Vec<Token> = tokens_of_attribute();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < tokens.len() {
+        if tokens[i..].starts_with(&attribute) {
+            i += attribute.len();
+            // Skip the item: up to its `;`, or its whole `{ ... }` block.
+            let mut depth = 0usize;
+            while i < tokens.len() {
+                match tokens[i] {
+                    Token::Punct(';') if depth == 0 => {
+                        i += 1;
+                        break;
+                    }
+                    Token::Punct('{') => depth += 1,
+                    Token::Punct('}') => {
+                        depth = depth.saturating_sub(1);
+                        if depth == 0 {
+                            i += 1;
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+        } else {
+            out.push(tokens[i].clone());
+            i += 1;
+        }
+    }
+    out
+}
+
+fn tokens_of_attribute() -> Vec<Token> {
+    tokens("#[cfg(test)]")
+}
+
+/// `NAME`: an upper-case letter, then upper-case letters, digits and `_`.
+fn is_env_name(text: &str) -> bool {
+    text.starts_with(|c: char| c.is_ascii_uppercase())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// What one file of the functions' code tells: the names it reads, the
+/// entries of its `*_SECRETS` lists, the suffixes of its `"{..}_SUFFIX"`
+/// format strings, and every upper-case literal with a `_` in it.
+#[derive(Debug, Default)]
+struct CodeScan {
+    read: BTreeSet<String>,
+    secrets: BTreeSet<String>,
+    suffixes: BTreeSet<String>,
+    literals: BTreeSet<String>,
+}
+
+fn scan_code(source: &str, scan: &mut CodeScan) {
+    let tokens = without_test_items(tokens(source));
+    let str_at = |i: usize| match tokens.get(i) {
+        Some(Token::Str(text)) => Some(text.as_str()),
+        _ => None,
+    };
+    for (i, token) in tokens.iter().enumerate() {
+        match token {
+            // reader( "NAME"   or   reader( &get, "NAME"   or   reader( get, "NAME"
+            Token::Ident(name) if READERS.contains(&name.as_str()) => {
+                if tokens.get(i + 1) != Some(&Token::Punct('(')) {
+                    continue;
+                }
+                let mut j = i + 2;
+                if str_at(j).is_none() {
+                    if tokens.get(j) == Some(&Token::Punct('&')) {
+                        j += 1;
+                    }
+                    if !matches!(tokens.get(j), Some(Token::Ident(_)))
+                        || tokens.get(j + 1) != Some(&Token::Punct(','))
+                    {
+                        continue;
+                    }
+                    j += 2;
+                }
+                if let Some(text) = str_at(j).filter(|text| is_env_name(text)) {
+                    scan.read.insert(text.to_owned());
+                }
+            }
+            // const X_SETTINGS ... = [ "NAME", ... ];  (and X_SECRETS)
+            Token::Ident(name)
+                if (name.ends_with("_SETTINGS") || name.ends_with("_SECRETS"))
+                    && i > 0
+                    && tokens[i - 1] == Token::Ident("const".into()) =>
+            {
+                let entries = tokens[i..]
+                    .iter()
+                    .skip_while(|token| **token != Token::Punct('='))
+                    .take_while(|token| **token != Token::Punct(';'))
+                    .filter_map(|token| match token {
+                        Token::Str(text) if is_env_name(text) => Some(text.clone()),
+                        _ => None,
+                    });
+                for entry in entries {
+                    scan.read.insert(entry.clone());
+                    if name.ends_with("_SECRETS") {
+                        scan.secrets.insert(entry);
+                    }
+                }
+            }
+            Token::Str(text) => {
+                if is_env_name(text) && text.contains('_') {
+                    scan.literals.insert(text.clone());
+                }
+                // "{setting}_PARAMETER"
+                if let Some(suffix) = text
+                    .strip_prefix('{')
+                    .and_then(|rest| rest.split_once('}'))
+                    .map(|(_, suffix)| suffix)
+                    .filter(|suffix| suffix.starts_with('_') && is_env_name(&suffix[1..]))
+                {
+                    scan.suffixes.insert(suffix.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The names a script reads: `${NAME:-..}` (also `-`, `:=`, `=`, `:+`, `+`,
+/// `:?`, `?`) in shell, `process.env.NAME` and `process.env['NAME']` in
+/// JavaScript, `os.environ.get("NAME")`, `os.environ["NAME"]` and
+/// `os.getenv("NAME")` in Python.
+fn scan_script(source: &str, extension: &str) -> BTreeSet<String> {
+    let name_at = |text: &str| -> String {
+        text.chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut found = BTreeSet::new();
+    let mut add = |name: String| {
+        if is_env_name(&name) {
+            found.insert(name);
+        }
+    };
+    match extension {
+        "sh" => {
+            for (i, _) in source.match_indices("${") {
+                let rest = &source[i + 2..];
+                let name = name_at(rest);
+                let after = rest[name.len()..].trim_start_matches(':');
+                if after.starts_with(['-', '=', '+', '?']) {
+                    add(name);
+                }
+            }
+        }
+        "mjs" | "js" => {
+            for (i, _) in source.match_indices("process.env") {
+                let rest = &source[i + "process.env".len()..];
+                if let Some(rest) = rest.strip_prefix('.') {
+                    add(name_at(rest));
+                } else if let Some(rest) = rest.strip_prefix("['").or(rest.strip_prefix("[\"")) {
+                    add(name_at(rest));
+                }
+            }
+        }
+        "py" => {
+            for pattern in ["os.environ.get(\"", "os.environ[\"", "os.getenv(\""] {
+                for (i, _) in source.match_indices(pattern) {
+                    add(name_at(&source[i + pattern.len()..]));
+                }
+            }
+        }
+        _ => {}
+    }
+    found
+}
+
+/// The names in backticks in the first column of each table row of `doc`:
+/// (the functions' tables, the local scripts' table).
+fn documented(doc: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let (mut functions, mut scripts) = (BTreeSet::new(), BTreeSet::new());
+    let mut in_scripts = false;
+    for line in doc.lines() {
+        if line.starts_with("## ") {
+            in_scripts = line.trim() == SCRIPTS_HEADING;
+        }
+        let Some(first) = line.strip_prefix('|').and_then(|row| row.split('|').next()) else {
+            continue;
+        };
+        let names = first
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|name| is_env_name(name))
+            .map(str::to_owned);
+        if in_scripts {
+            scripts.extend(names);
+        } else {
+            functions.extend(names);
+        }
+    }
+    (functions, scripts)
+}
+
+/// Every `.rs` file under `dir`, without test files.
+fn rust_files(dir: &Path, files: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.contains("tests") {
+            continue;
+        }
+        if path.is_dir() {
+            rust_files(&path, files);
+        } else if name.ends_with(".rs") {
+            files.push(path);
+        }
+    }
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+fn code_scan() -> (CodeScan, String) {
+    let root = Path::new(ROOT);
+    let mut files = Vec::new();
+    rust_files(&root.join("shared/src"), &mut files);
+    for entry in std::fs::read_dir(root.join("functions"))
+        .expect("functions/")
+        .flatten()
+    {
+        rust_files(&entry.path().join("src"), &mut files);
+    }
+    let mut scan = CodeScan::default();
+    let mut all_code = String::new();
+    for file in &files {
+        let source = read(file);
+        scan_code(&source, &mut scan);
+        all_code.push_str(&source);
+    }
+    for suffix in &scan.suffixes {
+        let names: Vec<String> = scan
+            .secrets
+            .iter()
+            .map(|s| format!("{s}{suffix}"))
+            .collect();
+        scan.read.extend(names);
+    }
+    (scan, all_code)
+}
+
+fn scripts_read() -> BTreeSet<String> {
+    let dir = Path::new(ROOT).join("scripts");
+    let mut found = BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).expect("scripts/").flatten() {
+        let path = entry.path();
+        if let Some(extension) = path.extension().and_then(|e| e.to_str())
+            && path.is_file()
+        {
+            found.extend(scan_script(&read(&path), extension));
+        }
+    }
+    found
+}
+
+/// The names in `names` that `known` does not accept.
+fn missing(names: &BTreeSet<String>, known: impl Fn(&str) -> bool) -> Vec<&String> {
+    names.iter().filter(|name| !known(name)).collect()
+}
+
+#[test]
+fn every_environment_variable_read_is_documented_and_nothing_documented_is_stale() {
+    let (scan, code) = code_scan();
+    let scripts = scripts_read();
+    let (doc_functions, doc_scripts) = documented(&read(&Path::new(ROOT).join(DOCS)));
+
+    // The scans must see what is certainly there, or they have gone blind.
+    for name in ["VERIFICATIONS_TABLE", "SETTINGS", "CODE_HMAC_KEY_PARAMETER"] {
+        assert!(scan.read.contains(name), "the code scan misses {name}");
+    }
+    assert!(
+        scripts.contains("GATEWAY_PORT"),
+        "the script scan misses GATEWAY_PORT"
+    );
+    assert!(
+        doc_scripts.contains("GATEWAY_PORT") && doc_functions.contains("VERIFICATIONS_TABLE"),
+        "no tables found in {DOCS} (is the scripts' table under {SCRIPTS_HEADING:?}?)"
+    );
+
+    let library = |name: &str| LIBRARY_READ.iter().any(|(n, _, _)| *n == name);
+    let generic = |name: &str| SCRIPT_GENERIC.iter().any(|(n, _)| *n == name);
+    let not_env = |name: &str| NOT_ENV.iter().any(|(n, _)| *n == name);
+    let mut problems = Vec::new();
+    let mut report = |what: &str, names: Vec<&String>| {
+        if !names.is_empty() {
+            problems.push(format!("{what}: {names:?}"));
+        }
+    };
+    report(
+        &format!("read by the functions, not in {DOCS}"),
+        missing(&scan.read, |n| doc_functions.contains(n)),
+    );
+    report(
+        &format!("in {DOCS}, read by no function (stale?)"),
+        missing(&doc_functions, |n| scan.read.contains(n) || library(n)),
+    );
+    report(
+        &format!("read by scripts/, not in the {SCRIPTS_HEADING:?} table of {DOCS}"),
+        missing(&scripts, |n| doc_scripts.contains(n) || generic(n)),
+    );
+    report(
+        &format!("in the {SCRIPTS_HEADING:?} table of {DOCS}, read by no script (stale?)"),
+        missing(&doc_scripts, |n| scripts.contains(n)),
+    );
+    // A name in the code that no reading pattern above recognises: a new
+    // way of reading the environment (add it to READERS) or not a variable
+    // (add it to NOT_ENV, with the reason).
+    report(
+        "upper-case literals in the functions' code that no reader pattern recognises",
+        missing(&scan.literals, |n| scan.read.contains(n) || not_env(n)),
+    );
+    // The allow-lists must stay true.
+    let gone: Vec<String> = LIBRARY_READ
+        .iter()
+        .filter(|(name, call, _)| !code.contains(call) || !doc_functions.contains(*name))
+        .map(|(name, call, _)| format!("{name} (through {call})"))
+        .chain(
+            SCRIPT_GENERIC
+                .iter()
+                .filter(|(name, _)| !scripts.contains(*name))
+                .map(|(name, _)| name.to_string()),
+        )
+        .chain(
+            NOT_ENV
+                .iter()
+                .filter(|(name, _)| !scan.literals.contains(*name))
+                .map(|(name, _)| name.to_string()),
+        )
+        .collect();
+    report("allow-list entries no longer needed", gone.iter().collect());
+
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+#[test]
+fn the_code_scan_finds_each_way_of_reading_and_skips_tests() {
+    let source = r#"
+        // get("IN_A_COMMENT")
+        const TUNING_SETTINGS: [&str; 1] = ["TUNED"];
+        pub const SEND_SECRETS: &[&str] = &["SECRET_KEY"];
+        fn f() {
+            let a = get("PLAIN");
+            let b = number(&get, "NUMBERED", 5, 1..=9);
+            let c = count(
+                "COUNTED",
+                1,
+                2,
+            );
+            let d = std::env::var("FROM_ENV");
+            let e = lookup(&format!("{setting}_PARAMETER"));
+            let f = require("REQUIRED");
+            let g = headers.get("x-lower-case");
+            let h = '{';
+            let i = Missing("LABEL_ONLY");
+        }
+        #[cfg(test)]
+        mod tests {
+            fn g() { get("TEST_ONLY"); let s = "}"; }
+        }
+        fn after() { get("AFTER_TESTS"); }
+    "#;
+    let mut scan = CodeScan::default();
+    scan_code(source, &mut scan);
+    let read: Vec<&str> = scan.read.iter().map(String::as_str).collect();
+    assert_eq!(
+        read,
+        [
+            "AFTER_TESTS",
+            "COUNTED",
+            "FROM_ENV",
+            "NUMBERED",
+            "PLAIN",
+            "REQUIRED",
+            "SECRET_KEY",
+            "TUNED"
+        ]
+    );
+    assert_eq!(scan.suffixes.iter().collect::<Vec<_>>(), ["_PARAMETER"]);
+    assert!(scan.literals.contains("LABEL_ONLY"));
+    assert!(!scan.literals.contains("TEST_ONLY"));
+}
+
+#[test]
+fn the_script_scan_finds_defaults_and_process_env() {
+    let shell = r#"PORT="${GATEWAY_PORT:-3000}"; [[ "${READY:-}" == 1 ]]; echo "${PLAIN}" "${lower:-x}" "${ASSIGN:=y}""#;
+    assert_eq!(
+        scan_script(shell, "sh").into_iter().collect::<Vec<_>>(),
+        ["ASSIGN", "GATEWAY_PORT", "READY"]
+    );
+    let js = "const a = process.env.MAX_X || 5; const b = process.env['Y_Y']; `${error?.stack}`";
+    assert_eq!(
+        scan_script(js, "mjs").into_iter().collect::<Vec<_>>(),
+        ["MAX_X", "Y_Y"]
+    );
+    let py = r#"os.environ.get("EMULATOR_URL", "x"); os.environ["SETTINGS"]"#;
+    assert_eq!(
+        scan_script(py, "py").into_iter().collect::<Vec<_>>(),
+        ["EMULATOR_URL", "SETTINGS"]
+    );
+}
+
+#[test]
+fn documented_names_come_from_the_first_column_by_table() {
+    let doc = "## Function settings\n\
+        | variable | default | meaning |\n|---|---|---|\n\
+        | `A_B` + `C_D` *S* | `x` | see `NOT_THIS` |\n\
+        ## Local scripts\n\
+        | `PORT_X` | `dev.sh` | `8000` | |\n";
+    let (functions, scripts) = documented(doc);
+    assert_eq!(functions.into_iter().collect::<Vec<_>>(), ["A_B", "C_D"]);
+    assert_eq!(scripts.into_iter().collect::<Vec<_>>(), ["PORT_X"]);
+}
