@@ -96,11 +96,13 @@ aws.AWS_SECRET_ACCESS_KEY ??= 'test';
 aws.AWS_ENDPOINT_URL_DYNAMODB = dynamodbUrl;
 if (process.env.RUST_LOG) aws.RUST_LOG = process.env.RUST_LOG;
 const hmacKey = randomBytes(24).toString('hex'); // 48 bytes of text, as lib.sh makes it
+const identityKey = randomBytes(24).toString('hex');
 
 const sendEnv = {
   ...aws,
   VERIFICATIONS_TABLE: table,
   CODE_HMAC_KEY: hmacKey,
+  IDENTITY_HMAC_KEY: identityKey,
   TWILIO_API_BASE: standin,
   TWILIO_ACCOUNT_SID: 'ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
   TWILIO_AUTH_TOKEN: 'arm64-check-token',
@@ -110,6 +112,7 @@ const verifyEnv = {
   ...aws,
   VERIFICATIONS_TABLE: table,
   CODE_HMAC_KEY: hmacKey,
+  IDENTITY_HMAC_KEY: identityKey,
   ...(process.env.PROOF_SIGNING_KEY ? { PROOF_SIGNING_KEY: process.env.PROOF_SIGNING_KEY } : {}),
 };
 

@@ -46,6 +46,7 @@ export VERIFICATIONS_TABLE=phone-verifications-bench \
   TWILIO_AUTH_TOKEN=bench-token \
   TWILIO_FROM_NUMBER=+15005550006 \
   CODE_HMAC_KEY="$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" \
+  IDENTITY_HMAC_KEY="$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" \
   MAX_MESSAGES_PER_HOUR=1000000 MAX_MESSAGES_PER_COUNTRY_PER_HOUR=1000000 \
   MAX_SENDS_PER_CLIENT_PER_HOUR=1000000 \
   RUST_LOG=info

@@ -23,7 +23,7 @@ require_free_port "$STANDIN_PORT"
 
 STACK=phone-verification-ci
 # Every caller comes from 127.0.0.1 in the emulator; smoke.sh's test number.
-SETTINGS="MAX_REQUESTS_PER_CLIENT_PER_HOUR=1000 ENABLE_TEST_PHONE_NUMBERS=true TEST_PHONE_NUMBERS=+14155550199=123456"
+SETTINGS="MAX_REQUESTS_PER_CLIENT_PER_HOUR=1000 ENABLE_TEST_PHONE_NUMBERS=true TEST_PHONE_NUMBERS=+14155550199=123456 TEST_PHONE_NUMBERS_VALID_UNTIL=$(date -u -d '+30 days' +%F)"
 SECRETS_PATH=/phone-verification/ci
 AUTH_TOKEN="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 BUILD_DIR=.aws-sam/build-x86_64

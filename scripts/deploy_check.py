@@ -27,9 +27,11 @@ import yaml
 ENDPOINT = os.environ.get("EMULATOR_URL", "http://127.0.0.1:4566")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+IDENTITY_SECRETS = ["identity-hmac-key", "identity-hmac-previous-keys"]
 SEND_SECRETS = ["twilio-auth-token", "twilio-api-key-sid", "twilio-api-key-secret",
-                "code-hmac-key", "code-hmac-previous-keys"]
-VERIFY_SECRETS = ["code-hmac-key", "code-hmac-previous-keys", "proof-signing-key"]
+                "code-hmac-key", "code-hmac-previous-keys", *IDENTITY_SECRETS]
+VERIFY_SECRETS = ["code-hmac-key", "code-hmac-previous-keys", *IDENTITY_SECRETS,
+                  "proof-signing-key"]
 ROUTES = {
     "POST /functions/sendVerificationCode": "SendVerificationCodeFunction",
     "POST /twilio/status": "SendVerificationCodeFunction",
@@ -38,7 +40,8 @@ ROUTES = {
 }
 # Every variable holding a secret value: none may be in a function's environment.
 SECRET_VARIABLES = {"TWILIO_AUTH_TOKEN", "TWILIO_API_KEY_SECRET", "CODE_HMAC_KEY",
-                    "CODE_HMAC_PREVIOUS_KEYS", "PROOF_SIGNING_KEY"}
+                    "CODE_HMAC_PREVIOUS_KEYS", "IDENTITY_HMAC_KEY",
+                    "IDENTITY_HMAC_PREVIOUS_KEYS", "PROOF_SIGNING_KEY"}
 
 
 def client(name):
@@ -71,6 +74,7 @@ def put_secrets(path, auth_token):
     ssm = client("ssm")
     values = {
         "code-hmac-key": secrets.token_hex(32),
+        "identity-hmac-key": secrets.token_hex(32),
         "twilio-auth-token": auth_token,
         "proof-signing-key": base64.b64encode(secrets.token_bytes(32)).decode(),
     }

@@ -2,8 +2,10 @@
 # Run the whole stack locally: DynamoDB Local, a Twilio stand-in that prints
 # each SMS, and both functions behind one local API Gateway URL, each a pool
 # of processes as Lambda runs them (`cargo build` in another terminal reloads
-# them). Ctrl-C stops it all.
-# Ports: DYNAMODB_PORT (8000), TWILIO_STANDIN_PORT (3010), GATEWAY_PORT (3000).
+# them), and the web client kit (clients/web) on an origin of its own, so
+# the browser calls the API cross-origin as in production. Ctrl-C stops it all.
+# Ports: DYNAMODB_PORT (8000), TWILIO_STANDIN_PORT (3010), GATEWAY_PORT (3000),
+# DEMO_PORT (3030).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -11,11 +13,15 @@ cd "$ROOT"
 DYNAMODB_PORT="${DYNAMODB_PORT:-8000}"
 TWILIO_STANDIN_PORT="${TWILIO_STANDIN_PORT:-3010}"
 GATEWAY_PORT="${GATEWAY_PORT:-3000}"
+DEMO_PORT="${DEMO_PORT:-3030}"
 TABLE=phone-verifications
 BASE="http://127.0.0.1:$GATEWAY_PORT"
+# The page calls http://127.0.0.1:3000 unless told another API by ?api=.
+DEMO="http://127.0.0.1:$DEMO_PORT/"
+[[ "$GATEWAY_PORT" == 3000 ]] || DEMO+="?api=$BASE"
 
 ensure_tools
-for port in "$DYNAMODB_PORT" "$TWILIO_STANDIN_PORT" "$GATEWAY_PORT"; do
+for port in "$DYNAMODB_PORT" "$TWILIO_STANDIN_PORT" "$GATEWAY_PORT" "$DEMO_PORT"; do
   require_free_port "$port"
 done
 
@@ -25,8 +31,14 @@ create_table "$TABLE"
 
 start_functions "$TWILIO_STANDIN_PORT" "$GATEWAY_PORT" "$TABLE"
 
+section "Demo page (clients/web), served apart from the API"
+start_demo_page "$DEMO_PORT"
+
 section "Ready: $BASE (Parse serverURL)"
 cat <<EOF
+  Try it in a browser: $DEMO
+    (the web client kit; the stand-in prints the code it "sends" above/below)
+
   Send a code (the Twilio stand-in prints the SMS above/below):
     curl -s -X POST $BASE/functions/sendVerificationCode \\
       -H 'Content-Type: application/json' -d '{"phoneNumber": "+14155550123"}'

@@ -1,68 +1,39 @@
 #!/usr/bin/env node
-// Tiny client for DynamoDB Local's JSON API, so the scripts need neither the
-// AWS CLI nor an SDK.
+// DynamoDB Local through the AWS SDK, with the table template.yaml defines.
 //   node scripts/dynamodb-local.mjs wait URL
 //   node scripts/dynamodb-local.mjs create-table URL NAME
-// Requests carry a real AWS Signature V4 (DynamoDB Local does not check it,
-// but it does insist on a well-formed Authorization header).
-import { createHash, createHmac } from 'node:crypto';
+// `wait` returns once a ListTables is answered (not just an open port);
+// `create-table` creates the table with template.yaml's schema (keys,
+// attributes, billing mode, indexes) and enables its TTL, and may run twice.
+import {
+  CreateTableCommand, DynamoDBClient, ListTablesCommand, ResourceInUseException, UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
+import { table } from './template.mjs';
 
-const accessKey = process.env.AWS_ACCESS_KEY_ID || 'test';
-const secretKey = process.env.AWS_SECRET_ACCESS_KEY || 'test';
-const region = process.env.AWS_REGION || 'us-east-1';
+// This pinned SDK runs on Node 20 (kept for Prism); its notice that later
+// versions will need Node 22 says nothing to a local test run.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const sha256 = (data) => createHash('sha256').update(data).digest('hex');
-const hmac = (key, data) => createHmac('sha256', key).update(data).digest();
-
-function sign(url, target, body) {
-  const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-  const day = amzDate.slice(0, 8);
-  const scope = `${day}/${region}/dynamodb/aws4_request`;
-  const headers = {
-    'content-type': 'application/x-amz-json-1.0',
-    host: url.host,
-    'x-amz-date': amzDate,
-    'x-amz-target': target,
-  };
-  const names = Object.keys(headers).sort();
-  const canonical = ['POST', url.pathname || '/', '',
-    ...names.map((n) => `${n}:${headers[n]}`), '', names.join(';'), sha256(body)].join('\n');
-  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonical)].join('\n');
-  let key = `AWS4${secretKey}`;
-  for (const part of [day, region, 'dynamodb', 'aws4_request']) key = hmac(key, part);
-  const signature = createHmac('sha256', key).update(toSign).digest('hex');
-  delete headers.host; // fetch sets it itself
-  headers.authorization = `AWS4-HMAC-SHA256 Credential=${accessKey}/${scope}, ` +
-    `SignedHeaders=${names.join(';')}, Signature=${signature}`;
-  return headers;
-}
-
-// One DynamoDB API call; resolves to { status, body } (body parsed as JSON).
-async function call(baseUrl, operation, payload) {
-  const url = new URL(baseUrl);
-  const body = JSON.stringify(payload);
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: sign(url, `DynamoDB_20120810.${operation}`, body),
-    body,
-    signal: AbortSignal.timeout(5000),
-  });
-  const text = await res.text();
-  let json;
-  try { json = JSON.parse(text); } catch { json = { raw: text }; }
-  return { status: res.status, body: json };
-}
+// DynamoDB Local takes any region and letters/digits-only keys; explicit
+// credentials keep the SDK from looking for real ones.
+const client = (url) => new DynamoDBClient({
+  endpoint: url,
+  region: 'us-east-1',
+  credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  maxAttempts: 1,
+  requestHandler: { connectionTimeout: 2000, requestTimeout: 5000 },
+});
 
 async function waitReady(url, seconds = 60) {
+  const dynamodb = client(url);
   const deadline = Date.now() + seconds * 1000;
   let last = 'no answer';
   while (Date.now() < deadline) {
     try {
-      const { status, body } = await call(url, 'ListTables', {});
-      if (status === 200 && Array.isArray(body.TableNames)) return;
-      last = `HTTP ${status} ${JSON.stringify(body)}`;
+      await dynamodb.send(new ListTablesCommand({}));
+      return;
     } catch (err) {
-      last = err.cause?.code || err.message;
+      last = err.code || err.cause?.code || err.name || err.message;
     }
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -70,26 +41,25 @@ async function waitReady(url, seconds = 60) {
 }
 
 async function createTable(url, name) {
-  const created = await call(url, 'CreateTable', {
-    TableName: name,
-    AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-    BillingMode: 'PAY_PER_REQUEST',
-  });
-  const exists = String(created.body.__type || '').endsWith('#ResourceInUseException');
-  if (created.status !== 200 && !exists) {
-    throw new Error(`CreateTable ${name}: HTTP ${created.status} ${JSON.stringify(created.body)}`);
+  const dynamodb = client(url);
+  const { create, ttl } = table();
+  let exists = false;
+  try {
+    await dynamodb.send(new CreateTableCommand({ TableName: name, ...create }));
+  } catch (err) {
+    if (!(err instanceof ResourceInUseException)) throw new Error(`CreateTable ${name}: ${err.name}: ${err.message}`);
+    exists = true;
   }
-  const ttl = await call(url, 'UpdateTimeToLive', {
-    TableName: name,
-    TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
-  });
-  // Enabling TTL twice is a ValidationException ("already enabled"): fine.
-  const already = /already enabled/i.test(JSON.stringify(ttl.body));
-  if (ttl.status !== 200 && !already) {
-    throw new Error(`UpdateTimeToLive ${name}: HTTP ${ttl.status} ${JSON.stringify(ttl.body)}`);
+  if (ttl?.Enabled) {
+    try {
+      await dynamodb.send(new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: ttl }));
+    } catch (err) {
+      // Enabling TTL twice is a ValidationException ("already enabled"): fine.
+      if (!/already enabled/i.test(err.message)) throw new Error(`UpdateTimeToLive ${name}: ${err.name}: ${err.message}`);
+    }
   }
-  console.log(`table ${name} ${exists ? 'already exists' : 'created'} (TTL on expires_at)`);
+  const ttlNote = ttl?.Enabled ? ` (TTL on ${ttl.AttributeName})` : '';
+  console.log(`table ${name} ${exists ? 'already exists' : 'created'}${ttlNote}`);
 }
 
 const [command, url, name] = process.argv.slice(2);

@@ -8,6 +8,10 @@ SCRIPTS="$ROOT/scripts"
 TOOLS="$ROOT/.tools"
 LOGS="$TOOLS/logs"
 mkdir -p "$LOGS"
+# Twilio's official OpenAPI specs (twilio_api_v2010.json: Messages and Calls;
+# twilio_verify_v2.json), pinned copies from npm @twilio/cli-core@9.0.0; source
+# and checksums in tests/twilio-spec/README.md.
+TWILIO_SPECS="$ROOT/tests/twilio-spec"
 
 # Local AWS settings: always set region and credentials, or the SDK walks to
 # the EC2 metadata address. DynamoDB Local wants letters/digits-only keys.
@@ -77,12 +81,20 @@ ensure_tools() {
   section "Tools"
   # Java for DynamoDB Local.
   command -v java >/dev/null 2>&1 || apt_install openjdk-17-jre-headless
+  # Debian's Chromium for the browser test (playwright-core downloads no browser).
+  [[ -x /usr/bin/chromium ]] || apt_install chromium
 
   # npm ci only when node_modules is missing or older than the lock file.
   local stamp="$SCRIPTS/node_modules/.package-lock.json"
   if [[ ! -f "$stamp" || "$SCRIPTS/package-lock.json" -nt "$stamp" ]]; then
     log "npm ci (scripts/)"
     (cd "$SCRIPTS" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  # The backend client kit's jose (the browser test imports the kit).
+  stamp="$ROOT/clients/backend/node_modules/.package-lock.json"
+  if [[ ! -f "$stamp" || "$ROOT/clients/backend/package-lock.json" -nt "$stamp" ]]; then
+    log "npm ci (clients/backend/)"
+    (cd "$ROOT/clients/backend" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 
   # Pinned: cargo-lambda from PyPI is a prebuilt binary (and brings zig);
@@ -105,11 +117,8 @@ ensure_tools() {
   fi
   # venv first: cargo-lambda finds zig only through `python3 -m ziglang`.
   export PATH="$venv/bin:$SCRIPTS/node_modules/.bin:$PATH"
-  # Lambda runs the functions on arm64 (Graviton).
-  if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
-    log "rustup target add aarch64-unknown-linux-gnu"
-    rustup target add aarch64-unknown-linux-gnu
-  fi
+  # The toolchain, its components and the arm64 target: rust-toolchain.toml.
+  rustup toolchain install >/dev/null
   export SAM_CLI_TELEMETRY=0
   log "java: $(java -version 2>&1 | head -1)"
   log "node: $(node --version), $(cargo lambda --version), cfn-lint $(cfn-lint --version | awk '{print $2}')"
@@ -176,8 +185,10 @@ start_api() {
   TWILIO_AUTH_TOKEN="$LOCAL_TWILIO_AUTH_TOKEN" \
   TWILIO_FROM_NUMBER=+15005550006 \
   TWILIO_WHATSAPP_FROM=+14155238886 \
+  WHATSAPP_MODE=session \
   ENABLED_CHANNELS=sms,call,whatsapp \
   CODE_HMAC_KEY="$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" \
+  IDENTITY_HMAC_KEY="$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" \
   PROOF_SIGNING_KEY="$(head -c 32 /dev/urandom | base64)" \
   APP_NAME="Local Dev" \
   STATUS_CALLBACK_URL="http://127.0.0.1:$port/twilio/status" \
@@ -206,4 +217,14 @@ wait_http() {
   done
   echo "timed out after ${seconds}s waiting for $url (last HTTP status: $code)" >&2
   return 1
+}
+
+# start_demo_page PORT: the web client kit (clients/web) served on its own
+# origin, apart from the API's, so the browser calls the API cross-origin
+# (CORS) as in production.
+start_demo_page() {
+  local port="$1"
+  log "Demo page on http://127.0.0.1:$port/ (log: .tools/logs/demo-$port.log)"
+  start_bg "$LOGS/demo-$port.log" node "$SCRIPTS/static-server.mjs" "$port"
+  wait_http "http://127.0.0.1:$port/" 10 || { tail -5 "$LOGS/demo-$port.log" >&2; return 1; }
 }

@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 // The deployed stack's shape on one machine: API Gateway's HTTP API in front
-// of both functions, with template.yaml's routes and CORS. Each function is a
+// of both functions, with the routes and CORS read from template.yaml at
+// start (scripts/template.mjs), so there is no copy here. Each function is a
 // pool of bootstrap processes speaking the Lambda Runtime API, one invocation
 // per process at a time; when all are busy a new one starts (a cold start),
 // up to MAX_CONCURRENCY per function, as Lambda scales its environments.
 // Processes whose bootstrap was rebuilt are replaced once idle, so
 // `cargo build` in another terminal takes effect on the next request.
 //   node scripts/local-lambda.mjs PORT SEND_BOOTSTRAP VERIFY_BOOTSTRAP
-// Env: MAX_CONCURRENCY (per function, default 8); FUNCTION_TIMEOUT_MS (10000,
-// as template.yaml); TRUST_FORWARDED_FOR=1 takes the client address from
+// Env: MAX_CONCURRENCY (per function, default 8); FUNCTION_TIMEOUT_MS (default:
+// the function's Timeout in template.yaml); TRUST_FORWARDED_FOR=1 takes the client address from
 // X-Forwarded-For, so one load generator can act as many clients (tests
 // only: API Gateway takes it from the connection). The functions get this
 // process's environment.
@@ -17,32 +18,47 @@ import { isUtf8 } from 'node:buffer';
 import { statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { runtimeApi } from './bench-runtime.mjs';
+import { httpApi, readTemplate } from './template.mjs';
 
 const [port, sendBootstrap, verifyBootstrap] = process.argv.slice(2);
 const maxConcurrency = Number(process.env.MAX_CONCURRENCY || 8);
-const timeoutMs = Number(process.env.FUNCTION_TIMEOUT_MS || 10_000);
 const trustForwardedFor = process.env.TRUST_FORWARDED_FOR === '1';
 
-// template.yaml's HttpApi CorsConfiguration, so that a header missing there
-// fails locally too (the e2e check asks for each documented one).
-const cors = {
-  'access-control-allow-origin': '*',
-  'access-control-expose-headers': 'Retry-After',
-};
-const preflight = {
-  ...cors,
-  'access-control-allow-methods': 'GET,POST,OPTIONS',
-  'access-control-allow-headers': [
-    'content-type', 'idempotency-key', 'x-parse-application-id', 'x-parse-client-version',
-    'x-parse-installation-id', 'x-parse-javascript-key', 'x-parse-session-token',
-  ].join(','),
-  'access-control-max-age': '600',
-};
+const template = readTemplate();
+const api = httpApi(template);
+
+/**
+ * The CORS headers API Gateway adds to the answer to `req`, from the HTTP
+ * API's CorsConfiguration (AllowOrigins with CorsAllowOrigin's default), so a
+ * header missing there fails locally too (the e2e check asks for each
+ * documented one). As API Gateway: only for a request with an allowed Origin
+ * header; a preflight (OPTIONS with Access-Control-Request-Method) gets the
+ * allowed methods, headers and max age, any other request the exposed headers.
+ */
+function corsHeaders(req) {
+  const { AllowOrigins = [], AllowMethods = [], AllowHeaders = [], ExposeHeaders = [], MaxAge,
+    AllowCredentials } = api.cors;
+  const origin = req.headers.origin;
+  if (!origin) return {};
+  const allowed = AllowOrigins.find((o) => o === '*' || o === origin
+    || (o.endsWith('://*') && origin.startsWith(o.slice(0, -1))));
+  if (!allowed) return {};
+  const headers = { 'access-control-allow-origin': allowed === '*' ? '*' : origin };
+  if (AllowCredentials) headers['access-control-allow-credentials'] = 'true';
+  if (req.method === 'OPTIONS' && req.headers['access-control-request-method']) {
+    if (AllowMethods.length) headers['access-control-allow-methods'] = AllowMethods.join(',');
+    if (AllowHeaders.length) headers['access-control-allow-headers'] = AllowHeaders.join(',');
+    if (MaxAge !== undefined) headers['access-control-max-age'] = String(MaxAge);
+  } else if (ExposeHeaders.length) {
+    headers['access-control-expose-headers'] = ExposeHeaders.join(',');
+  }
+  return headers;
+}
 
 /** One function: a pool of processes and a queue of invocations. */
 class FunctionPool {
-  constructor(name, bootstrap) {
-    Object.assign(this, { name, bootstrap, instances: new Set(), queue: [], coldStarts: 0 });
+  constructor(name, bootstrap, timeoutMs) {
+    Object.assign(this, { name, bootstrap, timeoutMs, instances: new Set(), queue: [], coldStarts: 0 });
   }
 
   /** Runs one event; resolves to { kind: 'response'|'error'|'timeout'|'crash', body }. */
@@ -73,8 +89,8 @@ class FunctionPool {
     invocation.timer = setTimeout(() => {
       this.finish(instance, 'timeout', '');
       instance.child.kill('SIGKILL'); // as Lambda ends a timed-out environment
-    }, timeoutMs);
-    poll({ id: invocation.id, body: JSON.stringify(invocation.event), timeoutMs });
+    }, this.timeoutMs);
+    poll({ id: invocation.id, body: JSON.stringify(invocation.event), timeoutMs: this.timeoutMs });
   }
 
   finish(instance, kind, body) {
@@ -123,17 +139,21 @@ class FunctionPool {
   }
 }
 
-const pools = {
-  send: new FunctionPool('send-verification-code', sendBootstrap),
-  verify: new FunctionPool('verify-phone-number', verifyBootstrap),
-};
-// template.yaml's routes.
-const routes = {
-  'POST /functions/sendVerificationCode': pools.send,
-  'POST /twilio/status': pools.send,
-  'POST /functions/verifyPhoneNumber': pools.verify,
-  'GET /.well-known/jwks.json': pools.verify,
-};
+// One pool per function (by its logical id in template.yaml), named after
+// its binary, with its timeout.
+const bootstraps = { SendVerificationCodeFunction: sendBootstrap, VerifyPhoneNumberFunction: verifyBootstrap };
+const pools = Object.fromEntries(Object.entries(bootstraps).map(([id, bootstrap]) => {
+  const binary = template.Resources[id]?.Metadata?.BuildProperties?.Binary;
+  if (!binary) throw new Error(`template.yaml has no function ${id} built from a binary`);
+  const seconds = template.Resources[id].Properties.Timeout ?? template.Globals?.Function?.Timeout ?? 3;
+  if (typeof seconds !== 'number') throw new Error(`template.yaml: ${id}'s Timeout is not a number`);
+  return [id, new FunctionPool(binary, bootstrap, Number(process.env.FUNCTION_TIMEOUT_MS || seconds * 1000))];
+}));
+// template.yaml's routes: route key -> the pool of the function its integration invokes.
+const routes = Object.fromEntries(Object.entries(api.routes).map(([key, id]) => {
+  if (!pools[id]) throw new Error(`template.yaml routes ${key} to ${id}, which has no bootstrap here`);
+  return [key, pools[id]];
+}));
 
 const textTypes = /^(text\/|application\/(json|x-www-form-urlencoded|xml)|[^;]*\+json)/i;
 
@@ -178,37 +198,39 @@ function httpApiEvent(req, url, routeKey, body) {
   };
 }
 
-function answer(res, status, headers, body) {
-  res.writeHead(status, { ...headers, ...cors });
+/** Answers `req` through `res`, with API Gateway's CORS headers. */
+function answer(req, res, status, headers, body) {
+  res.writeHead(status, { ...headers, ...corsHeaders(req) });
   res.end(body);
 }
 
 /** The HTTP answer API Gateway makes of the function's (or of its failure). */
-function fromLambda(res, { kind, body }) {
-  if (kind === 'timeout') return answer(res, 503, { 'content-type': 'application/json' }, '{"message":"Service Unavailable"}');
-  if (kind !== 'response') return answer(res, 500, { 'content-type': 'application/json' }, '{"message":"Internal Server Error"}');
+function fromLambda(req, res, { kind, body }) {
+  if (kind === 'timeout') return answer(req, res, 503, { 'content-type': 'application/json' }, '{"message":"Service Unavailable"}');
+  if (kind !== 'response') return answer(req, res, 500, { 'content-type': 'application/json' }, '{"message":"Internal Server Error"}');
   const reply = JSON.parse(body);
   const headers = Object.fromEntries(Object.entries(reply.headers || {})
     .filter(([name]) => !name.toLowerCase().startsWith('access-control-'))); // ours replace them
   if (reply.cookies?.length) headers['set-cookie'] = reply.cookies;
   const payload = reply.body ? Buffer.from(reply.body, reply.isBase64Encoded ? 'base64' : 'utf8') : '';
-  return answer(res, reply.statusCode || 200, headers, payload);
+  return answer(req, res, reply.statusCode || 200, headers, payload);
 }
 
 const server = createServer((req, res) => {
   const url = new URL(req.url, 'http://gateway');
-  if (req.method === 'OPTIONS') return answer(res, 204, preflight, '');
+  // API Gateway answers OPTIONS itself (no route of the template has it).
+  if (req.method === 'OPTIONS') return answer(req, res, 204, {}, '');
   const routeKey = `${req.method} ${url.pathname}`;
   const pool = Object.hasOwn(routes, routeKey) ? routes[routeKey] : null;
-  if (!pool) return answer(res, 404, { 'content-type': 'application/json' }, '{"message":"Not Found"}');
+  if (!pool) return answer(req, res, 404, { 'content-type': 'application/json' }, '{"message":"Not Found"}');
   const chunks = [];
   let size = 0;
   req.on('data', (chunk) => { size += chunk.length; if (size <= 10 * 1024 * 1024) chunks.push(chunk); });
   req.on('end', async () => {
     if (size > 10 * 1024 * 1024) { // API Gateway's payload limit
-      return answer(res, 413, { 'content-type': 'application/json' }, '{"message":"Request Entity Too Large"}');
+      return answer(req, res, 413, { 'content-type': 'application/json' }, '{"message":"Request Entity Too Large"}');
     }
-    fromLambda(res, await pool.invoke(httpApiEvent(req, url, routeKey, Buffer.concat(chunks))));
+    fromLambda(req, res, await pool.invoke(httpApiEvent(req, url, routeKey, Buffer.concat(chunks))));
   });
 });
 

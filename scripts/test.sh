@@ -4,9 +4,11 @@
 # official OpenAPI spec, the SAM template (cfn-lint, sam validate, checkov,
 # sam build), the arm64 bootstraps run under qemu, and the deploy test
 # (scripts/deploy-test.sh: deployed to an AWS emulator and exercised).
+# `scripts/test.sh --quick`: only formatting, clippy and the unit tests (no
+# services, nothing installed), for a fast loop while editing.
 # Ports: TEST_DYNAMODB_PORT (8001), PRISM_PORT (4010), MOTO_PORT (5001),
 # E2E_STANDIN_PORT (3011), E2E_GATEWAY_PORT (3001), LOAD_STANDIN_PORT (3013),
-# LOAD_PORT (3002) - apart from dev.sh's.
+# LOAD_PORT (3002), E2E_DEMO_PORT (3031) - apart from dev.sh's.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -14,21 +16,28 @@ cd "$ROOT"
 TEST_DYNAMODB_PORT="${TEST_DYNAMODB_PORT:-8001}"
 PRISM_PORT="${PRISM_PORT:-4010}"
 MOTO_PORT="${MOTO_PORT:-5001}"
-TWILIO_SPEC="$SCRIPTS/node_modules/@twilio-alpha/mcp/twilio-oai/spec/json/twilio_api_v2010.json"
-
-ensure_tools
-require_free_port "$TEST_DYNAMODB_PORT"
-require_free_port "$PRISM_PORT"
-require_free_port "$MOTO_PORT"
-for port in "${E2E_STANDIN_PORT:-3011}" "${E2E_GATEWAY_PORT:-3001}" "${LOAD_STANDIN_PORT:-3013}" "${LOAD_PORT:-3002}"; do
-  require_free_port "$port"
-done
+TWILIO_SPEC="$TWILIO_SPECS/twilio_api_v2010.json" # from @twilio/cli-core@9.0.0 (lib.sh)
 
 section "cargo fmt --check"
 cargo fmt --all -- --check
 
 section "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+
+if [[ "${1:-}" == --quick ]]; then
+  section "Unit tests"
+  cargo test --workspace --lib
+  section "Quick checks passed (the whole suite: scripts/test.sh)"
+  exit 0
+fi
+
+ensure_tools
+require_free_port "$TEST_DYNAMODB_PORT"
+require_free_port "$PRISM_PORT"
+require_free_port "$MOTO_PORT"
+for port in "${E2E_STANDIN_PORT:-3011}" "${E2E_GATEWAY_PORT:-3001}" "${LOAD_STANDIN_PORT:-3013}" "${LOAD_PORT:-3002}" "${E2E_DEMO_PORT:-3031}"; do
+  require_free_port "$port"
+done
 
 section "DynamoDB Local, Prism (Twilio API 2010 spec), moto (SSM Parameter Store)"
 start_dynamodb_local "$TEST_DYNAMODB_PORT"
@@ -66,6 +75,14 @@ if ! "$SCHEMATHESIS_VENV/bin/schemathesis" --config-file tests/schemathesis.toml
   exit 1
 fi
 sed -n '/^Test Phases/,$p' "$LOGS/schemathesis.log" | grep -v '^\s*$'
+
+section "Browser: the demo page in headless Chromium (WebOTP page, CORS from another origin)"
+# clients/web served on its own origin against the e2e stack: send, a wrong
+# code, a resend too soon, the right code, the proof token checked by
+# clients/backend/verify-token.mjs. Screenshots: .tools/artifacts/browser/.
+start_demo_page "${E2E_DEMO_PORT:-3031}"
+node "$SCRIPTS/browser-test.mjs" "http://127.0.0.1:${E2E_DEMO_PORT:-3031}" \
+  "http://127.0.0.1:${E2E_GATEWAY_PORT:-3001}" "http://127.0.0.1:${E2E_STANDIN_PORT:-3011}"
 
 section "Load: 20 users for ${LOAD_SECONDS:-60} s of whole verifications, the limits attacked meanwhile"
 # Its own stack: each flow comes from its own address (X-Forwarded-For is

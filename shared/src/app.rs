@@ -37,10 +37,14 @@ pub const SEND_SECRETS: &[&str] = &[
     "TWILIO_API_KEY_SECRET",
     "CODE_HMAC_KEY",
     "CODE_HMAC_PREVIOUS_KEYS",
+    "IDENTITY_HMAC_KEY",
+    "IDENTITY_HMAC_PREVIOUS_KEYS",
 ];
 pub const VERIFY_SECRETS: &[&str] = &[
     "CODE_HMAC_KEY",
     "CODE_HMAC_PREVIOUS_KEYS",
+    "IDENTITY_HMAC_KEY",
+    "IDENTITY_HMAC_PREVIOUS_KEYS",
     "PROOF_SIGNING_KEY",
 ];
 
@@ -53,7 +57,7 @@ pub fn build_send<C: Clock>(
 ) -> Result<SendApi<DynamoDbStore, TwilioSender, C>, Error> {
     let common = config.common;
     let store = DynamoDbStore::new(dynamodb, common.table_name);
-    let service = VerificationService::new(store, clock, common.hasher, common.policy)
+    let service = VerificationService::new(store, clock, common.keys, common.policy)
         .with_delivery(TwilioSender::new(config.twilio)?, config.messages);
     Ok(SendApi::new(
         service,
@@ -70,7 +74,7 @@ pub fn build_verify<C: Clock>(
 ) -> VerifyApi<DynamoDbStore, C> {
     let common = config.common;
     let store = DynamoDbStore::new(dynamodb, common.table_name);
-    let service = VerificationService::new(store, clock, common.hasher, common.policy);
+    let service = VerificationService::new(store, clock, common.keys, common.policy);
     VerifyApi::new(service, common.parse_application_id, config.proof)
 }
 

@@ -5,6 +5,7 @@
 //! without test files (`*tests*`) and `#[cfg(test)]` items, is read as tokens.
 //! A name counts as read when it is the name argument of a reading call
 //! (`get("NAME")`, `require("NAME")`, `lookup("NAME")`, `number(&get, "NAME", ..)`,
+//! `keyring(&get, ["NAME", "NAME_ID", ..])`,
 //! `count("NAME", ..)`, `std::env::var("NAME")`), an entry of a `*_SETTINGS` or
 //! `*_SECRETS` list, or `<SECRET>_PARAMETER` for each entry of a `*_SECRETS`
 //! list when the code builds names with a `"{..}_PARAMETER"` format string.
@@ -23,8 +24,8 @@ const DOCS: &str = "docs/configuration.md";
 const SCRIPTS_HEADING: &str = "## Local scripts";
 
 /// The calls that read a setting by name (the last path segment is compared).
-const READERS: [&str; 7] = [
-    "get", "require", "lookup", "number", "count", "var", "var_os",
+const READERS: [&str; 8] = [
+    "get", "require", "lookup", "number", "count", "var", "var_os", "keyring",
 ];
 
 /// Upper-case string literals in the functions' code that name no
@@ -255,6 +256,17 @@ fn scan_code(source: &str, scan: &mut CodeScan) {
                 }
                 if let Some(text) = str_at(j).filter(|text| is_env_name(text)) {
                     scan.read.insert(text.to_owned());
+                }
+                // reader( &get, [ "NAME", "NAME_ID", ... ]: a group of settings
+                if tokens.get(j) == Some(&Token::Punct('[')) {
+                    let group = tokens[j + 1..]
+                        .iter()
+                        .take_while(|token| **token != Token::Punct(']'))
+                        .filter_map(|token| match token {
+                            Token::Str(text) if is_env_name(text) => Some(text.clone()),
+                            _ => None,
+                        });
+                    scan.read.extend(group);
                 }
             }
             // const X_SETTINGS ... = [ "NAME", ... ];  (and X_SECRETS)
@@ -537,6 +549,7 @@ fn the_code_scan_finds_each_way_of_reading_and_skips_tests() {
             let g = headers.get("x-lower-case");
             let h = '{';
             let i = Missing("LABEL_ONLY");
+            let j = keyring(&get, ["A_KEY", "A_KEY_ID"], "v1");
         }
         #[cfg(test)]
         mod tests {
@@ -551,6 +564,8 @@ fn the_code_scan_finds_each_way_of_reading_and_skips_tests() {
         read,
         [
             "AFTER_TESTS",
+            "A_KEY",
+            "A_KEY_ID",
             "COUNTED",
             "FROM_ENV",
             "NUMBERED",

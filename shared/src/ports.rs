@@ -8,13 +8,14 @@ use secrecy::{CloneableSecret, SecretBox};
 use zeroize::Zeroize;
 
 use crate::domain::{
-    Channel, CodeMac, LimitReached, Limits, PhoneNumber, Timestamp, VerificationId,
+    Channel, CodeMac, LimitReached, Limits, PhoneNumber, Pseudonym, Timestamp, VerificationId,
 };
 
-/// A freshly sent code, as storage keeps it (hash only).
+/// A freshly sent code, as storage keeps it: the number's pseudonym and the
+/// code's MAC, never the number or the code.
 #[derive(Debug, Clone)]
 pub struct NewVerification {
-    pub phone: PhoneNumber,
+    pub number: Pseudonym,
     pub id: VerificationId,
     pub code_mac: CodeMac,
     pub key_id: String,
@@ -27,8 +28,8 @@ pub struct NewVerification {
 /// per-country counters a send is admitted against.
 #[derive(Debug, Clone, Copy)]
 pub struct Requester<'a> {
-    /// The client's IP address, as API Gateway saw it.
-    pub client: &'a str,
+    /// The pseudonym of the client's IP address, as API Gateway saw it.
+    pub client: &'a Pseudonym,
     /// The destination's ISO 3166 region ("US").
     pub country: &'a str,
 }
@@ -88,7 +89,7 @@ pub trait VerificationStore: Send + Sync {
     /// number can get, refunds or not. `true` when a code was withdrawn.
     fn withdraw(
         &self,
-        phone: &PhoneNumber,
+        number: &Pseudonym,
         id: &VerificationId,
         sent_at: Timestamp,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
@@ -96,7 +97,7 @@ pub trait VerificationStore: Send + Sync {
     /// Counts one request of `client` against its hourly allowance.
     fn count_client_request(
         &self,
-        client: &str,
+        client: &Pseudonym,
         now: Timestamp,
         limits: &Limits,
     ) -> impl Future<Output = Result<Result<(), LimitReached>, StoreError>> + Send;
@@ -107,7 +108,7 @@ pub trait VerificationStore: Send + Sync {
     /// or the number is locked.
     fn count_attempt(
         &self,
-        phone: &PhoneNumber,
+        number: &Pseudonym,
         now: Timestamp,
         max_attempts: u32,
         limits: &Limits,
@@ -117,7 +118,7 @@ pub trait VerificationStore: Send + Sync {
     /// the number's consecutive failures.
     fn approve(
         &self,
-        phone: &PhoneNumber,
+        number: &Pseudonym,
         id: &VerificationId,
         now: Timestamp,
     ) -> impl Future<Output = Result<Approval, StoreError>> + Send;
@@ -195,6 +196,9 @@ pub enum Content {
     Text(String),
     /// The script of a voice call.
     Speech(Speech),
+    /// A template the provider holds, whose one variable is the code: a
+    /// WhatsApp authentication template (Twilio Content SID `HX…`).
+    Template { sid: String, code: String },
 }
 
 /// A call reads `intro`, the digits, then `repeat` and the digits again.
@@ -216,6 +220,7 @@ impl Zeroize for Content {
         match self {
             Content::Text(text) => text.zeroize(),
             Content::Speech(speech) => speech.digits.zeroize(),
+            Content::Template { code, .. } => code.zeroize(),
         }
     }
 }
@@ -287,7 +292,20 @@ mod tests {
             status_callback: None,
         };
         let debug = format!("{message:?}");
-        assert!(debug.contains("Sms") && debug.contains("[REDACTED]"), "{debug}");
+        assert!(
+            debug.contains("Sms") && debug.contains("[REDACTED]"),
+            "{debug}"
+        );
         assert!(!debug.contains("987654"), "{debug}");
+    }
+
+    #[test]
+    fn zeroizing_a_template_wipes_its_code() {
+        let mut content = Content::Template {
+            sid: "HX0123456789abcdef0123456789abcdef".into(),
+            code: "987654".into(),
+        };
+        content.zeroize();
+        assert!(matches!(content, Content::Template { code, .. } if code.is_empty()));
     }
 }

@@ -7,8 +7,8 @@ use secrecy::SecretBox;
 use subtle::ConstantTimeEq;
 
 use crate::domain::{
-    Channel, CodeHasher, CodeLength, DestinationPolicy, DestinationRefused, Limit, LimitReached,
-    Limits, OneTimeCode, PhoneNumber, Timestamp, VerificationId,
+    Channel, CodeHasher, CodeLength, DestinationPolicy, DestinationRefused, IdentityHasher, Limit,
+    LimitReached, Limits, OneTimeCode, PhoneNumber, Pseudonym, Timestamp, VerificationId,
 };
 use crate::messages::Messages;
 use crate::ports::{
@@ -32,6 +32,10 @@ pub struct Policy {
     /// Fixed codes for test numbers (E.164), which never reach the message
     /// provider or the limits. Empty unless explicitly enabled.
     pub test_numbers: HashMap<String, OneTimeCode>,
+    /// Until when (exclusive) the test numbers work; after it, or when
+    /// unset, they are ordinary numbers. Checked at each request, as a warm
+    /// function may outlive the date its configuration was checked against.
+    pub test_numbers_valid_until: Option<Timestamp>,
 }
 
 impl Default for Policy {
@@ -44,6 +48,24 @@ impl Default for Policy {
             limits: Limits::default(),
             destinations: DestinationPolicy::default(),
             test_numbers: HashMap::new(),
+            test_numbers_valid_until: None,
+        }
+    }
+}
+
+impl Policy {
+    /// The fixed code of `phone` if it is a test number and test numbers
+    /// are still valid at `now`.
+    fn test_code(&self, phone: &PhoneNumber, now: Timestamp) -> Option<&OneTimeCode> {
+        let fixed = self.test_numbers.get(phone.as_e164())?;
+        if self
+            .test_numbers_valid_until
+            .is_some_and(|until| now < until)
+        {
+            Some(fixed)
+        } else {
+            tracing::warn!(phone = %phone, "test numbers expired (TEST_PHONE_NUMBERS_VALID_UNTIL): an ordinary number now");
+            None
         }
     }
 }
@@ -127,6 +149,14 @@ impl From<AttemptRefused> for CheckError {
     }
 }
 
+/// The service's secret keys: for code MACs, and for the pseudonyms of
+/// numbers and client addresses.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    pub codes: CodeHasher,
+    pub identities: IdentityHasher,
+}
+
 /// What sending needs beyond the rules: the message provider and the words
 /// of each message. Only the send function has one.
 pub struct Delivery<M> {
@@ -142,17 +172,19 @@ pub struct VerificationService<S, D, C> {
     delivery: D,
     clock: C,
     hasher: CodeHasher,
+    identities: IdentityHasher,
     policy: Policy,
 }
 
 impl<S: VerificationStore, C: Clock> VerificationService<S, (), C> {
     /// A service that checks codes and cannot send any.
-    pub fn new(store: S, clock: C, hasher: CodeHasher, policy: Policy) -> Self {
+    pub fn new(store: S, clock: C, keys: Keys, policy: Policy) -> Self {
         Self {
             store,
             delivery: (),
             clock,
-            hasher,
+            hasher: keys.codes,
+            identities: keys.identities,
             policy,
         }
     }
@@ -168,6 +200,7 @@ impl<S: VerificationStore, C: Clock> VerificationService<S, (), C> {
             delivery: Delivery { sender, messages },
             clock: self.clock,
             hasher: self.hasher,
+            identities: self.identities,
             policy: self.policy,
         }
     }
@@ -186,6 +219,17 @@ impl<S: VerificationStore, D, C: Clock> VerificationService<S, D, C> {
         self.clock.now()
     }
 
+    /// The number's pseudonym, then those under previous identity keys.
+    fn pseudonyms(&self, phone: &PhoneNumber) -> impl Iterator<Item = Pseudonym> {
+        std::iter::once(self.identities.number(phone))
+            .chain(self.identities.number_before_rotation(phone))
+    }
+
+    /// What storage calls this number.
+    pub fn pseudonym(&self, phone: &PhoneNumber) -> Pseudonym {
+        self.identities.number(phone)
+    }
+
     /// The provider reports that the code sent at `sent_at` never reached
     /// the user: withdraw it and lift the cooldown, so the user can ask again
     /// now (the send counts still bound how often). `true` when a code was
@@ -196,7 +240,13 @@ impl<S: VerificationStore, D, C: Clock> VerificationService<S, D, C> {
         id: &VerificationId,
         sent_at: Timestamp,
     ) -> Result<bool, StoreError> {
-        let withdrawn = self.store.withdraw(phone, id, sent_at).await?;
+        let mut withdrawn = false;
+        for number in self.pseudonyms(phone) {
+            withdrawn = self.store.withdraw(&number, id, sent_at).await?;
+            if withdrawn {
+                break;
+            }
+        }
         tracing::info!(phone = %phone, withdrawn, "the code was not delivered");
         Ok(withdrawn)
     }
@@ -210,7 +260,7 @@ impl<S: VerificationStore, D, C: Clock> VerificationService<S, D, C> {
         client: &str,
     ) -> Result<Approved, CheckError> {
         let now = self.clock.now();
-        if let Some(fixed) = self.policy.test_numbers.get(phone.as_e164()) {
+        if let Some(fixed) = self.policy.test_code(&phone, now) {
             return match bool::from(fixed.as_str().as_bytes().ct_eq(code.as_str().as_bytes())) {
                 true => Ok(Approved {
                     phone,
@@ -223,13 +273,26 @@ impl<S: VerificationStore, D, C: Clock> VerificationService<S, D, C> {
         }
         let limits = &self.policy.limits;
         self.store
-            .count_client_request(client, now, limits)
+            .count_client_request(&self.identities.client(client), now, limits)
             .await?
             .map_err(CheckError::Limited)?;
-        let attempt = self
-            .store
-            .count_attempt(&phone, now, self.policy.max_attempts, limits)
-            .await??;
+        // A code sent before a key rotation is kept under the number's
+        // previous pseudonym: look there when none is pending under the new.
+        let mut found = None;
+        for number in self.pseudonyms(&phone) {
+            match self
+                .store
+                .count_attempt(&number, now, self.policy.max_attempts, limits)
+                .await?
+            {
+                Err(AttemptRefused::NoPendingVerification) => continue,
+                counted => {
+                    found = Some((number, counted?));
+                    break;
+                }
+            }
+        }
+        let (number, attempt) = found.ok_or(CheckError::NoPendingVerification)?;
         let matches = self.hasher.matches(
             &phone,
             &attempt.id,
@@ -242,7 +305,7 @@ impl<S: VerificationStore, D, C: Clock> VerificationService<S, D, C> {
                 attempts_remaining: self.policy.max_attempts.saturating_sub(attempt.attempts),
             });
         }
-        match self.store.approve(&phone, &attempt.id, now).await? {
+        match self.store.approve(&number, &attempt.id, now).await? {
             Approval::Approved => Ok(Approved {
                 phone,
                 verified_at: now,
@@ -276,9 +339,10 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
         let now = self.clock.now();
         let expires_at = now.plus_seconds(self.policy.code_ttl_seconds);
         let limits = &self.policy.limits;
-        if self.policy.test_numbers.contains_key(phone.as_e164()) {
+        if self.policy.test_code(&phone, now).is_some() {
             return Ok(self.code_sent(phone, channel, expires_at, now));
         }
+        let client = self.identities.client(&client);
         if let Err(refused) = self.policy.destinations.check(&phone, channel) {
             return Err(self.counted(&client, now, refused.into()).await);
         }
@@ -286,7 +350,7 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
         let id = VerificationId::random();
         let new = NewVerification {
             code_mac: self.hasher.mac(&phone, &id, &code),
-            phone,
+            number: self.identities.number(&phone),
             id,
             key_id: self.hasher.key_id().to_owned(),
             channel,
@@ -295,7 +359,7 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
         };
         let requester = Requester {
             client: &client,
-            country: new.phone.region_code(),
+            country: phone.region_code(),
         };
         if let Err(limit) = self.store.save_new(&new, requester, limits).await? {
             match limit.limit {
@@ -309,9 +373,9 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
             return Err(self.counted(&client, now, SendError::Limited(limit)).await);
         }
         let messages = &self.delivery.messages;
-        let language = messages.language_for(locale.as_deref(), &new.phone);
+        let language = messages.language_for(locale.as_deref(), &phone);
         let message = OutgoingMessage {
-            to: new.phone.clone(),
+            to: phone.clone(),
             channel,
             content: SecretBox::new(Box::new(messages.render(channel, language, &code))),
             verification_id: new.id.clone(),
@@ -325,7 +389,7 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
         let delivered = match time_left {
             Some(left) if left < self.delivery.sender.max_duration() + ANSWER_MARGIN => {
                 let time_left_ms = left.as_millis();
-                tracing::warn!(phone = %new.phone, time_left_ms, "too close to the deadline to send");
+                tracing::warn!(phone = %phone, time_left_ms, "too close to the deadline to send");
                 Err(DeliveryError::Unavailable(
                     "too close to the request's deadline".into(),
                 ))
@@ -335,15 +399,15 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
         let handover = match delivered {
             Ok(handover) => handover,
             Err(delivery) => {
-                if let Err(store) = self.store.withdraw(&new.phone, &new.id, now).await {
+                if let Err(store) = self.store.withdraw(&new.number, &new.id, now).await {
                     // The undelivered code stays until it expires; nobody knows it.
-                    tracing::error!(phone = %new.phone, error = %store, "could not withdraw an undelivered code");
+                    tracing::error!(phone = %phone, error = %store, "could not withdraw an undelivered code");
                 }
                 return Err(delivery.into());
             }
         };
         let resend_available_at = now.plus_seconds(limits.resend_cooldown_seconds);
-        let mut sent = self.code_sent(new.phone, channel, expires_at, resend_available_at);
+        let mut sent = self.code_sent(phone, channel, expires_at, resend_available_at);
         // Maybe sent: the code stays valid and the limits counted, like any send.
         sent.unconfirmed = handover == Handover::Unconfirmed;
         Ok(sent)
@@ -352,7 +416,7 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
     /// A refused send still counts against the client's hourly allowance,
     /// so refusals (a cooldown, a line type) cannot be probed without limit.
     /// The refusal stands unless the allowance itself is spent.
-    async fn counted(&self, client: &str, now: Timestamp, refusal: SendError) -> SendError {
+    async fn counted(&self, client: &Pseudonym, now: Timestamp, refusal: SendError) -> SendError {
         match self
             .store
             .count_client_request(client, now, &self.policy.limits)
@@ -394,6 +458,7 @@ mod tests {
     use super::*;
     use crate::adapters::clock::ManualClock;
     use crate::adapters::memory::{InMemoryStore, RecordingSender};
+    use crate::domain::Keyring;
     use crate::messages::MessageSettings;
     use crate::ports::{Content, RecipientProblem};
 
@@ -404,6 +469,19 @@ mod tests {
             .expect("the default messages fit")
     }
 
+    fn keys() -> Keys {
+        Keys {
+            codes: CodeHasher::new(Keyring::new(
+                "v1",
+                b"unit-test key of at least 32 bytes".to_vec(),
+            )),
+            identities: IdentityHasher::new(Keyring::new(
+                "i1",
+                b"unit-test identity key, 32+ bytes".to_vec(),
+            )),
+        }
+    }
+
     fn service() -> (Service, RecordingSender, Arc<ManualClock>) {
         let sender = RecordingSender::default();
         let clock = Arc::new(ManualClock::starting_at(Timestamp::from_unix_seconds(
@@ -412,7 +490,7 @@ mod tests {
         let service = VerificationService::new(
             InMemoryStore::default(),
             Arc::clone(&clock),
-            CodeHasher::new("v1", b"unit-test key of at least 32 bytes".to_vec()),
+            keys(),
             Policy::default(),
         )
         .with_delivery(sender.clone(), default_messages());
@@ -447,6 +525,7 @@ mod tests {
         let digits: String = match sender.sent().last().unwrap().content.expose_secret() {
             Content::Text(text) => text.chars().filter(char::is_ascii_digit).collect(),
             Content::Speech(speech) => speech.digits.replace(", ", ""),
+            Content::Template { code, .. } => code.clone(),
         };
         OneTimeCode::parse(&digits, CodeLength::default()).unwrap()
     }
@@ -701,17 +780,67 @@ mod tests {
 
     #[tokio::test]
     async fn test_numbers_use_their_fixed_code_and_send_nothing() {
-        let (mut service, sender, _) = service();
+        let (mut service, sender, clock) = service();
         let fixed = OneTimeCode::parse("246810", CodeLength::default()).unwrap();
         service
             .policy
             .test_numbers
             .insert(phone().as_e164().into(), fixed.clone());
+        service.policy.test_numbers_valid_until = Some(clock.now().plus_seconds(3_600));
         for _ in 0..3 {
             send(&service).await;
         }
         assert!(sender.sent().is_empty());
         assert!(service.check_code(phone(), &fixed, CLIENT).await.is_ok());
+    }
+
+    /// Configuration is checked at cold start; a warm function may outlive
+    /// the date, so each request checks it again.
+    #[tokio::test]
+    async fn test_numbers_stop_working_at_their_expiry_in_a_warm_function() {
+        let (mut service, sender, clock) = service();
+        let fixed = OneTimeCode::parse("246810", CodeLength::default()).unwrap();
+        service
+            .policy
+            .test_numbers
+            .insert(phone().as_e164().into(), fixed.clone());
+        service.policy.test_numbers_valid_until = Some(clock.now().plus_seconds(3_600));
+        clock.advance(3_599);
+        send(&service).await;
+        assert!(sender.sent().is_empty(), "still valid a second before");
+        assert!(service.check_code(phone(), &fixed, CLIENT).await.is_ok());
+
+        clock.advance(1);
+        assert!(
+            service.check_code(phone(), &fixed, CLIENT).await.is_err(),
+            "the fixed code no longer verifies"
+        );
+        send(&service).await;
+        assert_eq!(
+            sender.sent().len(),
+            1,
+            "an ordinary number: a real code is sent"
+        );
+        let real = received_code(&sender);
+        if real.as_str() != fixed.as_str() {
+            assert!(matches!(
+                service.check_code(phone(), &fixed, CLIENT).await,
+                Err(CheckError::IncorrectCode { .. })
+            ));
+        }
+        assert!(service.check_code(phone(), &real, CLIENT).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn test_numbers_without_a_validity_are_ordinary_numbers() {
+        let (mut service, sender, _) = service();
+        let fixed = OneTimeCode::parse("246810", CodeLength::default()).unwrap();
+        service
+            .policy
+            .test_numbers
+            .insert(phone().as_e164().into(), fixed);
+        send(&service).await;
+        assert_eq!(sender.sent().len(), 1);
     }
 
     #[tokio::test]
@@ -790,9 +919,32 @@ mod tests {
         let service = VerificationService::new(
             InMemoryStore::default(),
             Arc::new(ManualClock::starting_at(Timestamp::from_unix_seconds(0))),
-            CodeHasher::new("v1", b"unit-test key of at least 32 bytes".to_vec()),
+            keys(),
             policy,
         );
         assert_eq!(service.policy().max_attempts, 3);
+    }
+
+    #[tokio::test]
+    async fn a_code_sent_before_an_identity_key_rotation_still_verifies() {
+        let (before, sender, clock) = service();
+        send(&before).await;
+        let rotated = Keys {
+            identities: IdentityHasher::new(
+                Keyring::new("i2", b"the next identity key, 32+ bytes!".to_vec())
+                    .with_previous_key("i1", b"unit-test identity key, 32+ bytes".to_vec()),
+            ),
+            ..keys()
+        };
+        assert_ne!(
+            rotated.identities.number(&phone()),
+            keys().identities.number(&phone())
+        );
+        let after =
+            VerificationService::new(before.store().clone(), clock, rotated, Policy::default());
+        let approved = after
+            .check_code(phone(), &received_code(&sender), CLIENT)
+            .await;
+        assert!(approved.is_ok(), "{approved:?}");
     }
 }

@@ -10,11 +10,11 @@ use integration_tests::{Function, http_api_event};
 use lambda_http::Request;
 use phone_verification::adapters::clock::{ManualClock, SystemClock};
 use phone_verification::adapters::memory::{InMemoryStore, RecordingSender};
-use phone_verification::domain::{CodeHasher, Limits};
+use phone_verification::domain::{CodeHasher, Keyring, Limits};
 use phone_verification::http::{HttpFunction, SendApi, VerifyApi};
 use phone_verification::messages::{MessageSettings, Messages};
 use phone_verification::ports::Clock;
-use phone_verification::service::{Policy, VerificationService};
+use phone_verification::service::{Keys, Policy, VerificationService};
 use serde_json::json;
 
 const ROUNDS: usize = 20_000;
@@ -58,13 +58,19 @@ async fn main() {
     // Both functions share one in-memory table, as both Lambda functions
     // share one DynamoDB table.
     let store = InMemoryStore::default();
-    let hasher = CodeHasher::new("v1", b"benchmark key of at least 32 bytes".to_vec());
+    let keys = Keys {
+        codes: CodeHasher::new(Keyring::new(
+            "v1",
+            b"benchmark key of at least 32 bytes".to_vec(),
+        )),
+        identities: integration_tests::identities(),
+    };
     let messages = Messages::new(MessageSettings::default(), policy.code_length).unwrap();
     let send_api = SendApi::new(
         VerificationService::new(
             store.clone(),
             Arc::clone(&clock),
-            hasher.clone(),
+            keys.clone(),
             policy.clone(),
         )
         .with_delivery(RecordingSender::default(), messages),
@@ -72,7 +78,7 @@ async fn main() {
         None,
     );
     let verify_api = VerifyApi::new(
-        VerificationService::new(store, clock, hasher, policy),
+        VerificationService::new(store, clock, keys, policy),
         None,
         None,
     );

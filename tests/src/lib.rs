@@ -16,7 +16,8 @@ use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
 };
 use base64::Engine;
 use lambda_http::request::LambdaRequest;
@@ -25,8 +26,12 @@ use phone_verification::adapters::dynamodb::DynamoDbStore;
 use phone_verification::adapters::twilio::TwilioSender;
 use phone_verification::app;
 use phone_verification::config::{SendConfig, VerifyConfig};
+use phone_verification::domain::{
+    Channel, CodeMac, IdentityHasher, Keyring, PhoneNumber, Pseudonym, Timestamp, VerificationId,
+};
 use phone_verification::http::{HttpFunction, SendApi, VerifyApi, with_decodable_body};
 use phone_verification::ports::Clock;
+use phone_verification::ports::NewVerification;
 use serde_json::{Value, json};
 use wiremock::matchers::{basic_auth, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -152,6 +157,10 @@ impl Stack {
             (
                 "CODE_HMAC_KEY",
                 "integration-test-key-0123456789abcdef".into(),
+            ),
+            (
+                "IDENTITY_HMAC_KEY",
+                "integration-test-identity-key-0123456".into(),
             ),
             ("TWILIO_TIMEOUT_MS", "1000".into()),
         ]);
@@ -293,18 +302,21 @@ impl Stack {
         format!("{first}{}", &code[1..])
     }
 
-    /// The raw DynamoDB item of a number, to check what is (not) stored.
+    /// The raw DynamoDB item of a number (found by its pseudonym), to check
+    /// what is (not) stored.
     pub async fn stored_item(
         &self,
         phone: &str,
     ) -> Option<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        let phone = PhoneNumber::parse(phone, None).expect("a valid number");
+        let pseudonym = self.send_api.service().pseudonym(&phone);
         dynamodb()
             .await
             .get_item()
             .table_name(&self.table)
             .key(
                 "pk",
-                aws_sdk_dynamodb::types::AttributeValue::S(format!("phone#{phone}")),
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("number#{pseudonym}")),
             )
             .consistent_read(true)
             .send()
@@ -441,12 +453,44 @@ pub fn unique_phone() -> String {
     format!("+1{area}55501{:02}", n % 100)
 }
 
+/// Pseudonyms as the functions make them (under the harness's identity
+/// key), for the store-level tests.
+pub fn identities() -> IdentityHasher {
+    IdentityHasher::new(Keyring::new(
+        "i1",
+        b"integration-test-identity-key-0123456".to_vec(),
+    ))
+}
+
+/// A number no other test uses, as storage knows it.
+pub fn unique_number() -> Pseudonym {
+    identities().number(&PhoneNumber::parse(&unique_phone(), None).expect("a valid number"))
+}
+
+/// A client address no other test uses, as storage knows it.
+pub fn unique_client() -> Pseudonym {
+    identities().client(VerificationId::random().as_str())
+}
+
+/// A code for `number` sent at `at`, living ten minutes, as storage gets it.
+pub fn new_verification(number: &Pseudonym, at: Timestamp) -> NewVerification {
+    NewVerification {
+        number: number.clone(),
+        id: VerificationId::random(),
+        code_mac: CodeMac::from_stored(vec![7; 32]),
+        key_id: "k1".into(),
+        channel: Channel::Sms,
+        created_at: at,
+        expires_at: at.plus_seconds(600),
+    }
+}
+
 /// The DynamoDB store over a fresh table in DynamoDB Local.
 pub async fn dynamodb_store() -> DynamoDbStore {
     DynamoDbStore::new(dynamodb().await, create_table().await)
 }
 
-async fn dynamodb() -> aws_sdk_dynamodb::Client {
+pub async fn dynamodb() -> aws_sdk_dynamodb::Client {
     assert!(
         std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
         "AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with scripts/test.sh, \
@@ -467,8 +511,126 @@ pub fn aws_config() -> aws_config::ConfigLoader {
     )
 }
 
-/// Creates a table shaped like template.yaml's (TTL has no effect on the
-/// logic, which enforces expiry itself, so it is not enabled here).
+/// template.yaml, parsed. CloudFormation's short forms (`!Ref X`) are
+/// [`serde_yaml_ng::Value::Tagged`] values.
+pub fn template() -> serde_yaml_ng::Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+    let text = std::fs::read_to_string(path).expect("template.yaml is readable");
+    serde_yaml_ng::from_str(&text).expect("template.yaml parses")
+}
+
+/// The table properties of template.yaml that a test table takes (its
+/// schema), and those that only AWS applies. TTL is left out on purpose: the
+/// functions enforce expiry themselves, so it changes nothing a test sees.
+const TABLE_SCHEMA: [&str; 4] = [
+    "AttributeDefinitions",
+    "KeySchema",
+    "BillingMode",
+    "GlobalSecondaryIndexes",
+];
+const TABLE_AWS_ONLY: [&str; 7] = [
+    "TimeToLiveSpecification",
+    "SSESpecification",
+    "PointInTimeRecoverySpecification",
+    "DeletionProtectionEnabled",
+    "ContributorInsightsSpecification",
+    "TableClass",
+    "Tags",
+];
+
+/// A CreateTable request for `name` with the schema of template.yaml's
+/// DynamoDB table: key schema, attribute definitions, billing mode, global
+/// secondary indexes. A table property that is neither schema nor AWS-only
+/// fails here, so the test tables cannot silently drift from the template's.
+pub fn template_table(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+) -> aws_sdk_dynamodb::operation::create_table::builders::CreateTableFluentBuilder {
+    use serde_yaml_ng::Value as Yaml;
+    let template = template();
+    let tables: Vec<&Yaml> = template["Resources"]
+        .as_mapping()
+        .expect("template.yaml has Resources")
+        .values()
+        .filter(|resource| resource["Type"] == "AWS::DynamoDB::Table")
+        .map(|resource| &resource["Properties"])
+        .collect();
+    let [table] = tables[..] else {
+        panic!(
+            "template.yaml should have one DynamoDB table, has {}",
+            tables.len()
+        );
+    };
+    let text = |value: &Yaml, key: &str| -> String {
+        value[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("template.yaml: table {key} should be a plain string"))
+            .to_owned()
+    };
+    let list = |value: &Yaml, key: &str| -> Vec<Yaml> {
+        value[key].as_sequence().cloned().unwrap_or_default()
+    };
+    let key_schema = |value: &Yaml| -> Vec<KeySchemaElement> {
+        list(value, "KeySchema")
+            .iter()
+            .map(|key| {
+                KeySchemaElement::builder()
+                    .attribute_name(text(key, "AttributeName"))
+                    .key_type(KeyType::from(text(key, "KeyType").as_str()))
+                    .build()
+                    .expect("a key schema element")
+            })
+            .collect()
+    };
+    for property in table.as_mapping().expect("table Properties").keys() {
+        let property = property.as_str().unwrap_or_default();
+        assert!(
+            TABLE_SCHEMA.contains(&property) || TABLE_AWS_ONLY.contains(&property),
+            "template.yaml's table has {property}: make tests/src/lib.rs apply it, or list it as AWS-only"
+        );
+    }
+    let mut request = client
+        .create_table()
+        .table_name(name)
+        .set_key_schema(Some(key_schema(table)))
+        .billing_mode(BillingMode::from(text(table, "BillingMode").as_str()));
+    for attribute in list(table, "AttributeDefinitions") {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(text(&attribute, "AttributeName"))
+                .attribute_type(ScalarAttributeType::from(
+                    text(&attribute, "AttributeType").as_str(),
+                ))
+                .build()
+                .expect("an attribute definition"),
+        );
+    }
+    for index in list(table, "GlobalSecondaryIndexes") {
+        let projection = &index["Projection"];
+        let non_key: Vec<String> = list(projection, "NonKeyAttributes")
+            .iter()
+            .map(|name| name.as_str().expect("an attribute name").to_owned())
+            .collect();
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(text(&index, "IndexName"))
+                .set_key_schema(Some(key_schema(&index)))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::from(
+                            text(projection, "ProjectionType").as_str(),
+                        ))
+                        .set_non_key_attributes((!non_key.is_empty()).then_some(non_key))
+                        .build(),
+                )
+                .build()
+                .expect("a global secondary index"),
+        );
+    }
+    request
+}
+
+/// Creates a fresh table shaped like template.yaml's ([`template_table`]).
 async fn create_table() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let name = format!(
@@ -476,25 +638,7 @@ async fn create_table() -> String {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
-    dynamodb()
-        .await
-        .create_table()
-        .table_name(&name)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
+    template_table(&dynamodb().await, &name)
         .send()
         .await
         .expect("DynamoDB Local creates the table");

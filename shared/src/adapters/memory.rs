@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::domain::{
-    Limit, LimitReached, Limits, PhoneNumber, Timestamp, VerificationId, Window, seconds_until,
+    Limit, LimitReached, Limits, Pseudonym, Timestamp, VerificationId, Window, seconds_until,
 };
 use crate::ports::{
     Approval, AttemptRefused, Claim, CountedAttempt, DeliveryError, Handover,
@@ -83,7 +83,7 @@ impl NumberState {
 
 #[derive(Debug, Default)]
 struct State {
-    numbers: HashMap<String, NumberState>,
+    numbers: HashMap<Pseudonym, NumberState>,
     /// Hourly counters by key and hour index.
     counters: HashMap<(String, i64), u32>,
     /// Idempotency keys: until when each is held, and the stored answer if
@@ -133,10 +133,7 @@ impl VerificationStore for InMemoryStore {
     ) -> Result<Result<(), LimitReached>, StoreError> {
         let now = new.created_at;
         let mut state = self.state();
-        let number = state
-            .numbers
-            .entry(new.phone.as_e164().to_owned())
-            .or_default();
+        let number = state.numbers.entry(new.number.clone()).or_default();
         if let Some(refusal) = number.send_refusal(now, limits) {
             return Ok(Err(refusal));
         }
@@ -174,10 +171,7 @@ impl VerificationStore for InMemoryStore {
         for (key, _, _) in counters {
             state.count(key, now);
         }
-        let number = state
-            .numbers
-            .entry(new.phone.as_e164().to_owned())
-            .or_default();
+        let number = state.numbers.entry(new.number.clone()).or_default();
         number.code = Some((new.clone(), Status::Pending, 0));
         number.last_sent_at = Some(now);
         // Only the current windows count: past ones are dropped, as the
@@ -196,12 +190,12 @@ impl VerificationStore for InMemoryStore {
 
     async fn withdraw(
         &self,
-        phone: &PhoneNumber,
+        pseudonym: &Pseudonym,
         id: &VerificationId,
         sent_at: Timestamp,
     ) -> Result<bool, StoreError> {
         let mut state = self.state();
-        let Some(number) = state.numbers.get_mut(phone.as_e164()) else {
+        let Some(number) = state.numbers.get_mut(pseudonym) else {
             return Ok(false);
         };
         if let Some((current, status @ Status::Pending, _)) = &mut number.code
@@ -217,7 +211,7 @@ impl VerificationStore for InMemoryStore {
 
     async fn count_client_request(
         &self,
-        client: &str,
+        client: &Pseudonym,
         now: Timestamp,
         limits: &Limits,
     ) -> Result<Result<(), LimitReached>, StoreError> {
@@ -232,13 +226,13 @@ impl VerificationStore for InMemoryStore {
 
     async fn count_attempt(
         &self,
-        phone: &PhoneNumber,
+        pseudonym: &Pseudonym,
         now: Timestamp,
         max_attempts: u32,
         limits: &Limits,
     ) -> Result<Result<CountedAttempt, AttemptRefused>, StoreError> {
         let mut state = self.state();
-        let Some(number) = state.numbers.get_mut(phone.as_e164()) else {
+        let Some(number) = state.numbers.get_mut(pseudonym) else {
             return Ok(Err(AttemptRefused::NoPendingVerification));
         };
         if let Some(locked) = number.lockout(now, limits) {
@@ -275,12 +269,12 @@ impl VerificationStore for InMemoryStore {
 
     async fn approve(
         &self,
-        phone: &PhoneNumber,
+        pseudonym: &Pseudonym,
         id: &VerificationId,
         _now: Timestamp,
     ) -> Result<Approval, StoreError> {
         let mut state = self.state();
-        let Some(number) = state.numbers.get_mut(phone.as_e164()) else {
+        let Some(number) = state.numbers.get_mut(pseudonym) else {
             return Ok(Approval::Replaced);
         };
         match &mut number.code {

@@ -1,7 +1,8 @@
 //! Sends codes through Twilio with plain `reqwest` (there is no maintained
 //! Rust SDK, and each send is one form-encoded POST): SMS and WhatsApp via
-//! the Messages API, voice via the Calls API with inline TwiML, so the code
-//! never appears in a URL.
+//! the Messages API (WhatsApp as an approved template: `ContentSid` and
+//! `ContentVariables`), voice via the Calls API with inline TwiML, so the
+//! code never appears in a URL.
 
 use std::time::Duration;
 
@@ -186,21 +187,29 @@ impl TwilioSender {
                     vec![("To", to), sender, ("Body", text.clone())],
                 ))
             }
-            (Content::Text(text), Channel::Whatsapp) => {
-                let from = self
-                    .config
-                    .whatsapp_from
-                    .as_ref()
-                    .ok_or_else(|| missing("WhatsApp sender"))?;
-                Ok((
-                    &self.messages_url,
-                    vec![
-                        ("To", format!("whatsapp:{to}")),
-                        ("From", format!("whatsapp:{from}")),
-                        ("Body", text.clone()),
-                    ],
-                ))
+            // Free-form text: delivered only within a 24-hour session, or
+            // in Twilio's sandbox.
+            (Content::Text(text), Channel::Whatsapp) => Ok((
+                &self.messages_url,
+                self.whatsapp_form(&to, [("Body", text.clone())])?,
+            )),
+            (Content::Template { sid, .. }, Channel::Whatsapp) if sid.is_empty() => {
+                Err(missing("WhatsApp template"))
             }
+            // An approved template: its one variable, {{1}}, is the code.
+            (Content::Template { sid, code }, Channel::Whatsapp) => Ok((
+                &self.messages_url,
+                self.whatsapp_form(
+                    &to,
+                    [
+                        ("ContentSid", sid.clone()),
+                        (
+                            "ContentVariables",
+                            serde_json::json!({ "1": code }).to_string(),
+                        ),
+                    ],
+                )?,
+            )),
             (Content::Speech(speech), Channel::Call) => {
                 let from = self
                     .config
@@ -217,6 +226,25 @@ impl TwilioSender {
                 message.channel.as_str()
             ))),
         }
+    }
+}
+
+impl TwilioSender {
+    /// A WhatsApp message to `to` from our WhatsApp sender, with `content`.
+    fn whatsapp_form<const N: usize>(
+        &self,
+        to: &str,
+        content: [(&'static str, String); N],
+    ) -> Result<Form, DeliveryError> {
+        let from = self.config.whatsapp_from.as_ref().ok_or_else(|| {
+            DeliveryError::Misconfigured("no WhatsApp sender is configured".into())
+        })?;
+        let mut form = vec![
+            ("To", format!("whatsapp:{to}")),
+            ("From", format!("whatsapp:{from}")),
+        ];
+        form.extend(content);
+        Ok(form)
     }
 }
 
@@ -363,6 +391,68 @@ fn describe_transport_error(error: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{PhoneNumber, Timestamp, VerificationId};
+    use secrecy::SecretBox;
+
+    fn whatsapp(content: Content) -> OutgoingMessage {
+        OutgoingMessage {
+            to: PhoneNumber::parse("+14155550123", None).unwrap(),
+            channel: Channel::Whatsapp,
+            content: SecretBox::new(Box::new(content)),
+            verification_id: VerificationId::random(),
+            sent_at: Timestamp::from_unix_seconds(1_800_000_000),
+            status_callback: None,
+        }
+    }
+
+    fn sender() -> TwilioSender {
+        TwilioSender::new(TwilioConfig {
+            api_base: "https://api.twilio.com".into(),
+            account_sid: "AC0123456789abcdef0123456789abcdef".into(),
+            credentials: TwilioCredentials {
+                username: "AC0123456789abcdef0123456789abcdef".into(),
+                password: "token".to_owned().into(),
+            },
+            sender: TwilioSenderId::From("+15005550006".into()),
+            voice_from: None,
+            whatsapp_from: Some("+14155238886".into()),
+            timeout: Duration::from_secs(5),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_whatsapp_template_goes_as_content_sid_and_variables_without_body() {
+        let sender = sender();
+        let (url, form) = sender
+            .request_for(&whatsapp(Content::Template {
+                sid: "HX0123456789abcdef0123456789abcdef".into(),
+                code: "123456".into(),
+            }))
+            .unwrap();
+        assert!(url.ends_with("/Messages.json"), "{url}");
+        assert_eq!(
+            form,
+            [
+                ("To", "whatsapp:+14155550123".to_owned()),
+                ("From", "whatsapp:+14155238886".to_owned()),
+                (
+                    "ContentSid",
+                    "HX0123456789abcdef0123456789abcdef".to_owned()
+                ),
+                ("ContentVariables", r#"{"1":"123456"}"#.to_owned()),
+            ]
+        );
+        let (_, session) = sender
+            .request_for(&whatsapp(Content::Text("Your code is 123456.".into())))
+            .unwrap();
+        assert_eq!(session[2], ("Body", "Your code is 123456.".to_owned()));
+        let missing = sender.request_for(&whatsapp(Content::Template {
+            sid: String::new(),
+            code: "123456".into(),
+        }));
+        assert!(matches!(missing, Err(DeliveryError::Misconfigured(_))));
+    }
 
     /// Signatures made by Twilio's own library (twilio-node 5,
     /// `getExpectedTwilioSignature`); the second is the example of Twilio's

@@ -3,17 +3,32 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use time::format_description::well_known::Rfc3339;
+use time::{Date, Month, OffsetDateTime};
+
 use super::settings::{getter, number};
 use super::{Config, ConfigError};
+use crate::adapters::clock::SystemClock;
+use crate::domain::Timestamp;
 use crate::domain::{
-    Channel, CodeHasher, CodeLength, DestinationPolicy, Limits, NO_COUNTRY, OneTimeCode,
-    PhoneNumber,
+    Channel, CodeHasher, CodeLength, DestinationPolicy, IdentityHasher, Keyring, Limits,
+    NO_COUNTRY, OneTimeCode, PhoneNumber,
 };
-use crate::service::Policy;
+use crate::ports::Clock;
+use crate::service::{Keys, Policy};
 
 impl Config {
     /// Reads each common setting through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::from_lookup_at(lookup, SystemClock.now())
+    }
+
+    /// As `from_lookup`, with dates (the test numbers' validity) checked
+    /// against `now`.
+    pub fn from_lookup_at(
+        lookup: impl Fn(&str) -> Option<String>,
+        now: Timestamp,
+    ) -> Result<Self, ConfigError> {
         let get = getter(lookup);
         let require = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
         let code_length =
@@ -26,9 +41,32 @@ impl Config {
                 problem: "is set but ENABLE_TEST_PHONE_NUMBERS is not \"true\" (never enable test numbers in production)",
             });
         }
+        let test_numbers_valid_until = match test_numbers.is_empty() {
+            true => None,
+            false => Some(test_numbers_valid_until(&get, now)?),
+        };
         Ok(Self {
             table_name: require("VERIFICATIONS_TABLE")?,
-            hasher: code_hasher(&get)?,
+            keys: Keys {
+                codes: CodeHasher::new(keyring(
+                    &get,
+                    [
+                        "CODE_HMAC_KEY",
+                        "CODE_HMAC_KEY_ID",
+                        "CODE_HMAC_PREVIOUS_KEYS",
+                    ],
+                    "v1",
+                )?),
+                identities: IdentityHasher::new(keyring(
+                    &get,
+                    [
+                        "IDENTITY_HMAC_KEY",
+                        "IDENTITY_HMAC_KEY_ID",
+                        "IDENTITY_HMAC_PREVIOUS_KEYS",
+                    ],
+                    "i1",
+                )?),
+            },
             policy: Policy {
                 code_length,
                 code_ttl_seconds: number(&get, "CODE_TTL_SECONDS", 600, 60..=86_400)?,
@@ -37,6 +75,7 @@ impl Config {
                 limits: limits(&get)?,
                 destinations: destinations(&get)?,
                 test_numbers,
+                test_numbers_valid_until,
             },
             parse_application_id: get("PARSE_APPLICATION_ID"),
         })
@@ -62,32 +101,35 @@ fn enabled_channels(
         .collect()
 }
 
-/// The current code key and, for rotation, the previous ones (`id:key,...`).
-fn code_hasher(get: &impl Fn(&str) -> Option<String>) -> Result<CodeHasher, ConfigError> {
-    let hmac_key = get("CODE_HMAC_KEY").ok_or(ConfigError::Missing("CODE_HMAC_KEY"))?;
-    if hmac_key.len() < CodeHasher::MIN_KEY_BYTES {
+/// A key setting `name` (32+ bytes), its id (`<name>_ID`, `default_id` when
+/// unset) and, for rotation, the previous keys (`<name>_PREVIOUS_KEYS`:
+/// `id:key,...`).
+fn keyring(
+    get: &impl Fn(&str) -> Option<String>,
+    [name, id_name, previous_name]: [&'static str; 3],
+    default_id: &str,
+) -> Result<Keyring, ConfigError> {
+    let key = get(name).ok_or(ConfigError::Missing(name))?;
+    if key.len() < Keyring::MIN_KEY_BYTES {
         return Err(ConfigError::Invalid {
-            name: "CODE_HMAC_KEY",
+            name,
             problem: "must be at least 32 bytes of random data",
         });
     }
-    let key_id = get("CODE_HMAC_KEY_ID").unwrap_or_else(|| "v1".into());
-    let mut hasher = CodeHasher::new(key_id.clone(), hmac_key.into_bytes());
-    for entry in get("CODE_HMAC_PREVIOUS_KEYS")
-        .iter()
-        .flat_map(|list| list.split(','))
-    {
+    let key_id = get(id_name).unwrap_or_else(|| default_id.into());
+    let mut keys = Keyring::new(key_id.clone(), key.into_bytes());
+    for entry in get(previous_name).iter().flat_map(|list| list.split(',')) {
         let (id, key) = entry
             .trim()
             .split_once(':')
-            .filter(|(id, key)| !id.is_empty() && *id != key_id && key.len() >= CodeHasher::MIN_KEY_BYTES)
+            .filter(|(id, key)| !id.is_empty() && *id != key_id && key.len() >= Keyring::MIN_KEY_BYTES)
             .ok_or(ConfigError::Invalid {
-                name: "CODE_HMAC_PREVIOUS_KEYS",
-                problem: "must be comma-separated id:key pairs, keys of 32+ bytes, ids other than CODE_HMAC_KEY_ID",
+                name: previous_name,
+                problem: "must be comma-separated id:key pairs, keys of 32+ bytes, ids other than the current key's",
             })?;
-        hasher = hasher.with_previous_key(id, key.as_bytes().to_vec());
+        keys = keys.with_previous_key(id, key.as_bytes().to_vec());
     }
-    Ok(hasher)
+    Ok(keys)
 }
 
 /// The per-number, per-client and budget limits.
@@ -156,4 +198,68 @@ fn test_numbers(
             Ok((number.as_e164().to_owned(), code))
         })
         .collect()
+}
+
+/// How far ahead test numbers may be valid: long enough for an app store
+/// review, short enough that a forgotten review number dies by itself.
+const TEST_NUMBERS_MAX_DAYS: i64 = 90;
+
+/// Until when (exclusive) test numbers work: `TEST_PHONE_NUMBERS_VALID_UNTIL`,
+/// a UTC date (valid through the end of that day) or an RFC 3339 time, still
+/// ahead of `now` and at most 90 days ahead (a date: at most 90 days after
+/// today).
+fn test_numbers_valid_until(
+    get: &impl Fn(&str) -> Option<String>,
+    now: Timestamp,
+) -> Result<Timestamp, ConfigError> {
+    let invalid = |problem| ConfigError::Invalid {
+        name: "TEST_PHONE_NUMBERS_VALID_UNTIL",
+        problem,
+    };
+    let text = get("TEST_PHONE_NUMBERS_VALID_UNTIL")
+        .ok_or(ConfigError::Missing("TEST_PHONE_NUMBERS_VALID_UNTIL"))?;
+    let text = text.trim();
+    // (the end of the validity, the moment the 90-day limit applies to)
+    let (until, named) = match (utc_date(text), OffsetDateTime::parse(text, &Rfc3339)) {
+        (Some(day_start), _) => (day_start + 86_400, day_start),
+        (None, Ok(time)) => (time.unix_timestamp(), time.unix_timestamp()),
+        (None, Err(_)) => {
+            return Err(invalid(
+                "must be a UTC date such as 2026-12-31 (valid through its end) or an RFC 3339 time such as 2026-12-31T18:00:00Z",
+            ));
+        }
+    };
+    let now = now.unix_seconds();
+    if until <= now {
+        return Err(invalid(
+            "has passed: the test numbers expired (remove TEST_PHONE_NUMBERS, or set a new date for the next review)",
+        ));
+    }
+    if named > now + TEST_NUMBERS_MAX_DAYS * 86_400 {
+        return Err(invalid(
+            "is more than 90 days ahead: test numbers are for a review window, not for good",
+        ));
+    }
+    Ok(Timestamp::from_unix_seconds(until))
+}
+
+/// `2026-12-31` -> the Unix time of that day's start, UTC.
+fn utc_date(text: &str) -> Option<i64> {
+    let mut parts = text.split('-');
+    let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
+    let digits = |part: &str, len: usize| {
+        (part.len() == len && part.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| part.parse::<i32>().ok())
+            .flatten()
+    };
+    if parts.next().is_some() {
+        return None;
+    }
+    let date = Date::from_calendar_date(
+        digits(year, 4)?,
+        Month::try_from(u8::try_from(digits(month, 2)?).ok()?).ok()?,
+        u8::try_from(digits(day, 2)?).ok()?,
+    )
+    .ok()?;
+    Some(date.midnight().assume_utc().unix_timestamp())
 }

@@ -16,16 +16,17 @@ mod verify;
 pub use settings::{TUNING_SETTINGS, with_settings};
 
 use crate::adapters::twilio::{DeliveryReports, TwilioConfig};
-use crate::domain::CodeHasher;
 use crate::messages::{MessageTooLong, Messages};
 use crate::proof::ProofSigner;
-use crate::service::Policy;
+use crate::service::{Keys, Policy};
 
 /// What both functions need.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub table_name: String,
-    pub hasher: CodeHasher,
+    /// The code key, and the identity key of the pseudonyms of numbers and
+    /// client addresses (the only form in which storage holds them).
+    pub keys: Keys,
     pub policy: Policy,
     /// When set, requests must carry it (`X-Parse-Application-Id` or `_ApplicationId`).
     pub parse_application_id: Option<String>,

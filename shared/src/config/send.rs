@@ -1,21 +1,32 @@
 //! The send function's settings: Twilio's account, credentials and senders,
 //! the message texts, and the delivery reports.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::settings::{checked, getter, is_public_or_loopback_url, number};
 use super::{Config, ConfigError, SendConfig};
+use crate::adapters::clock::SystemClock;
 use crate::adapters::twilio::{
     DeliveryReports, TwilioConfig, TwilioCredentials, TwilioSenderId, WebhookValidator,
 };
-use crate::domain::{Channel, PhoneNumber};
-use crate::messages::{MessageSettings, Messages};
+use crate::domain::{Channel, PhoneNumber, Timestamp};
+use crate::messages::{MessageSettings, Messages, WhatsappContent};
+use crate::ports::Clock;
 
 impl SendConfig {
     /// The common settings plus Twilio's and the messages'.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::from_lookup_at(lookup, SystemClock.now())
+    }
+
+    /// As `from_lookup`, with dates checked against `now`.
+    pub fn from_lookup_at(
+        lookup: impl Fn(&str) -> Option<String>,
+        now: Timestamp,
+    ) -> Result<Self, ConfigError> {
         let get = getter(lookup);
-        let mut common = Config::from_lookup(&get)?;
+        let mut common = Config::from_lookup_at(&get, now)?;
         let account_sid =
             get("TWILIO_ACCOUNT_SID").ok_or(ConfigError::Missing("TWILIO_ACCOUNT_SID"))?;
         let credentials = match (
@@ -70,6 +81,11 @@ impl SendConfig {
         if enabled_channels.contains(&Channel::Whatsapp) && whatsapp_from.is_none() {
             return Err(ConfigError::Missing("TWILIO_WHATSAPP_FROM"));
         }
+        let whatsapp = whatsapp_content(&get, enabled_channels.contains(&Channel::Whatsapp))?;
+        let template_languages: Vec<String> = match &whatsapp {
+            WhatsappContent::Templates(sids) => sids.keys().cloned().collect(),
+            WhatsappContent::Session => Vec::new(),
+        };
         // Twilio refuses (21266) to send from one of our numbers to itself.
         let own_sender = match &sender {
             TwilioSenderId::From(number) => Some(number.clone()),
@@ -122,7 +138,18 @@ impl SendConfig {
                     )
                 })
                 .transpose()?,
+            whatsapp,
         };
+        let messages = Messages::new(message_settings, common.policy.code_length)?;
+        if !template_languages
+            .iter()
+            .all(|language| messages.has_language(language))
+        {
+            return Err(ConfigError::Invalid {
+                name: "TWILIO_WHATSAPP_CONTENT_SIDS",
+                problem: "names a language that has no messages (the languages: docs/api.md)",
+            });
+        }
         let callback_url = get("STATUS_CALLBACK_URL")
             .map(|url| {
                 checked(
@@ -151,7 +178,7 @@ impl SendConfig {
             "must be an https URL without trailing slash (plain http only for 127.0.0.1 or localhost)",
         )?;
         Ok(Self {
-            messages: Messages::new(message_settings, common.policy.code_length)?,
+            messages,
             twilio: TwilioConfig {
                 api_base,
                 account_sid,
@@ -170,4 +197,71 @@ impl SendConfig {
             common,
         })
     }
+}
+
+/// How WhatsApp messages carry the code: `WHATSAPP_MODE=template` (the
+/// default) sends the approved templates of `TWILIO_WHATSAPP_CONTENT_SIDS`,
+/// which the `whatsapp` channel then needs; `session` sends free-form text.
+fn whatsapp_content(
+    get: &impl Fn(&str) -> Option<String>,
+    enabled: bool,
+) -> Result<WhatsappContent, ConfigError> {
+    let sids = get("TWILIO_WHATSAPP_CONTENT_SIDS")
+        .map(|list| content_sids(&list))
+        .transpose()?;
+    let mode = get("WHATSAPP_MODE").map(|mode| mode.trim().to_ascii_lowercase());
+    match (mode.as_deref(), sids) {
+        (None | Some("template"), Some(sids)) => Ok(WhatsappContent::Templates(sids)),
+        (None | Some("template"), None) if enabled => Err(ConfigError::MissingOneOf(
+            "TWILIO_WHATSAPP_CONTENT_SIDS",
+            "WHATSAPP_MODE=session (Twilio's sandbox and 24-hour sessions only)",
+        )),
+        // The channel is off: no WhatsApp message is ever made.
+        (None | Some("template"), None) => Ok(WhatsappContent::Session),
+        (Some("session"), _) => {
+            if enabled {
+                tracing::warn!(
+                    "WHATSAPP_MODE=session: WhatsApp codes go as free-form text, which WhatsApp \
+                     delivers only within a 24-hour session or in Twilio's sandbox"
+                );
+            }
+            Ok(WhatsappContent::Session)
+        }
+        (Some(_), _) => Err(ConfigError::Invalid {
+            name: "WHATSAPP_MODE",
+            problem: "must be template (the default) or session",
+        }),
+    }
+}
+
+/// `en=HX…,fr=HX…`: the Twilio Content SID (`HX` and 32 hex digits) of the
+/// WhatsApp authentication template of each language; `en` is required, as
+/// it serves every language without its own.
+fn content_sids(list: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    let invalid = |problem| ConfigError::Invalid {
+        name: "TWILIO_WHATSAPP_CONTENT_SIDS",
+        problem,
+    };
+    let is_sid = |sid: &str| {
+        sid.len() == 34 && sid.starts_with("HX") && sid[2..].bytes().all(|b| b.is_ascii_hexdigit())
+    };
+    let mut sids = BTreeMap::new();
+    for pair in list.split(',') {
+        let (language, sid) = pair
+            .split_once('=')
+            .map(|(language, sid)| (language.trim().to_ascii_lowercase(), sid.trim()))
+            .filter(|(language, sid)| !language.is_empty() && is_sid(sid))
+            .ok_or(invalid(
+                "must be comma-separated language=SID pairs such as en=HX…,fr=HX…, each SID HX and 32 hex digits",
+            ))?;
+        if sids.insert(language, sid.to_owned()).is_some() {
+            return Err(invalid("names a language twice"));
+        }
+    }
+    if !sids.contains_key("en") {
+        return Err(invalid(
+            "must include en=HX…: the English template serves every language without its own",
+        ));
+    }
+    Ok(sids)
 }

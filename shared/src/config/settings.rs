@@ -8,7 +8,7 @@ use super::ConfigError;
 /// The settings that may also be given in the one `SETTINGS` variable
 /// (`NAME=value` pairs separated by spaces), which the template fills from
 /// its `Settings` parameter so that tuning values ask no deploy question.
-pub const TUNING_SETTINGS: [&str; 27] = [
+pub const TUNING_SETTINGS: [&str; 29] = [
     "CODE_LENGTH",
     "CODE_TTL_SECONDS",
     "MAX_CHECK_ATTEMPTS",
@@ -26,12 +26,14 @@ pub const TUNING_SETTINGS: [&str; 27] = [
     "DENIED_COUNTRIES",
     "ENABLE_TEST_PHONE_NUMBERS",
     "TEST_PHONE_NUMBERS",
+    "TEST_PHONE_NUMBERS_VALID_UNTIL",
     "PARSE_APPLICATION_ID",
     "AUTOFILL_DOMAIN",
     "ANDROID_APP_HASH",
     "STATUS_CALLBACK_URL",
     "TWILIO_TIMEOUT_MS",
     "TWILIO_VOICE_FROM",
+    "WHATSAPP_MODE",
     "PROOF_KEY_ID",
     "PROOF_ISSUER",
     "PROOF_AUDIENCE",

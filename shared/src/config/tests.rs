@@ -5,9 +5,11 @@ mod defaults_and_checks {
     use std::collections::HashMap;
     use std::time::Duration;
 
+    use crate::adapters::clock::ManualClock;
     use crate::adapters::twilio::TwilioSenderId;
     use crate::config::*;
-    use crate::domain::Limits;
+    use crate::domain::{Channel, CodeLength, Limits, OneTimeCode, Timestamp};
+    use crate::ports::{Clock, Content};
     use secrecy::ExposeSecret;
 
     fn minimal() -> HashMap<&'static str, &'static str> {
@@ -17,6 +19,7 @@ mod defaults_and_checks {
             ("TWILIO_AUTH_TOKEN", "token"),
             ("TWILIO_FROM_NUMBER", "+15005550006"),
             ("CODE_HMAC_KEY", "0123456789abcdef0123456789abcdef"),
+            ("IDENTITY_HMAC_KEY", "identity key 0123456789abcdef0123"),
         ])
     }
 
@@ -40,7 +43,7 @@ mod defaults_and_checks {
             TwilioSenderId::From("+15005550006".into())
         );
         assert_eq!(config.twilio.timeout, Duration::from_secs(5));
-        assert_eq!(config.common.hasher.key_id(), "v1");
+        assert_eq!(config.common.keys.codes.key_id(), "v1");
         assert_eq!(config.common.parse_application_id, None);
         assert_eq!(config.common.policy.limits, Limits::default());
         let destinations = &config.common.policy.destinations;
@@ -91,7 +94,7 @@ mod defaults_and_checks {
             "CODE_HMAC_PREVIOUS_KEYS",
             "v1:0123456789abcdef0123456789abcdef",
         );
-        assert_eq!(load(&vars).unwrap().common.hasher.key_id(), "v2");
+        assert_eq!(load(&vars).unwrap().common.keys.codes.key_id(), "v2");
         for bad in [
             "v1",
             "v1:short",
@@ -116,27 +119,228 @@ mod defaults_and_checks {
     fn test_numbers_need_the_explicit_switch() {
         let mut vars = minimal();
         vars.insert("TEST_PHONE_NUMBERS", "+14155550199=123456");
+        vars.insert("TEST_PHONE_NUMBERS_VALID_UNTIL", "2027-01-31");
         assert!(matches!(
-            load(&vars),
+            load_at(&vars, JANUARY_2027),
             Err(ConfigError::Invalid {
                 name: "TEST_PHONE_NUMBERS",
                 ..
             })
         ));
         vars.insert("ENABLE_TEST_PHONE_NUMBERS", "true");
-        let config = load(&vars).unwrap();
+        let config = load_at(&vars, JANUARY_2027).unwrap();
         assert_eq!(
             config.common.policy.test_numbers["+14155550199"].as_str(),
             "123456"
         );
         vars.insert("TEST_PHONE_NUMBERS", "+14155550199=12345");
         assert!(matches!(
-            load(&vars),
+            load_at(&vars, JANUARY_2027),
             Err(ConfigError::Invalid {
                 name: "TEST_PHONE_NUMBERS",
                 ..
             })
         ));
+    }
+
+    /// 2027-01-01T00:00:00Z.
+    const JANUARY_2027: i64 = 1_798_761_600;
+
+    fn load_at(
+        vars: &HashMap<&'static str, &'static str>,
+        now: i64,
+    ) -> Result<SendConfig, ConfigError> {
+        SendConfig::from_lookup_at(
+            |name| vars.get(name).map(|v| v.to_string()),
+            Timestamp::from_unix_seconds(now),
+        )
+    }
+
+    fn with_test_numbers(valid_until: &'static str) -> HashMap<&'static str, &'static str> {
+        let mut vars = minimal();
+        vars.insert("ENABLE_TEST_PHONE_NUMBERS", "true");
+        vars.insert("TEST_PHONE_NUMBERS", "+14155550199=123456");
+        vars.insert("TEST_PHONE_NUMBERS_VALID_UNTIL", valid_until);
+        vars
+    }
+
+    fn refused_because(result: Result<SendConfig, ConfigError>) -> &'static str {
+        match result {
+            Err(ConfigError::Invalid {
+                name: "TEST_PHONE_NUMBERS_VALID_UNTIL",
+                problem,
+            }) => problem,
+            other => panic!("expected TEST_PHONE_NUMBERS_VALID_UNTIL refused, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn test_numbers_need_a_validity_date() {
+        let mut vars = with_test_numbers("2027-01-31");
+        vars.remove("TEST_PHONE_NUMBERS_VALID_UNTIL");
+        assert_eq!(
+            load_at(&vars, JANUARY_2027).unwrap_err(),
+            ConfigError::Missing("TEST_PHONE_NUMBERS_VALID_UNTIL")
+        );
+        // Without test numbers, none is needed.
+        assert!(load_at(&minimal(), JANUARY_2027).is_ok());
+        for bad in [
+            "31/01/2027",
+            "2027-1-31",
+            "2027-02-30",
+            "2027-01-31T12:00:00",
+            "soon",
+        ] {
+            let problem = refused_because(load_at(&with_test_numbers(bad), JANUARY_2027));
+            assert!(problem.contains("RFC 3339"), "{bad}: {problem}");
+        }
+    }
+
+    #[test]
+    fn a_date_is_valid_through_its_end_and_a_time_until_that_instant() {
+        let policy = |valid_until| {
+            load_at(&with_test_numbers(valid_until), JANUARY_2027)
+                .unwrap()
+                .common
+                .policy
+        };
+        assert_eq!(
+            policy("2027-01-31").test_numbers_valid_until,
+            Some(Timestamp::from_unix_seconds(JANUARY_2027 + 31 * 86_400))
+        );
+        assert_eq!(
+            policy("2027-01-31T18:00:00+02:00").test_numbers_valid_until,
+            Some(Timestamp::from_unix_seconds(
+                JANUARY_2027 + 30 * 86_400 + 16 * 3_600
+            ))
+        );
+        assert_eq!(
+            policy("2027-01-01").test_numbers_valid_until,
+            Some(Timestamp::from_unix_seconds(JANUARY_2027 + 86_400)),
+            "today is still valid"
+        );
+    }
+
+    /// After the date, the function refuses to start: as with a cold start
+    /// on a later day (a clock moved by hand).
+    #[test]
+    fn expired_test_numbers_stop_the_function_at_start() {
+        let clock = ManualClock::starting_at(Timestamp::from_unix_seconds(JANUARY_2027));
+        let vars = with_test_numbers("2027-01-31T00:00:00Z");
+        assert!(load_at(&vars, clock.now().unix_seconds()).is_ok());
+        clock.advance(30 * 86_400 - 1);
+        assert!(load_at(&vars, clock.now().unix_seconds()).is_ok());
+        clock.advance(1);
+        let problem = refused_because(load_at(&vars, clock.now().unix_seconds()));
+        assert!(problem.contains("expired"), "{problem}");
+        let problem = refused_because(load_at(&with_test_numbers("2026-12-31"), JANUARY_2027));
+        assert!(problem.contains("expired"), "{problem}");
+    }
+
+    #[test]
+    fn test_numbers_are_for_a_review_window_of_90_days_at_most() {
+        // 2027-04-01 is 90 days after 2027-01-01.
+        assert!(load_at(&with_test_numbers("2027-04-01"), JANUARY_2027).is_ok());
+        assert!(load_at(&with_test_numbers("2027-04-01T00:00:00Z"), JANUARY_2027).is_ok());
+        for too_far in ["2027-04-02", "2027-04-01T00:00:01Z", "2099-12-31"] {
+            let problem = refused_because(load_at(&with_test_numbers(too_far), JANUARY_2027));
+            assert!(problem.contains("90 days"), "{too_far}: {problem}");
+        }
+    }
+
+    const EN_SID: &str = "HX0123456789abcdef0123456789abcdef";
+
+    fn with_whatsapp() -> HashMap<&'static str, &'static str> {
+        let mut vars = minimal();
+        vars.insert("ENABLED_CHANNELS", "sms,whatsapp");
+        vars.insert("TWILIO_WHATSAPP_FROM", "+14155238886");
+        vars
+    }
+
+    fn whatsapp_refused(vars: &HashMap<&'static str, &'static str>) -> &'static str {
+        match load(vars) {
+            Err(ConfigError::Invalid {
+                name: "TWILIO_WHATSAPP_CONTENT_SIDS",
+                problem,
+            }) => problem,
+            other => panic!("expected TWILIO_WHATSAPP_CONTENT_SIDS refused, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn whatsapp_needs_its_templates_unless_in_session_mode() {
+        let vars = with_whatsapp();
+        let error = load(&vars).unwrap_err();
+        assert_eq!(
+            error,
+            ConfigError::MissingOneOf(
+                "TWILIO_WHATSAPP_CONTENT_SIDS",
+                "WHATSAPP_MODE=session (Twilio's sandbox and 24-hour sessions only)"
+            )
+        );
+        assert!(error.to_string().contains("TWILIO_WHATSAPP_CONTENT_SIDS"));
+        let mut session = with_whatsapp();
+        session.insert("WHATSAPP_MODE", "session");
+        assert!(load(&session).is_ok());
+        session.insert("WHATSAPP_MODE", "template");
+        assert!(load(&session).is_err(), "template mode, named");
+        session.insert("WHATSAPP_MODE", "free-text");
+        assert!(matches!(
+            load(&session),
+            Err(ConfigError::Invalid {
+                name: "WHATSAPP_MODE",
+                ..
+            })
+        ));
+        // Without the channel, nothing is needed.
+        assert!(load(&minimal()).is_ok());
+    }
+
+    #[test]
+    fn whatsapp_templates_are_read_by_language() {
+        let mut vars = with_whatsapp();
+        vars.insert(
+            "TWILIO_WHATSAPP_CONTENT_SIDS",
+            " en=HX0123456789abcdef0123456789abcdef , FR=HXFEDCBA9876543210fedcba9876543210",
+        );
+        let config = load(&vars).unwrap();
+        let code = OneTimeCode::parse("123456", CodeLength::default()).unwrap();
+        let sid = |language| match config.messages.render(Channel::Whatsapp, language, &code) {
+            Content::Template { sid, .. } => sid,
+            _ => panic!("{language}: expected a template"),
+        };
+        assert_eq!(sid("fr"), "HXFEDCBA9876543210fedcba9876543210");
+        assert_eq!(sid("ja"), EN_SID, "no template of its own: English");
+    }
+
+    #[test]
+    fn bad_content_sids_and_unknown_languages_are_refused() {
+        for (sids, problem) in [
+            ("en=HX0123", "32 hex digits"),
+            ("en=MG0123456789abcdef0123456789abcdef", "32 hex digits"),
+            ("en=HX0123456789abcdef0123456789abcdeg", "32 hex digits"),
+            ("HX0123456789abcdef0123456789abcdef", "pairs"),
+            ("=HX0123456789abcdef0123456789abcdef", "pairs"),
+            ("fr=HX0123456789abcdef0123456789abcdef", "must include en"),
+            (
+                "en=HX0123456789abcdef0123456789abcdef,tlh=HX0123456789abcdef0123456789abcdef",
+                "no messages",
+            ),
+            (
+                "en=HX0123456789abcdef0123456789abcdef,en=HX0123456789abcdef0123456789abcdef",
+                "twice",
+            ),
+        ] {
+            let mut vars = with_whatsapp();
+            vars.insert("TWILIO_WHATSAPP_CONTENT_SIDS", sids);
+            let refused = whatsapp_refused(&vars);
+            assert!(refused.contains(problem), "{sids}: {refused}");
+            // Checked in session mode too: a bad value is a bad value.
+            vars.insert("WHATSAPP_MODE", "session");
+            if problem != "no messages" {
+                assert!(load(&vars).is_err(), "{sids} in session mode");
+            }
+        }
     }
 
     #[test]
@@ -237,9 +441,10 @@ mod per_function {
         move |name: &str| vars.get(name).cloned()
     }
 
-    const VERIFY_ONLY: [(&str, &str); 3] = [
+    const VERIFY_ONLY: [(&str, &str); 4] = [
         ("VERIFICATIONS_TABLE", "verifications"),
         ("CODE_HMAC_KEY", "0123456789abcdef0123456789abcdef"),
+        ("IDENTITY_HMAC_KEY", "identity key 0123456789abcdef0123"),
         (
             "PROOF_SIGNING_KEY",
             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",

@@ -4,13 +4,24 @@ use base64::Engine;
 
 use super::settings::{getter, number};
 use super::{Config, ConfigError, VerifyConfig};
+use crate::adapters::clock::SystemClock;
+use crate::domain::Timestamp;
+use crate::ports::Clock;
 use crate::proof::ProofSigner;
 
 impl VerifyConfig {
     /// The common settings plus the proof signing key.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::from_lookup_at(lookup, SystemClock.now())
+    }
+
+    /// As `from_lookup`, with dates checked against `now`.
+    pub fn from_lookup_at(
+        lookup: impl Fn(&str) -> Option<String>,
+        now: Timestamp,
+    ) -> Result<Self, ConfigError> {
         let get = getter(lookup);
-        let common = Config::from_lookup(&get)?;
+        let common = Config::from_lookup_at(&get, now)?;
         let proof = get("PROOF_SIGNING_KEY")
             .map(|key| -> Result<ProofSigner, ConfigError> {
                 let seed = base64::engine::general_purpose::STANDARD

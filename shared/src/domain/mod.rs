@@ -2,6 +2,9 @@
 
 mod code;
 mod destination;
+mod fraud;
+mod identity;
+mod keyring;
 mod limits;
 mod numbering_plan;
 mod phone_number;
@@ -10,6 +13,11 @@ mod verification;
 
 pub use code::{CodeFormatError, CodeLength, OneTimeCode};
 pub use destination::{DestinationPolicy, DestinationRefused, NO_COUNTRY};
+pub use fraud::{
+    Assessment, FraudPolicy, Restriction, Scope, Traffic, TrafficSnapshot,
+};
+pub use identity::{IdentityHasher, Pseudonym};
+pub use keyring::Keyring;
 pub use limits::{Limit, LimitReached, Limits, Window, seconds_until};
 pub use phone_number::{PhoneNumber, PhoneNumberError};
 pub use time::Timestamp;

@@ -1,4 +1,3 @@
-use std::collections::HashMap;
 use std::str::FromStr;
 
 use hmac::{Hmac, Mac};
@@ -7,7 +6,7 @@ use rand::rngs::OsRng;
 use secrecy::{ExposeSecret, SecretSlice};
 use sha2::Sha256;
 
-use super::{OneTimeCode, PhoneNumber};
+use super::{Keyring, OneTimeCode, PhoneNumber};
 
 /// Random 128-bit id of one sent code; bound into the code's MAC so a hash
 /// cannot be replayed against another verification of the same number.
@@ -52,39 +51,22 @@ impl CodeMac {
 /// still verify the codes they signed, so keys rotate without failing codes
 /// in flight.
 #[derive(Debug, Clone)]
-pub struct CodeHasher {
-    key_id: String,
-    key: SecretSlice<u8>,
-    previous: HashMap<String, SecretSlice<u8>>,
-}
+pub struct CodeHasher(Keyring);
 
 impl CodeHasher {
-    /// Keys shorter than this are refused by the configuration.
-    pub const MIN_KEY_BYTES: usize = 32;
-
-    pub fn new(key_id: impl Into<String>, key: impl Into<Vec<u8>>) -> Self {
-        Self {
-            key_id: key_id.into(),
-            key: key.into().into(),
-            previous: HashMap::new(),
-        }
-    }
-
-    /// Keeps verifying codes made under an earlier key.
-    pub fn with_previous_key(mut self, key_id: impl Into<String>, key: impl Into<Vec<u8>>) -> Self {
-        self.previous.insert(key_id.into(), key.into().into());
-        self
+    pub fn new(keys: Keyring) -> Self {
+        Self(keys)
     }
 
     pub fn key_id(&self) -> &str {
-        &self.key_id
+        self.0.current_id()
     }
 
     /// MAC over number, verification id and code, each on its own line (none
     /// of them can contain a newline, so the encoding is unambiguous).
     pub fn mac(&self, phone: &PhoneNumber, id: &VerificationId, code: &OneTimeCode) -> CodeMac {
         CodeMac::from_stored(
-            keyed(self.key.expose_secret(), phone, id, code)
+            keyed(self.0.current(), phone, id, code)
                 .finalize()
                 .into_bytes()
                 .to_vec(),
@@ -101,13 +83,8 @@ impl CodeHasher {
         stored_key_id: &str,
         stored: &CodeMac,
     ) -> bool {
-        let key = if stored_key_id == self.key_id {
-            Some(&self.key)
-        } else {
-            self.previous.get(stored_key_id)
-        };
-        key.is_some_and(|key| {
-            keyed(key.expose_secret(), phone, id, code)
+        self.0.get(stored_key_id).is_some_and(|key| {
+            keyed(key, phone, id, code)
                 .verify_slice(stored.as_bytes())
                 .is_ok()
         })
@@ -166,11 +143,13 @@ mod tests {
 
     #[test]
     fn a_hasher_shows_its_key_id_never_its_key() {
-        let hasher = CodeHasher::new("v2", b"a secret key of at least 32 bytes!".to_vec())
-            .with_previous_key("v1", b"an older key of at least 32 bytes".to_vec());
+        let hasher = CodeHasher::new(
+            Keyring::new("v2", b"a secret key of at least 32 bytes!".to_vec())
+                .with_previous_key("v1", b"an older key of at least 32 bytes".to_vec()),
+        );
         assert_eq!(
             format!("{hasher:?}"),
-            r#"CodeHasher { key_id: "v2", key: SecretBox<[u8]>([REDACTED]), previous: {"v1": SecretBox<[u8]>([REDACTED])} }"#
+            r#"CodeHasher(Keyring { id: "v2", key: SecretBox<[u8]>([REDACTED]), previous: {"v1": SecretBox<[u8]>([REDACTED])} })"#
         );
     }
 
@@ -182,7 +161,10 @@ mod tests {
     use crate::domain::CodeLength;
 
     fn hasher() -> CodeHasher {
-        CodeHasher::new("v1", b"0123456789abcdef0123456789abcdef".to_vec())
+        CodeHasher::new(Keyring::new(
+            "v1",
+            b"0123456789abcdef0123456789abcdef".to_vec(),
+        ))
     }
 
     fn fixture() -> (PhoneNumber, VerificationId, OneTimeCode) {
@@ -207,7 +189,10 @@ mod tests {
         let other_code = OneTimeCode::parse("123457", CodeLength::default()).unwrap();
         let other_phone = PhoneNumber::parse("+14155550124", None).unwrap();
         let other_id = VerificationId::random();
-        let other_key = CodeHasher::new("v1", b"another key of thirty-two bytes!".to_vec());
+        let other_key = CodeHasher::new(Keyring::new(
+            "v1",
+            b"another key of thirty-two bytes!".to_vec(),
+        ));
         assert!(!hasher().matches(&phone, &id, &other_code, "v1", &mac));
         assert!(!hasher().matches(&other_phone, &id, &code, "v1", &mac));
         assert!(!hasher().matches(&phone, &other_id, &code, "v1", &mac));
@@ -219,8 +204,10 @@ mod tests {
     fn previous_keys_still_verify_their_codes_after_a_rotation() {
         let (phone, id, code) = fixture();
         let old_mac = hasher().mac(&phone, &id, &code);
-        let rotated = CodeHasher::new("v2", b"the new key, also thirty-two bytes".to_vec())
-            .with_previous_key("v1", b"0123456789abcdef0123456789abcdef".to_vec());
+        let rotated = CodeHasher::new(
+            Keyring::new("v2", b"the new key, also thirty-two bytes".to_vec())
+                .with_previous_key("v1", b"0123456789abcdef0123456789abcdef".to_vec()),
+        );
         assert!(rotated.matches(&phone, &id, &code, "v1", &old_mac));
         assert!(
             !rotated.matches(&phone, &id, &code, "v2", &old_mac),

@@ -131,7 +131,15 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
                 Ok(result)
             };
             match key {
-                Some(key) => once(&self.service, &scoped_key(&phone, &key), send).await,
+                Some(key) => {
+                    once(
+                        &self.service,
+                        &scoped_key(&self.service.pseudonym(&phone), &key),
+                        &phone,
+                        send,
+                    )
+                    .await
+                }
                 None => send().await,
             }
         };

@@ -1,6 +1,7 @@
 //! The words of each message, in the user's language: SMS and WhatsApp
-//! texts (with the autofill lines of iOS, WebOTP and Android) and the script
-//! of the voice call. The templates live in `templates.json`.
+//! texts (with the autofill lines of iOS, WebOTP and Android), the script
+//! of the voice call, and which approved WhatsApp template carries the code.
+//! The templates live in `templates.json`.
 
 mod segments;
 
@@ -43,6 +44,21 @@ pub struct MessageSettings {
     pub autofill_domain: Option<String>,
     /// The 11-character hash that lets Android's SMS Retriever read the code.
     pub android_app_hash: Option<String>,
+    /// What a WhatsApp message is: free text, or an approved template.
+    pub whatsapp: WhatsappContent,
+}
+
+/// How WhatsApp messages carry the code.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum WhatsappContent {
+    /// Free-form text: WhatsApp delivers it only within a 24-hour
+    /// customer-care session (the user wrote to us first) or in Twilio's
+    /// sandbox.
+    #[default]
+    Session,
+    /// Meta-approved authentication templates, by language: Twilio Content
+    /// SIDs (`HX…`). The `en` one serves every language without its own.
+    Templates(BTreeMap<String, String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -82,6 +98,11 @@ impl Messages {
         Ok(messages)
     }
 
+    /// Whether `key` is one of the message languages (`en`, `fr`, ...).
+    pub fn has_language(&self, key: &str) -> bool {
+        self.languages.contains_key(key)
+    }
+
     /// The language for a message: the request's `locale` ("pt-BR" -> "pt")
     /// when we have it, else the number's country, else English.
     pub fn language_for<'a>(&'a self, locale: Option<&str>, phone: &PhoneNumber) -> &'a str {
@@ -106,14 +127,25 @@ impl Messages {
     /// The content that carries `code` on `channel` in `language` (a key
     /// returned by `language_for`).
     pub fn render(&self, channel: Channel, language: &str, code: &OneTimeCode) -> Content {
+        let key = language;
         let language = self
             .languages
-            .get(language)
+            .get(key)
             .or_else(|| self.languages.get(FALLBACK_LANGUAGE))
             .expect("the fallback language exists (tested)");
         match channel {
             Channel::Sms => Content::Text(self.sms(language, code)),
-            Channel::Whatsapp => Content::Text(self.text(language, code)),
+            Channel::Whatsapp => match &self.settings.whatsapp {
+                WhatsappContent::Session => Content::Text(self.text(language, code)),
+                WhatsappContent::Templates(sids) => Content::Template {
+                    sid: sids
+                        .get(key)
+                        .or_else(|| sids.get(FALLBACK_LANGUAGE))
+                        .cloned()
+                        .unwrap_or_default(),
+                    code: code.as_str().to_owned(),
+                },
+            },
             Channel::Call => Content::Speech(Speech {
                 language: language.say_language.clone(),
                 voice: language.say_voice.clone(),

@@ -15,13 +15,14 @@ fn widest_settings() -> MessageSettings {
         app_name: Some("Twenty Char App Name".into()),
         autofill_domain: Some("verify.example-domain.com".into()),
         android_app_hash: Some("FA+9qCX9VSu".into()),
+        whatsapp: WhatsappContent::Session,
     }
 }
 
 fn sms(messages: &Messages, language: &str, code: &OneTimeCode) -> String {
     match messages.render(Channel::Sms, language, code) {
         Content::Text(text) => text,
-        Content::Speech(_) => panic!("SMS is text"),
+        _ => panic!("SMS is text"),
     }
 }
 
@@ -152,4 +153,36 @@ fn whatsapp_gets_the_text_without_sms_autofill_lines() {
         text,
         "Your Twenty Char App Name verification code is 123456."
     );
+}
+
+const EN_SID: &str = "HX0123456789abcdef0123456789abcdef";
+const FR_SID: &str = "HXfedcba9876543210fedcba9876543210";
+
+fn with_templates() -> Messages {
+    let settings = MessageSettings {
+        whatsapp: WhatsappContent::Templates(BTreeMap::from([
+            ("en".to_owned(), EN_SID.to_owned()),
+            ("fr".to_owned(), FR_SID.to_owned()),
+        ])),
+        ..widest_settings()
+    };
+    Messages::new(settings, CodeLength::default()).unwrap()
+}
+
+#[test]
+fn whatsapp_templates_carry_the_code_in_the_template_of_the_language() {
+    let messages = with_templates();
+    let template = |language| match messages.render(Channel::Whatsapp, language, &code("123456")) {
+        Content::Template { sid, code } => (sid, code),
+        _ => panic!("{language}: expected a template"),
+    };
+    assert_eq!(template("fr"), (FR_SID.to_owned(), "123456".to_owned()));
+    assert_eq!(
+        template("de"),
+        (EN_SID.to_owned(), "123456".to_owned()),
+        "a language without its own template gets the English one"
+    );
+    assert_eq!(template("en"), (EN_SID.to_owned(), "123456".to_owned()));
+    // SMS is unchanged by WhatsApp's templates.
+    assert!(sms(&messages, "fr", &code("123456")).starts_with("Votre code"));
 }

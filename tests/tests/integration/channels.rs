@@ -1,16 +1,42 @@
 //! Voice and WhatsApp channels, languages and autofill lines, through the
 //! real handlers with a Twilio fake that records each request.
 
+use std::collections::HashMap;
+
 use integration_tests::{CALLS_PATH, Function, Stack, unique_phone};
 use serde_json::json;
 
+/// The Content SIDs of the WhatsApp authentication templates, English and French.
+const EN_TEMPLATE: &str = "HX0123456789abcdef0123456789abcdef";
+const FR_TEMPLATE: &str = "HXfedcba9876543210fedcba9876543210";
+
+/// Every channel, WhatsApp as in production: approved templates.
 async fn all_channels() -> Stack {
     Stack::with_env(&[
         ("ENABLED_CHANNELS", "sms,call,whatsapp"),
         ("TWILIO_WHATSAPP_FROM", "+14155238886"),
+        (
+            "TWILIO_WHATSAPP_CONTENT_SIDS",
+            "en=HX0123456789abcdef0123456789abcdef,fr=HXfedcba9876543210fedcba9876543210",
+        ),
         ("APP_NAME", "Acme"),
     ])
     .await
+}
+
+/// The code in a template message: its one variable.
+fn template_code(message: &HashMap<String, String>) -> String {
+    let variables: serde_json::Value =
+        serde_json::from_str(&message["ContentVariables"]).expect("ContentVariables is JSON");
+    assert_eq!(
+        variables.as_object().map(|o| o.len()),
+        Some(1),
+        "one variable: {variables}"
+    );
+    variables["1"]
+        .as_str()
+        .expect("variable 1 is the code")
+        .to_owned()
 }
 
 async fn send(stack: &Stack, params: serde_json::Value) -> integration_tests::Answer {
@@ -63,8 +89,83 @@ async fn a_call_reads_the_code_digit_by_digit_twice_in_well_formed_twiml() {
 }
 
 #[tokio::test]
-async fn whatsapp_goes_through_the_messages_api_with_whatsapp_addresses() {
+async fn whatsapp_sends_the_approved_template_with_the_code_as_its_variable() {
     let stack = all_channels().await;
+    let phone = unique_phone();
+    let answer = send(
+        &stack,
+        json!({ "phoneNumber": phone, "channel": "whatsapp" }),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    let message = &stack.messages().await[0];
+    let mut fields: Vec<&str> = message.keys().map(String::as_str).collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        [
+            "ContentSid",
+            "ContentVariables",
+            "From",
+            "StatusCallback",
+            "To"
+        ],
+        "no Body: WhatsApp delivers only the template outside a session"
+    );
+    assert_eq!(message["To"], format!("whatsapp:{phone}"));
+    assert_eq!(message["From"], "whatsapp:+14155238886");
+    assert_eq!(message["ContentSid"], EN_TEMPLATE);
+    let code = template_code(message);
+    assert_eq!(code.len(), 6);
+    assert!(code.bytes().all(|b| b.is_ascii_digit()), "{code}");
+    assert_eq!(stack.verify(&phone, &code).await.status, 200);
+}
+
+#[tokio::test]
+async fn the_whatsapp_template_follows_the_language_and_falls_back_to_english() {
+    let stack = all_channels().await;
+    for (params, template) in [
+        (json!({ "locale": "fr-CA" }), FR_TEMPLATE),
+        (json!({ "locale": "de-AT" }), EN_TEMPLATE),
+        (json!({}), EN_TEMPLATE),
+    ] {
+        let phone = unique_phone();
+        let mut request = json!({ "phoneNumber": phone, "channel": "whatsapp" });
+        request
+            .as_object_mut()
+            .unwrap()
+            .extend(params.as_object().unwrap().clone());
+        assert_eq!(send(&stack, request).await.status, 200, "{params}");
+        let message = stack
+            .messages()
+            .await
+            .into_iter()
+            .find(|m| m["To"] == format!("whatsapp:{phone}"))
+            .unwrap();
+        assert_eq!(message["ContentSid"], template, "{params}");
+    }
+    // A French number without a locale: its country's language.
+    let french = "+33612345678";
+    send(
+        &stack,
+        json!({ "phoneNumber": french, "channel": "whatsapp" }),
+    )
+    .await;
+    let message = stack.messages().await.pop().unwrap();
+    assert_eq!(message["To"], format!("whatsapp:{french}"));
+    assert_eq!(message["ContentSid"], FR_TEMPLATE);
+}
+
+/// Free-form text: only for Twilio's sandbox and 24-hour sessions.
+#[tokio::test]
+async fn whatsapp_in_session_mode_sends_free_text() {
+    let stack = Stack::with_env(&[
+        ("ENABLED_CHANNELS", "sms,whatsapp"),
+        ("TWILIO_WHATSAPP_FROM", "+14155238886"),
+        ("WHATSAPP_MODE", "session"),
+        ("APP_NAME", "Acme"),
+    ])
+    .await;
     let phone = unique_phone();
     let answer = send(
         &stack,
@@ -76,6 +177,7 @@ async fn whatsapp_goes_through_the_messages_api_with_whatsapp_addresses() {
     assert_eq!(message["To"], format!("whatsapp:{phone}"));
     assert_eq!(message["From"], "whatsapp:+14155238886");
     assert!(message["Body"].starts_with("Your Acme verification code is "));
+    assert!(!message.contains_key("ContentSid"));
     let code = stack.code_sent_to(&format!("whatsapp:{phone}")).await;
     assert_eq!(stack.verify(&phone, &code).await.status, 200);
 }

@@ -77,7 +77,10 @@ async fn the_right_code_racing_a_resend_is_told_it_was_replaced() {
     let phone = unique_phone();
     assert_eq!(stack.send(&phone).await.status, 200);
     let store = stack.send_api.service().store();
-    let parsed = PhoneNumber::parse(&phone, None).unwrap();
+    let parsed = stack
+        .send_api
+        .service()
+        .pseudonym(&PhoneNumber::parse(&phone, None).unwrap());
     let now = stack.clock.now();
     let counted = store
         .count_attempt(&parsed, now, 5, &Limits::default())

@@ -17,10 +17,8 @@ use aws_sdk_dynamodb::types::error::{
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use phone_verification::adapters::dynamodb::DynamoDbStore;
-use phone_verification::domain::{
-    Channel, CodeMac, Limit, Limits, PhoneNumber, Timestamp, VerificationId,
-};
-use phone_verification::ports::{NewVerification, Requester, StoreError, VerificationStore};
+use phone_verification::domain::{Limit, Limits, Timestamp};
+use phone_verification::ports::{Requester, StoreError, VerificationStore};
 
 const NOW: Timestamp = Timestamp::from_unix_seconds(1_800_000_000);
 
@@ -53,18 +51,10 @@ fn canceled(reasons: [Option<&str>; 6]) -> TransactWriteItemsError {
 }
 
 async fn send(store: &DynamoDbStore) -> Result<Result<(), Limit>, StoreError> {
-    let phone = PhoneNumber::parse("+14155550100", None).unwrap();
-    let new = NewVerification {
-        phone,
-        id: VerificationId::random(),
-        code_mac: CodeMac::from_stored(vec![1; 32]),
-        key_id: "k1".into(),
-        channel: Channel::Sms,
-        created_at: NOW,
-        expires_at: NOW.plus_seconds(600),
-    };
+    let new = integration_tests::new_verification(&integration_tests::unique_number(), NOW);
+    let client = integration_tests::unique_client();
     let requester = Requester {
-        client: "198.51.100.7",
+        client: &client,
         country: "US",
     };
     let outcome = store.save_new(&new, requester, &Limits::default()).await?;
@@ -171,7 +161,7 @@ async fn throttling_is_retryable_never_a_refusal() {
         "{outcome:?}"
     );
 
-    let phone = PhoneNumber::parse("+14155550100", None).unwrap();
+    let phone = integration_tests::unique_number();
     let throttled = mock!(Client::update_item).then_error(|| {
         UpdateItemError::ProvisionedThroughputExceededException(
             ProvisionedThroughputExceededException::builder().build(),

@@ -256,9 +256,13 @@ async fn destinations_are_checked_before_anything_is_sent() {
 
 #[tokio::test]
 async fn test_numbers_never_reach_twilio_nor_the_limits() {
+    use phone_verification::{adapters::clock::SystemClock, ports::Clock};
+    // A review window: a month from now (at most 90 days are accepted).
+    let valid_until = SystemClock.now().plus_seconds(30 * 86_400).to_string();
     let stack = Stack::with_env(&[
         ("ENABLE_TEST_PHONE_NUMBERS", "true"),
         ("TEST_PHONE_NUMBERS", "+14155550199=246810"),
+        ("TEST_PHONE_NUMBERS_VALID_UNTIL", &valid_until),
         ("MAX_REQUESTS_PER_CLIENT_PER_HOUR", "2"),
     ])
     .await;

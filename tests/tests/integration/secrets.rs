@@ -41,6 +41,12 @@ async fn secrets_named_by_parameter_settings_are_read_and_override_nothing_else(
         "hmac-key-from-ssm-0123456789abcdef",
     )
     .await;
+    put_secret(
+        &client,
+        &format!("{prefix}/identity-key"),
+        "identity-key-from-ssm-0123456789ab",
+    )
+    .await;
 
     let env: HashMap<String, String> = [
         (
@@ -48,6 +54,10 @@ async fn secrets_named_by_parameter_settings_are_read_and_override_nothing_else(
             format!("{prefix}/auth-token"),
         ),
         ("CODE_HMAC_KEY_PARAMETER", format!("{prefix}/hmac-key")),
+        (
+            "IDENTITY_HMAC_KEY_PARAMETER",
+            format!("{prefix}/identity-key"),
+        ),
         ("VERIFICATIONS_TABLE", "verifications".into()),
         (
             "TWILIO_ACCOUNT_SID",
@@ -62,7 +72,7 @@ async fn secrets_named_by_parameter_settings_are_read_and_override_nothing_else(
         .await
         .expect("secrets load");
     assert_eq!(secrets["TWILIO_AUTH_TOKEN"], "token-from-ssm");
-    assert_eq!(secrets.len(), 2);
+    assert_eq!(secrets.len(), 3);
 
     let config =
         SendConfig::from_lookup(|name| secrets.get(name).cloned().or_else(|| lookup(name)))
@@ -77,7 +87,7 @@ async fn secrets_named_by_parameter_settings_are_read_and_override_nothing_else(
         .await
         .expect("secrets load");
     assert!(!secrets.contains_key("TWILIO_AUTH_TOKEN"));
-    assert_eq!(secrets.len(), 1);
+    assert_eq!(secrets.len(), 2);
     let config =
         VerifyConfig::from_lookup(|name| secrets.get(name).cloned().or_else(|| lookup(name)))
             .expect("a complete configuration");

@@ -3,9 +3,7 @@
 //! Local, so the two cannot drift apart.
 
 use phone_verification::adapters::memory::InMemoryStore;
-use phone_verification::domain::{
-    Channel, CodeMac, Limit, LimitReached, Limits, PhoneNumber, Timestamp, VerificationId,
-};
+use phone_verification::domain::{Limit, LimitReached, Limits, Pseudonym, Timestamp};
 use phone_verification::ports::{
     Approval, AttemptRefused, Claim, IDEMPOTENCY_ANSWER_SECONDS, IDEMPOTENCY_LEASE_SECONDS,
     IdempotencyStore, NewVerification, Requester, VerificationStore,
@@ -17,24 +15,10 @@ impl<S: VerificationStore + IdempotencyStore> Store for S {}
 const T0: Timestamp = Timestamp::from_unix_seconds(1_800_000_000);
 const LIFETIME: u64 = 600;
 
-fn new_phone() -> PhoneNumber {
-    PhoneNumber::parse(&integration_tests::unique_phone(), None).expect("a valid number")
-}
-
-fn code_for(phone: &PhoneNumber, at: Timestamp) -> NewVerification {
-    NewVerification {
-        phone: phone.clone(),
-        id: VerificationId::random(),
-        code_mac: CodeMac::from_stored(vec![7; 32]),
-        key_id: "k1".into(),
-        channel: Channel::Sms,
-        created_at: at,
-        expires_at: at.plus_seconds(LIFETIME),
-    }
-}
+use integration_tests::{new_verification as code_for, unique_client, unique_number as new_phone};
 
 /// A fresh client per call, so that one case's sends do not spend another's allowance.
-fn requester(client: &str) -> Requester<'_> {
+fn requester(client: &Pseudonym) -> Requester<'_> {
     Requester {
         client,
         country: "US",
@@ -42,9 +26,9 @@ fn requester(client: &str) -> Requester<'_> {
 }
 
 async fn send(store: &impl Store, new: &NewVerification) -> Result<(), Limit> {
-    let client = VerificationId::random();
+    let client = unique_client();
     store
-        .save_new(new, requester(client.as_str()), &Limits::default())
+        .save_new(new, requester(&client), &Limits::default())
         .await
         .expect("the store answers")
         .map_err(|reached: LimitReached| reached.limit)
@@ -52,7 +36,7 @@ async fn send(store: &impl Store, new: &NewVerification) -> Result<(), Limit> {
 
 async fn attempt(
     store: &impl Store,
-    phone: &PhoneNumber,
+    phone: &Pseudonym,
     at: Timestamp,
 ) -> Result<u32, AttemptRefused> {
     store
@@ -175,23 +159,23 @@ async fn a_client_has_an_hourly_allowance(store: impl Store) {
         client_requests_per_hour: 3,
         ..Limits::default()
     };
-    let client = VerificationId::random();
+    let client = unique_client();
     for _ in 0..3 {
         store
-            .count_client_request(client.as_str(), T0, &limits)
+            .count_client_request(&client, T0, &limits)
             .await
             .unwrap()
             .unwrap();
     }
     let refused = store
-        .count_client_request(client.as_str(), T0, &limits)
+        .count_client_request(&client, T0, &limits)
         .await
         .unwrap();
     assert_eq!(refused.map_err(|r| r.limit), Err(Limit::ClientRequests));
 }
 
 async fn an_idempotency_key_is_leased_then_replayed_for_a_day(store: impl Store) {
-    let key = VerificationId::random();
+    let key = phone_verification::domain::VerificationId::random();
     let key = key.as_str();
     assert_eq!(store.claim(key, T0).await.unwrap(), Claim::First);
     assert_eq!(store.claim(key, T0).await.unwrap(), Claim::InProgress);

@@ -13,7 +13,7 @@ use phone_verification::domain::{Channel, PhoneNumber, Timestamp, VerificationId
 use phone_verification::ports::{Content, Handover, MessageSender, OutgoingMessage, Speech};
 use serde_json::json;
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn prism_url() -> String {
     std::env::var("TWILIO_PRISM_URL").expect(
@@ -36,6 +36,19 @@ fn sender_to(api_base: String, sender: TwilioSenderId) -> TwilioSender {
         timeout: Duration::from_secs(5),
     })
     .unwrap()
+}
+
+const CONTENT_SID: &str = "HX0123456789abcdef0123456789abcdef";
+
+/// A WhatsApp message as an approved authentication template.
+fn whatsapp_template() -> OutgoingMessage {
+    OutgoingMessage {
+        content: SecretBox::new(Box::new(Content::Template {
+            sid: CONTENT_SID.into(),
+            code: "123456".into(),
+        })),
+        ..message(Channel::Whatsapp)
+    }
 }
 
 fn message(channel: Channel) -> OutgoingMessage {
@@ -85,6 +98,11 @@ async fn our_request_is_valid_under_twilios_openapi_spec() {
             "Prism refused the {channel:?} request"
         );
     }
+    assert_eq!(
+        sender.send(&whatsapp_template()).await,
+        Ok(Handover::Accepted),
+        "Prism refused the WhatsApp template (ContentSid, ContentVariables)"
+    );
 }
 
 #[tokio::test]
@@ -129,6 +147,56 @@ async fn prism_really_rejects_requests_that_break_the_spec() {
         .await
         .unwrap();
     assert_eq!(call_without_from.status(), 422);
+    // The spec constrains ContentSid (HX and 32 hex digits): Prism checks it.
+    let bad_content_sid = http
+        .post(&url)
+        .basic_auth(ACCOUNT_SID, Some(AUTH_TOKEN))
+        .form(&[
+            ("To", "whatsapp:+14155550123"),
+            ("From", "whatsapp:+14155238886"),
+            ("ContentSid", "HX0123"),
+            ("ContentVariables", r#"{"1":"123456"}"#),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_content_sid.status(), 422);
+}
+
+/// The exact request of a WhatsApp template: WhatsApp addresses, the
+/// template's SID, the code as its one variable, and no free text.
+#[tokio::test]
+async fn a_whatsapp_template_is_sent_as_content_sid_and_variables_only() {
+    let twilio = MockServer::start().await;
+    integration_tests::twilio_accepts_messages(&twilio).await;
+    let sender = sender_to(twilio.uri(), TwilioSenderId::From("+15005550006".into()));
+    assert_eq!(
+        sender.send(&whatsapp_template()).await,
+        Ok(Handover::Accepted)
+    );
+    let requests = twilio.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].url.path(), MESSAGES_PATH);
+    let form: Vec<(String, String)> = form_urlencoded::parse(&requests[0].body)
+        .into_owned()
+        .collect();
+    let names: Vec<&str> = form.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "To",
+            "From",
+            "ContentSid",
+            "ContentVariables",
+            "StatusCallback"
+        ]
+    );
+    let field = |name: &str| &form.iter().find(|(n, _)| n == name).unwrap().1;
+    assert_eq!(field("To"), "whatsapp:+14155550123");
+    assert_eq!(field("From"), "whatsapp:+14155238886");
+    assert_eq!(field("ContentSid"), CONTENT_SID);
+    let variables: serde_json::Value = serde_json::from_str(field("ContentVariables")).unwrap();
+    assert_eq!(variables, json!({ "1": "123456" }));
 }
 
 /// A stack whose Twilio answers every message with `response`.
@@ -276,6 +344,10 @@ async fn our_own_numbers_are_refused_up_front() {
         ("ENABLED_CHANNELS", "sms,call,whatsapp"),
         ("TWILIO_VOICE_FROM", "+14155550100"),
         ("TWILIO_WHATSAPP_FROM", "+14155238886"),
+        (
+            "TWILIO_WHATSAPP_CONTENT_SIDS",
+            "en=HX0123456789abcdef0123456789abcdef",
+        ),
     ])
     .await;
     for own in [

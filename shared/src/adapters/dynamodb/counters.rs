@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, Update};
 use super::DynamoDbStore;
 use super::attributes::{n, s};
 use super::keys::client_key;
-use crate::domain::{Limits, Timestamp, Window};
+use crate::domain::{Limits, Pseudonym, Timestamp, Window};
 use crate::ports::StoreError;
 
 /// An hourly counter below its maximum.
@@ -19,7 +19,7 @@ impl DynamoDbStore {
     /// the client's hourly counter counts both, each against its own maximum.
     pub(super) fn client_counter(
         &self,
-        client: &str,
+        client: &Pseudonym,
         now: Timestamp,
         limits: &Limits,
         sending: bool,

@@ -3,13 +3,15 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::attributes::n;
-use crate::domain::{Limits, PhoneNumber, Timestamp, Window};
+use crate::domain::{Limits, Pseudonym, Timestamp, Window};
 
-pub(super) fn number_key(phone: &PhoneNumber) -> String {
-    format!("phone#{}", phone.as_e164())
+/// A number's item, by the number's pseudonym (never the number itself).
+pub(super) fn number_key(number: &Pseudonym) -> String {
+    format!("number#{number}")
 }
 
-pub(super) fn client_key(client: &str) -> String {
+/// A client's hourly counter, by its address's pseudonym.
+pub(super) fn client_key(client: &Pseudonym) -> String {
     format!("client#{client}")
 }
 

@@ -35,7 +35,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
-use crate::domain::PhoneNumber;
+use crate::domain::Pseudonym;
 use crate::ports::StoreError;
 use attributes::s;
 use keys::number_key;
@@ -67,11 +67,11 @@ impl DynamoDbStore {
 
     /// An `UpdateItem` on the number's item; `status` is a reserved word, so
     /// expressions say `#status`.
-    fn update_number(&self, phone: &PhoneNumber) -> UpdateItemFluentBuilder {
+    fn update_number(&self, number: &Pseudonym) -> UpdateItemFluentBuilder {
         self.client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(&number_key(phone)))
+            .key("pk", s(&number_key(number)))
             .expression_attribute_names("#status", "status")
     }
 

@@ -14,7 +14,7 @@ use super::keys::{lock_edge, number_key, number_ttl};
 use super::refusals::{why_attempt_refused, why_transaction_canceled};
 use super::{APPROVED, DynamoDbStore, NOT_LOCKED, PENDING, WITHDRAWN, conditional, unavailable};
 use crate::domain::{
-    CodeMac, Limit, LimitReached, Limits, PhoneNumber, Timestamp, VerificationId, Window,
+    CodeMac, Limit, LimitReached, Limits, Pseudonym, Timestamp, VerificationId, Window,
     seconds_until,
 };
 use crate::ports::{
@@ -32,7 +32,7 @@ impl VerificationStore for DynamoDbStore {
         let now = new.created_at;
         let number = Update::builder()
             .table_name(&self.table)
-            .key("pk", s(&number_key(&new.phone)))
+            .key("pk", s(&number_key(&new.number)))
             .update_expression(
                 "SET verification_id = :id, code_mac = :mac, key_id = :key_id, \
                  channel = :channel, #status = :pending, attempts = :zero, created_at = :now, \
@@ -67,17 +67,17 @@ impl VerificationStore for DynamoDbStore {
             .map_err(|error| StoreError::Malformed(error.to_string()))?;
         // The number first: its refusal is the most specific explanation;
         // then the counters, in the order `counters` explains them below.
-        let phone = number_key(&new.phone);
+        let number_item = number_key(&new.number);
         let updates = [
             number,
             self.counter(
-                format!("{phone}#10m"),
+                format!("{number_item}#10m"),
                 Window::TEN_MINUTES,
                 limits.sends_per_10_minutes,
                 now,
             )?,
             self.counter(
-                format!("{phone}#1d"),
+                format!("{number_item}#1d"),
                 Window::DAY,
                 limits.sends_per_day,
                 now,
@@ -151,13 +151,13 @@ impl VerificationStore for DynamoDbStore {
 
     async fn withdraw(
         &self,
-        phone: &PhoneNumber,
+        number: &Pseudonym,
         id: &VerificationId,
         sent_at: Timestamp,
     ) -> Result<bool, StoreError> {
         // The cooldown is lifted only if it is still this send's.
         let request = self
-            .update_number(phone)
+            .update_number(number)
             .update_expression("SET #status = :withdrawn REMOVE code_mac, last_sent_at")
             .condition_expression(
                 "verification_id = :id AND #status = :pending AND last_sent_at = :sent_at",
@@ -173,7 +173,7 @@ impl VerificationStore for DynamoDbStore {
 
     async fn count_client_request(
         &self,
-        client: &str,
+        client: &Pseudonym,
         now: Timestamp,
         limits: &Limits,
     ) -> Result<Result<(), LimitReached>, StoreError> {
@@ -200,7 +200,7 @@ impl VerificationStore for DynamoDbStore {
 
     async fn count_attempt(
         &self,
-        phone: &PhoneNumber,
+        number: &Pseudonym,
         now: Timestamp,
         max_attempts: u32,
         limits: &Limits,
@@ -209,7 +209,7 @@ impl VerificationStore for DynamoDbStore {
         // concurrent attempt moved the count between the two cases).
         let mut lock_ran_out = false;
         for _ in 0..3 {
-            let request = self.attempt(phone, now, max_attempts, limits, lock_ran_out);
+            let request = self.attempt(number, now, max_attempts, limits, lock_ran_out);
             match conditional(request).await? {
                 Ok(Some(item)) => {
                     return Ok(Ok(CountedAttempt {
@@ -240,12 +240,12 @@ impl VerificationStore for DynamoDbStore {
 
     async fn approve(
         &self,
-        phone: &PhoneNumber,
+        number: &Pseudonym,
         id: &VerificationId,
         now: Timestamp,
     ) -> Result<Approval, StoreError> {
         let request = self
-            .update_number(phone)
+            .update_number(number)
             .update_expression(
                 "SET #status = :approved, verified_at = :now, failures = :zero REMOVE code_mac",
             )
@@ -276,14 +276,14 @@ impl DynamoDbStore {
     /// owner out for another full period.
     fn attempt(
         &self,
-        phone: &PhoneNumber,
+        number: &Pseudonym,
         now: Timestamp,
         max_attempts: u32,
         limits: &Limits,
         lock_ran_out: bool,
     ) -> UpdateItemFluentBuilder {
         let request = self
-            .update_number(phone)
+            .update_number(number)
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":pending", s(PENDING))
             .expression_attribute_values(":now", n(now.unix_seconds()))

@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+// Your backend's side of a phone verification: the app sends you the proof
+// token it got from verifyPhoneNumber; never trust the app's word, check the
+// token offline against the API's public keys (GET {API}/.well-known/jwks.json).
+//
+//   npm install                      (in this folder: jose)
+//   node verify-token.mjs API_URL TOKEN
+//   PROOF_AUDIENCE=my-backend node verify-token.mjs API_URL TOKEN   (when the API sets one)
+//
+// or import { verifyProofToken } from './verify-token.mjs' in your server.
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { pathToFileURL } from 'node:url';
+
+const keySets = new Map(); // one cached, rate-limited JWKS fetcher per API
+
+/**
+ * The token's claims once its EdDSA signature, issuer, audience, lifetime and
+ * claims are checked; throws (a jose error, or Error) otherwise.
+ *  - issuer:   PROOF_ISSUER of the API (default "phone-verification")
+ *  - audience: PROOF_AUDIENCE of the API; set one in production, so that a
+ *              token minted for another backend is refused
+ *  - phoneNumber: the E.164 number your user claims (optional)
+ */
+export async function verifyProofToken(token, { apiUrl, issuer = 'phone-verification', audience, phoneNumber } = {}) {
+  const jwksUrl = `${String(apiUrl).replace(/\/+$/, '')}/.well-known/jwks.json`;
+  if (!keySets.has(jwksUrl)) keySets.set(jwksUrl, createRemoteJWKSet(new URL(jwksUrl)));
+  const { payload } = await jwtVerify(token, keySets.get(jwksUrl), {
+    algorithms: ['EdDSA'],
+    issuer,
+    ...(audience ? { audience } : {}),
+    requiredClaims: ['sub', 'phone_number', 'phone_number_verified', 'iat', 'exp', 'jti'],
+  });
+  if (payload.phone_number_verified !== true || payload.sub !== payload.phone_number) {
+    throw new Error('the token does not state a verified phone number');
+  }
+  if (phoneNumber && payload.phone_number !== phoneNumber) {
+    throw new Error(`the token is for ${payload.phone_number}, not ${phoneNumber}`);
+  }
+  // A token works until `exp` (5 minutes by default). To accept each one once,
+  // remember payload.jti until payload.exp and refuse a jti seen before (a
+  // conditional put in your database, Redis SET NX EX, ...).
+  return payload;
+}
+
+// Run as a command: prints the claims, or why the token is refused (exit 1).
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const [apiUrl, token] = process.argv.slice(2);
+  if (!apiUrl || !token) {
+    console.error('usage: node verify-token.mjs API_URL TOKEN   (env: PROOF_ISSUER, PROOF_AUDIENCE)');
+    process.exit(2);
+  }
+  try {
+    const payload = await verifyProofToken(token, {
+      apiUrl,
+      issuer: process.env.PROOF_ISSUER || undefined,
+      audience: process.env.PROOF_AUDIENCE || undefined,
+    });
+    console.log(JSON.stringify(payload, null, 2));
+  } catch (error) {
+    console.error(`refused: ${error.code ?? error.name}: ${error.message}`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,166 @@
+//! template.yaml is the one definition of the HTTP API (the local gateway,
+//! scripts/local-lambda.mjs, reads its routes and CORS from it): its routes
+//! must be exactly the routes each function's code serves, and exactly the
+//! operations openapi.yaml documents.
+
+use std::collections::BTreeSet;
+
+use integration_tests::{Function, Stack, http_api_event, template};
+use phone_verification::http::{JWKS_ROUTE, SEND_ROUTE, STATUS_ROUTE, VERIFY_ROUTE};
+use serde_yaml_ng::Value as Yaml;
+
+const SEND_FUNCTION: &str = "SendVerificationCodeFunction";
+const VERIFY_FUNCTION: &str = "VerifyPhoneNumberFunction";
+
+/// The logical id a route's `!Sub integrations/${Integration}` target, or an
+/// integration's `!GetAtt Function.Arn` URI, names.
+fn referenced(value: &Yaml) -> String {
+    let Yaml::Tagged(tagged) = value else {
+        panic!("expected !Sub or !GetAtt, found {value:?}");
+    };
+    let text = tagged.value.as_str().unwrap_or_default();
+    let name = if tagged.tag == "Sub" {
+        text.strip_prefix("integrations/${")
+            .and_then(|rest| rest.strip_suffix('}'))
+    } else if tagged.tag == "GetAtt" {
+        text.strip_suffix(".Arn")
+    } else {
+        None
+    };
+    name.unwrap_or_else(|| panic!("cannot follow {value:?}"))
+        .to_owned()
+}
+
+/// template.yaml's routes: (route key, logical id of the function its
+/// integration invokes).
+fn template_routes() -> BTreeSet<(String, String)> {
+    let template = template();
+    let resources = &template["Resources"];
+    resources
+        .as_mapping()
+        .expect("Resources")
+        .iter()
+        .filter(|(_, resource)| resource["Type"] == "AWS::ApiGatewayV2::Route")
+        .map(|(id, route)| {
+            let key = route["Properties"]["RouteKey"].as_str().expect("RouteKey");
+            let integration_id = referenced(&route["Properties"]["Target"]);
+            let integration = &resources[integration_id.as_str()];
+            assert_eq!(
+                integration["Type"], "AWS::ApiGatewayV2::Integration",
+                "{id:?} targets {integration_id}"
+            );
+            let function = referenced(&integration["Properties"]["IntegrationUri"]);
+            (key.to_owned(), function)
+        })
+        .collect()
+}
+
+fn function(logical_id: &str) -> Function {
+    match logical_id {
+        SEND_FUNCTION => Function::Send,
+        VERIFY_FUNCTION => Function::Verify,
+        other => panic!("template.yaml routes to {other}, which no test knows"),
+    }
+}
+
+#[test]
+fn the_template_routes_are_the_functions_routes() {
+    let code: BTreeSet<(String, String)> = [
+        (SEND_ROUTE, SEND_FUNCTION),
+        (STATUS_ROUTE, SEND_FUNCTION),
+        (VERIFY_ROUTE, VERIFY_FUNCTION),
+        (JWKS_ROUTE, VERIFY_FUNCTION),
+    ]
+    .into_iter()
+    .map(|((method, path), function)| (format!("{method} {path}"), function.to_owned()))
+    .collect();
+    assert_eq!(template_routes(), code);
+}
+
+/// What the pairs above claim, through the real handlers: API Gateway's
+/// event for each of the template's routes is served by the function the
+/// template sends it to, and refused (404 `unknown_function`) by the other.
+#[tokio::test]
+async fn each_template_route_reaches_its_function_and_only_it() {
+    let stack = Stack::start().await;
+    for (route_key, owner) in template_routes() {
+        let (method, path) = route_key.split_once(' ').expect("METHOD /path");
+        let owner = function(&owner);
+        for function in [Function::Send, Function::Verify] {
+            let mut event: serde_json::Value =
+                serde_json::from_str(&http_api_event(function, "{}", "application/json")).unwrap();
+            event["routeKey"] = route_key.as_str().into();
+            event["rawPath"] = path.into();
+            event["requestContext"]["routeKey"] = route_key.as_str().into();
+            event["requestContext"]["http"]["method"] = method.into();
+            event["requestContext"]["http"]["path"] = path.into();
+            let answer = stack.call_event(function, &event.to_string()).await;
+            if std::mem::discriminant(&function) == std::mem::discriminant(&owner) {
+                assert!(
+                    !["unknown_function", "method_not_allowed"].contains(&answer.reason()),
+                    "{function:?} does not serve {route_key}: {} {}",
+                    answer.status,
+                    answer.reason()
+                );
+            } else {
+                assert_eq!(
+                    (answer.status, answer.reason()),
+                    (404, "unknown_function"),
+                    "{function:?} serves {route_key}, which template.yaml sends elsewhere"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn openapi_documents_exactly_the_template_routes() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml");
+    let text = std::fs::read_to_string(path).expect("openapi.yaml");
+    let openapi: Yaml = serde_yaml_ng::from_str(&text).expect("openapi.yaml is YAML");
+    let methods = [
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
+    let documented: BTreeSet<String> = openapi["paths"]
+        .as_mapping()
+        .expect("paths")
+        .iter()
+        .flat_map(|(path, item)| {
+            let path = path.as_str().expect("a path").to_owned();
+            item.as_mapping()
+                .expect("a path item")
+                .keys()
+                .filter_map(|key| key.as_str())
+                .filter(|key| methods.contains(key))
+                .map(move |method| format!("{} {path}", method.to_uppercase()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let routes: BTreeSet<String> = template_routes().into_iter().map(|(key, _)| key).collect();
+    assert_eq!(documented, routes);
+}
+
+/// Refusals that can be retried later carry Retry-After; a browser app can
+/// read it only if the API's CORS configuration exposes it.
+#[test]
+fn the_api_exposes_retry_after_to_browsers() {
+    let template = template();
+    let apis: Vec<&Yaml> = template["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .values()
+        .filter(|resource| resource["Type"] == "AWS::ApiGatewayV2::Api")
+        .collect();
+    let [api] = apis[..] else {
+        panic!("template.yaml should have one HTTP API");
+    };
+    let exposed = api["Properties"]["CorsConfiguration"]["ExposeHeaders"]
+        .as_sequence()
+        .expect("CorsConfiguration.ExposeHeaders");
+    assert!(
+        exposed.iter().any(|header| header
+            .as_str()
+            .is_some_and(|h| h.eq_ignore_ascii_case("retry-after"))),
+        "ExposeHeaders {exposed:?} lacks retry-after"
+    );
+}
