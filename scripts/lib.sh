@@ -11,6 +11,7 @@ mkdir -p "$LOGS"
 # Twilio's official OpenAPI specs (twilio_api_v2010.json: Messages and Calls;
 # twilio_verify_v2.json), pinned copies from npm @twilio/cli-core@9.0.0; source
 # and checksums in tests/twilio-spec/README.md.
+# shellcheck disable=SC2034 # used by test.sh
 TWILIO_SPECS="$ROOT/tests/twilio-spec"
 
 # Local AWS settings: always set region and credentials, or the SDK walks to
@@ -150,7 +151,7 @@ start_dynamodb_local() { # start_dynamodb_local PORT
     { tail -20 "$LOGS/dynamodb-$port.log" >&2; return 1; }
 }
 
-create_table() { # create_table NAME   (after start_dynamodb_local)
+create_table() { # create_table NAME: template.yaml's table (after start_dynamodb_local)
   node "$SCRIPTS/dynamodb-local.mjs" create-table "$AWS_ENDPOINT_URL_DYNAMODB" "$1" | sed 's/^/    /'
 }
 

@@ -30,7 +30,7 @@ export async function verifyProofToken(token, { apiUrl, issuer = 'phone-verifica
     ...(audience ? { audience } : {}),
     requiredClaims: ['sub', 'phone_number', 'phone_number_verified', 'iat', 'exp', 'jti'],
   });
-  if (payload.phone_number_verified !== true || payload.sub !== payload.phone_number) {
+  if (payload.phone_number_verified !== true || typeof payload.phone_number !== 'string') {
     throw new Error('the token does not state a verified phone number');
   }
   if (phoneNumber && payload.phone_number !== phoneNumber) {

@@ -102,7 +102,7 @@ final class PhoneVerificationClient {
     }
 }
 
-/// What the app does for the reasons a user can meet (README "Errors").
+/// What the app does for the reasons a user can meet (docs/api.md, "Errors").
 enum NextStep {
     case retypeCode(attemptsLeft: Int?) // incorrect_code
     case enterNewerCode // code_replaced

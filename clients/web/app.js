@@ -15,7 +15,7 @@ const verifyForm = $('verify-form');
 const phoneInput = $('phone');
 const codeInput = $('code');
 
-/** What the app should tell the user to do, by `reason` (README "Errors"). */
+/** What the app should tell the user to do, by `reason` (docs/api.md, "Errors"). */
 const ADVICE = {
   incorrect_code: 'Check the code and type it again.',
   max_attempts_reached: 'Too many wrong codes: ask for a new code.',

@@ -2,7 +2,8 @@
 //! implement them (DynamoDB, Twilio) and the Parse-style HTTP contract.
 //!
 //! Dependency direction: `http` -> `service` -> `ports` <- `adapters`;
-//! `domain` holds the value types everyone shares. `app` wires it together.
+//! `domain` holds the value types everyone shares. `app` wires it together;
+//! `metrics` writes CloudWatch metrics (EMF) for the handlers and the service.
 
 pub mod adapters;
 pub mod app;
@@ -14,6 +15,7 @@ mod env_docs_tests;
 mod fuzz_tests;
 pub mod http;
 pub mod messages;
+pub(crate) mod metrics;
 pub mod ports;
 pub mod proof;
 pub mod service;

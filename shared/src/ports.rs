@@ -8,7 +8,8 @@ use secrecy::{CloneableSecret, SecretBox};
 use zeroize::Zeroize;
 
 use crate::domain::{
-    Channel, CodeMac, LimitReached, Limits, PhoneNumber, Pseudonym, Timestamp, VerificationId,
+    Channel, CodeMac, LimitReached, Limits, PhoneNumber, Pseudonym, Restriction, Scope, Timestamp,
+    TrafficSnapshot, VerificationId,
 };
 
 /// A freshly sent code, as storage keeps it: the number's pseudonym and the
@@ -32,6 +33,8 @@ pub struct Requester<'a> {
     pub client: &'a Pseudonym,
     /// The destination's ISO 3166 region ("US").
     pub country: &'a str,
+    /// The destination's prefix (`+1415555`), whose sends fraud protection counts.
+    pub prefix: &'a str,
 }
 
 /// A pending verification whose attempt counter was just incremented.
@@ -122,6 +125,34 @@ pub trait VerificationStore: Send + Sync {
         id: &VerificationId,
         now: Timestamp,
     ) -> impl Future<Output = Result<Approval, StoreError>> + Send;
+
+    /// This hour's (and the country's previous hour's) sends and approvals
+    /// of `prefix` and `country`, and their latest restrictions. A snapshot
+    /// for fraud protection: read without locking, it may lag a little.
+    fn traffic(
+        &self,
+        prefix: &str,
+        country: &str,
+        now: Timestamp,
+        limits: &Limits,
+    ) -> impl Future<Output = Result<TrafficSnapshot, StoreError>> + Send;
+
+    /// Counts an approval towards the conversion of `prefix` and `country`.
+    fn count_approval(
+        &self,
+        prefix: &str,
+        country: &str,
+        now: Timestamp,
+        limits: &Limits,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records a restriction of `scope` (it lifts itself at `until`).
+    fn restrict(
+        &self,
+        scope: &Scope,
+        restriction: Restriction,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// What became of an approval.

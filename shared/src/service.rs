@@ -1,5 +1,6 @@
 //! The verification rules, independent of HTTP, DynamoDB and Twilio.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
@@ -7,10 +8,12 @@ use secrecy::SecretBox;
 use subtle::ConstantTimeEq;
 
 use crate::domain::{
-    Channel, CodeHasher, CodeLength, DestinationPolicy, DestinationRefused, IdentityHasher, Limit,
-    LimitReached, Limits, OneTimeCode, PhoneNumber, Pseudonym, Timestamp, VerificationId,
+    Channel, CodeHasher, CodeLength, DestinationPolicy, DestinationRefused, FraudPolicy,
+    IdentityHasher, Limit, LimitReached, Limits, OneTimeCode, PhoneNumber, Pseudonym, Scope,
+    Timestamp, VerificationId, seconds_until,
 };
 use crate::messages::Messages;
+use crate::metrics;
 use crate::ports::{
     Approval, AttemptRefused, Clock, DeliveryError, Handover, MessageSender, NewVerification,
     OutgoingMessage, Requester, StoreError, VerificationStore,
@@ -36,6 +39,8 @@ pub struct Policy {
     /// unset, they are ordinary numbers. Checked at each request, as a warm
     /// function may outlive the date its configuration was checked against.
     pub test_numbers_valid_until: Option<Timestamp>,
+    /// Conversion-based protection against SMS pumping.
+    pub fraud: FraudPolicy,
 }
 
 impl Default for Policy {
@@ -49,6 +54,7 @@ impl Default for Policy {
             destinations: DestinationPolicy::default(),
             test_numbers: HashMap::new(),
             test_numbers_valid_until: None,
+            fraud: FraudPolicy::default(),
         }
     }
 }
@@ -219,6 +225,27 @@ impl<S: VerificationStore, D, C: Clock> VerificationService<S, D, C> {
         self.clock.now()
     }
 
+    /// Counts an approval towards its prefix's and country's conversion. A
+    /// failure only logs: the user is verified either way.
+    async fn count_conversion(&self, phone: &PhoneNumber, now: Timestamp) {
+        let fraud = &self.policy.fraud;
+        if !fraud.enabled {
+            return;
+        }
+        let counted = self
+            .store
+            .count_approval(
+                &fraud.prefix(phone),
+                phone.region_code(),
+                now,
+                &self.policy.limits,
+            )
+            .await;
+        if let Err(error) = counted {
+            tracing::warn!(%error, "could not count an approval for fraud protection");
+        }
+    }
+
     /// The number's pseudonym, then those under previous identity keys.
     fn pseudonyms(&self, phone: &PhoneNumber) -> impl Iterator<Item = Pseudonym> {
         std::iter::once(self.identities.number(phone))
@@ -306,10 +333,13 @@ impl<S: VerificationStore, D, C: Clock> VerificationService<S, D, C> {
             });
         }
         match self.store.approve(&number, &attempt.id, now).await? {
-            Approval::Approved => Ok(Approved {
-                phone,
-                verified_at: now,
-            }),
+            Approval::Approved => {
+                self.count_conversion(&phone, now).await;
+                Ok(Approved {
+                    phone,
+                    verified_at: now,
+                })
+            }
             Approval::AlreadyApproved => Err(CheckError::AlreadyUsed),
             Approval::Replaced => Err(CheckError::Replaced),
         }
@@ -338,7 +368,6 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
         }
         let now = self.clock.now();
         let expires_at = now.plus_seconds(self.policy.code_ttl_seconds);
-        let limits = &self.policy.limits;
         if self.policy.test_code(&phone, now).is_some() {
             return Ok(self.code_sent(phone, channel, expires_at, now));
         }
@@ -346,6 +375,18 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
         if let Err(refused) = self.policy.destinations.check(&phone, channel) {
             return Err(self.counted(&client, now, refused.into()).await);
         }
+        let prefix = self.policy.fraud.prefix(&phone);
+        let limits = match self.screen(&prefix, phone.region_code(), now).await {
+            Err(paused) => {
+                return Err(self.counted(&client, now, SendError::Limited(paused)).await);
+            }
+            Ok(Some(country_budget)) => Cow::Owned(Limits {
+                messages_per_country_per_hour: country_budget,
+                ..self.policy.limits.clone()
+            }),
+            Ok(None) => Cow::Borrowed(&self.policy.limits),
+        };
+        let limits = limits.as_ref();
         let code = OneTimeCode::generate(self.policy.code_length);
         let id = VerificationId::random();
         let new = NewVerification {
@@ -360,6 +401,7 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
         let requester = Requester {
             client: &client,
             country: phone.region_code(),
+            prefix: &prefix,
         };
         if let Err(limit) = self.store.save_new(&new, requester, limits).await? {
             match limit.limit {
@@ -411,6 +453,58 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
         // Maybe sent: the code stays valid and the limits counted, like any send.
         sent.unconfirmed = handover == Handover::Unconfirmed;
         Ok(sent)
+    }
+
+    /// Fraud protection's word on a send to `prefix` in `country`: refused
+    /// while the prefix is paused, and `Some(budget)` (cut) while the country
+    /// is restricted. A scope found converting far below normal is restricted
+    /// now. Fails open: without a snapshot the static caps still bound the bill.
+    async fn screen(
+        &self,
+        prefix: &str,
+        country: &str,
+        now: Timestamp,
+    ) -> Result<Option<u32>, LimitReached> {
+        let fraud = &self.policy.fraud;
+        let limits = &self.policy.limits;
+        if !fraud.enabled {
+            return Ok(None);
+        }
+        let snapshot = match self.store.traffic(prefix, country, now, limits).await {
+            Ok(snapshot) => snapshot,
+            Err(error) => {
+                tracing::warn!(%error, "no traffic snapshot: fraud protection skipped for this send");
+                return Ok(None);
+            }
+        };
+        let assessment = fraud.assess(prefix, country, &snapshot, now);
+        for (scope, restriction) in &assessment.new_restrictions {
+            let (kind, traffic) = match scope {
+                Scope::Prefix(_) => ("prefix", snapshot.prefix),
+                Scope::Country(_) => ("country", snapshot.country),
+            };
+            tracing::warn!(
+                ?scope,
+                sends = traffic.sends,
+                approvals = traffic.approvals,
+                until = %restriction.until,
+                times = restriction.times,
+                "destination restricted: conversion far below its normal level"
+            );
+            metrics::count("Restrictions", &[("Scope", kind), ("Country", country)]);
+            if let Err(error) = self.store.restrict(scope, *restriction, now).await {
+                tracing::error!(%error, ?scope, "could not record a restriction");
+            }
+        }
+        if let Some(until) = assessment.prefix_paused_until {
+            return Err(LimitReached {
+                limit: Limit::DestinationRestricted,
+                retry_after_seconds: seconds_until(now, until),
+            });
+        }
+        Ok(assessment
+            .country_capped
+            .then(|| fraud.restricted_budget(limits.messages_per_country_per_hour)))
     }
 
     /// A refused send still counts against the client's hourly allowance,

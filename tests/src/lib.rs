@@ -226,6 +226,31 @@ impl Stack {
         .await
     }
 
+    /// A send as from the client address `ip`.
+    pub async fn send_from(&self, ip: &str, phone: &str) -> Answer {
+        self.call_from(ip, Function::Send, json!({ "phoneNumber": phone }))
+            .await
+    }
+
+    /// A call as from the client address `ip`.
+    pub async fn call_from(&self, ip: &str, function: Function, params: Value) -> Answer {
+        let mut event: Value = serde_json::from_str(&http_api_event(
+            function,
+            &params.to_string(),
+            "application/json",
+        ))
+        .expect("a JSON event");
+        event["requestContext"]["http"]["sourceIp"] = ip.into();
+        self.call_event(function, &event.to_string()).await
+    }
+
+    /// Moves the clock to the start of the next window of `length` seconds.
+    pub fn align_to_window(&self, length: u64) -> u64 {
+        let into_window = self.clock.now().unix_seconds() as u64 % length;
+        self.clock.advance(length - into_window);
+        length
+    }
+
     /// Feeds a raw API Gateway event (v1 or v2 JSON) through the handler.
     pub async fn call_event(&self, function: Function, event: &str) -> Answer {
         self.call_request(function, request_from(event)).await

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::domain::{
-    Limit, LimitReached, Limits, Pseudonym, Timestamp, VerificationId, Window, seconds_until,
+    Limit, LimitReached, Limits, Pseudonym, Restriction, Scope, Timestamp, Traffic,
+    TrafficSnapshot, VerificationId, Window, seconds_until,
 };
 use crate::ports::{
     Approval, AttemptRefused, Claim, CountedAttempt, DeliveryError, Handover,
@@ -86,6 +87,9 @@ struct State {
     numbers: HashMap<Pseudonym, NumberState>,
     /// Hourly counters by key and hour index.
     counters: HashMap<(String, i64), u32>,
+    /// Approvals per prefix and country key (`prefix#..`, `budget#..`) and hour.
+    approvals: HashMap<(String, i64), u32>,
+    restrictions: HashMap<Scope, Restriction>,
     /// Idempotency keys: until when each is held, and the stored answer if
     /// its request completed.
     idempotency: HashMap<String, (Timestamp, Option<String>)>,
@@ -104,6 +108,14 @@ impl State {
     fn count(&mut self, key: &str, now: Timestamp) {
         let hour = Window::containing(now, Window::HOUR).index;
         *self.counters.entry((key.to_owned(), hour)).or_default() += 1;
+    }
+
+    fn traffic(&self, key: &str, hour: i64) -> Traffic {
+        let key = (key.to_owned(), hour);
+        Traffic {
+            sends: self.counters.get(&key).copied().unwrap_or(0),
+            approvals: self.approvals.get(&key).copied().unwrap_or(0),
+        }
     }
 }
 
@@ -171,6 +183,7 @@ impl VerificationStore for InMemoryStore {
         for (key, _, _) in counters {
             state.count(key, now);
         }
+        state.count(&format!("prefix#{}", requester.prefix), now);
         let number = state.numbers.entry(new.number.clone()).or_default();
         number.code = Some((new.clone(), Status::Pending, 0));
         number.last_sent_at = Some(now);
@@ -288,6 +301,56 @@ impl VerificationStore for InMemoryStore {
             }
             _ => Ok(Approval::Replaced),
         }
+    }
+
+    async fn traffic(
+        &self,
+        prefix: &str,
+        country: &str,
+        now: Timestamp,
+        _limits: &Limits,
+    ) -> Result<TrafficSnapshot, StoreError> {
+        let state = self.state();
+        let hour = Window::containing(now, Window::HOUR).index;
+        let country_key = format!("budget#{country}");
+        Ok(TrafficSnapshot {
+            prefix: state.traffic(&format!("prefix#{prefix}"), hour),
+            country: state.traffic(&country_key, hour),
+            country_previous_hour: state.traffic(&country_key, hour - 1),
+            prefix_restriction: state
+                .restrictions
+                .get(&Scope::Prefix(prefix.to_owned()))
+                .copied(),
+            country_restriction: state
+                .restrictions
+                .get(&Scope::Country(country.to_owned()))
+                .copied(),
+        })
+    }
+
+    async fn count_approval(
+        &self,
+        prefix: &str,
+        country: &str,
+        now: Timestamp,
+        _limits: &Limits,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let hour = Window::containing(now, Window::HOUR).index;
+        for key in [format!("prefix#{prefix}"), format!("budget#{country}")] {
+            *state.approvals.entry((key, hour)).or_default() += 1;
+        }
+        Ok(())
+    }
+
+    async fn restrict(
+        &self,
+        scope: &Scope,
+        restriction: Restriction,
+        _now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.state().restrictions.insert(scope.clone(), restriction);
+        Ok(())
     }
 }
 

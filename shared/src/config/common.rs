@@ -11,8 +11,8 @@ use super::{Config, ConfigError};
 use crate::adapters::clock::SystemClock;
 use crate::domain::Timestamp;
 use crate::domain::{
-    Channel, CodeHasher, CodeLength, DestinationPolicy, IdentityHasher, Keyring, Limits,
-    NO_COUNTRY, OneTimeCode, PhoneNumber,
+    Channel, CodeHasher, CodeLength, DestinationPolicy, FraudPolicy, IdentityHasher, Keyring,
+    Limits, NO_COUNTRY, OneTimeCode, PhoneNumber,
 };
 use crate::ports::Clock;
 use crate::service::{Keys, Policy};
@@ -76,6 +76,7 @@ impl Config {
                 destinations: destinations(&get)?,
                 test_numbers,
                 test_numbers_valid_until,
+                fraud: fraud_policy(&get)?,
             },
             parse_application_id: get("PARSE_APPLICATION_ID"),
         })
@@ -147,6 +148,64 @@ fn limits(get: &impl Fn(&str) -> Option<String>) -> Result<Limits, ConfigError> 
         lockout_seconds: number(get, "LOCKOUT_SECONDS", 3_600, 60..=604_800)?,
         messages_per_hour: count("MAX_MESSAGES_PER_HOUR", 1_000, 10_000_000)?,
         messages_per_country_per_hour: count("MAX_MESSAGES_PER_COUNTRY_PER_HOUR", 200, 10_000_000)?,
+    })
+}
+
+/// Conversion-based fraud protection (`docs/security.md#fraud-protection`).
+fn fraud_policy(get: &impl Fn(&str) -> Option<String>) -> Result<FraudPolicy, ConfigError> {
+    let defaults = FraudPolicy::default();
+    let enabled = match get("FRAUD_PROTECTION").as_deref().map(str::trim) {
+        None | Some("on") => true,
+        Some("off") => false,
+        Some(_) => {
+            return Err(ConfigError::Invalid {
+                name: "FRAUD_PROTECTION",
+                problem: "must be on or off",
+            });
+        }
+    };
+    let percent = |name, default: u32, range| number(get, name, u64::from(default), range);
+    Ok(FraudPolicy {
+        enabled,
+        prefix_digits: number(
+            get,
+            "FRAUD_PREFIX_DIGITS",
+            defaults.prefix_digits as u64,
+            4..=10,
+        )? as usize,
+        prefix_min_sends: number(
+            get,
+            "FRAUD_MIN_SENDS_PER_PREFIX",
+            defaults.prefix_min_sends.into(),
+            5..=100_000,
+        )? as u32,
+        country_min_sends: number(
+            get,
+            "FRAUD_MIN_SENDS_PER_COUNTRY",
+            defaults.country_min_sends.into(),
+            5..=1_000_000,
+        )? as u32,
+        conversion_ratio_percent: percent(
+            "FRAUD_CONVERSION_RATIO_PERCENT",
+            defaults.conversion_ratio_percent,
+            1..=100,
+        )? as u32,
+        expected_conversion_percent: percent(
+            "FRAUD_EXPECTED_CONVERSION_PERCENT",
+            defaults.expected_conversion_percent,
+            1..=100,
+        )? as u32,
+        restriction_seconds: number(
+            get,
+            "FRAUD_RESTRICTION_SECONDS",
+            defaults.restriction_seconds,
+            60..=86_400,
+        )?,
+        restricted_country_budget_percent: percent(
+            "FRAUD_RESTRICTED_COUNTRY_BUDGET_PERCENT",
+            defaults.restricted_country_budget_percent,
+            0..=100,
+        )? as u32,
     })
 }
 

@@ -8,7 +8,7 @@ use super::ConfigError;
 /// The settings that may also be given in the one `SETTINGS` variable
 /// (`NAME=value` pairs separated by spaces), which the template fills from
 /// its `Settings` parameter so that tuning values ask no deploy question.
-pub const TUNING_SETTINGS: [&str; 29] = [
+pub const TUNING_SETTINGS: [&str; 37] = [
     "CODE_LENGTH",
     "CODE_TTL_SECONDS",
     "MAX_CHECK_ATTEMPTS",
@@ -30,6 +30,14 @@ pub const TUNING_SETTINGS: [&str; 29] = [
     "PARSE_APPLICATION_ID",
     "AUTOFILL_DOMAIN",
     "ANDROID_APP_HASH",
+    "FRAUD_PROTECTION",
+    "FRAUD_PREFIX_DIGITS",
+    "FRAUD_MIN_SENDS_PER_PREFIX",
+    "FRAUD_MIN_SENDS_PER_COUNTRY",
+    "FRAUD_CONVERSION_RATIO_PERCENT",
+    "FRAUD_EXPECTED_CONVERSION_PERCENT",
+    "FRAUD_RESTRICTION_SECONDS",
+    "FRAUD_RESTRICTED_COUNTRY_BUDGET_PERCENT",
     "STATUS_CALLBACK_URL",
     "TWILIO_TIMEOUT_MS",
     "TWILIO_VOICE_FROM",

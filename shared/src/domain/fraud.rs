@@ -64,7 +64,9 @@ impl Traffic {
 
     /// Approvals per hundred sends (`None` without sends).
     pub fn conversion_percent(self) -> Option<u32> {
-        (self.sends > 0).then(|| (u64::from(self.approvals.min(self.sends)) * 100 / u64::from(self.sends)) as u32)
+        (self.sends > 0).then(|| {
+            (u64::from(self.approvals.min(self.sends)) * 100 / u64::from(self.sends)) as u32
+        })
     }
 }
 
@@ -112,7 +114,10 @@ impl FraudPolicy {
     /// leaving at least four out, so a prefix never names one number.
     pub fn prefix(&self, phone: &PhoneNumber) -> String {
         let digits = &phone.as_e164()[1..];
-        let length = self.prefix_digits.min(digits.len().saturating_sub(4)).max(1);
+        let length = self
+            .prefix_digits
+            .min(digits.len().saturating_sub(4))
+            .max(1);
         format!("+{}", &digits[..length])
     }
 
@@ -227,7 +232,11 @@ mod tests {
             country: traffic(119, 80),
             ..TrafficSnapshot::default()
         };
-        assert_eq!(assess(snapshot.clone()), Assessment::default(), "too few to judge");
+        assert_eq!(
+            assess(snapshot.clone()),
+            Assessment::default(),
+            "too few to judge"
+        );
         let snapshot = TrafficSnapshot {
             prefix: traffic(20, 0),
             country: traffic(120, 80),
@@ -240,7 +249,10 @@ mod tests {
             assessment.new_restrictions,
             [(
                 Scope::Prefix("+1312555".into()),
-                Restriction { until: paused_until, times: 1 }
+                Restriction {
+                    until: paused_until,
+                    times: 1
+                }
             )]
         );
         assert!(!assessment.country_capped);
@@ -285,21 +297,30 @@ mod tests {
         });
         assert!(assessment.country_capped);
         assert_eq!(assessment.prefix_paused_until, None);
-        assert_eq!(assessment.new_restrictions[0].0, Scope::Country("US".into()));
+        assert_eq!(
+            assessment.new_restrictions[0].0,
+            Scope::Country("US".into())
+        );
         assert_eq!(FraudPolicy::default().restricted_budget(200), 20);
         assert_eq!(FraudPolicy::default().restricted_budget(5), 1);
     }
 
     #[test]
     fn a_restriction_in_force_holds_and_a_lifted_one_escalates_when_it_recurs() {
-        let in_force = Restriction { until: NOW.plus_seconds(10), times: 1 };
+        let in_force = Restriction {
+            until: NOW.plus_seconds(10),
+            times: 1,
+        };
         let held = assess(TrafficSnapshot {
             prefix_restriction: Some(in_force),
             ..TrafficSnapshot::default()
         });
         assert_eq!(held.prefix_paused_until, Some(in_force.until));
         assert!(held.new_restrictions.is_empty(), "recorded already");
-        let lifted = Restriction { until: NOW, times: 2 };
+        let lifted = Restriction {
+            until: NOW,
+            times: 2,
+        };
         let again = assess(TrafficSnapshot {
             prefix: traffic(30, 0),
             country: traffic(30, 0),
@@ -310,10 +331,19 @@ mod tests {
             again.new_restrictions,
             [(
                 Scope::Prefix("+1312555".into()),
-                Restriction { until: NOW.plus_seconds(4 * 3_600), times: 3 }
+                Restriction {
+                    until: NOW.plus_seconds(4 * 3_600),
+                    times: 3
+                }
             )]
         );
-        let long = FraudPolicy::default().next(Some(Restriction { until: NOW, times: 40 }), NOW);
+        let long = FraudPolicy::default().next(
+            Some(Restriction {
+                until: NOW,
+                times: 40,
+            }),
+            NOW,
+        );
         assert_eq!(long.until, NOW.plus_seconds(86_400), "a day at most");
     }
 

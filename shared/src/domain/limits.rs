@@ -55,6 +55,8 @@ pub enum Limit {
     ClientSends,
     MessagesPerHour,
     MessagesPerCountryPerHour,
+    /// Fraud protection paused the destination's prefix.
+    DestinationRestricted,
 }
 
 /// A refusal by a limit, with when trying again can succeed.
@@ -86,6 +88,23 @@ impl Window {
     }
 }
 
+/// How many items an hourly budget of `budget` messages is spread over. One
+/// DynamoDB item takes about 1,000 write units a second and a transactional
+/// write costs 2, so one item carries at most ~500 sends a second. A budget
+/// above 100,000 an hour (28 a second on average, bursts far above) gets
+/// one shard per 100,000: at 1,000 sends a second (3.6 million an hour)
+/// that is 36 items of ~28 sends a second each. At most 48 shards, so that
+/// a country's two hours of shards fit one BatchGetItem (100 keys).
+pub fn budget_shards(budget: u32) -> u32 {
+    budget.div_ceil(100_000).clamp(1, 48)
+}
+
+/// Each shard's share of `budget`, rounded up: all shards together allow at
+/// most `shards - 1` messages more than the budget.
+pub fn shard_budget(budget: u32) -> u32 {
+    budget.div_ceil(budget_shards(budget))
+}
+
 /// Seconds from `now` until `later`, at least 1 (a `Retry-After: 0` invites a
 /// retry loop).
 pub fn seconds_until(now: Timestamp, later: Timestamp) -> u64 {
@@ -107,6 +126,18 @@ mod tests {
         let day = Window::containing(now, Window::DAY);
         assert_eq!(day.ends_at.unix_seconds() % 86_400, 0);
         assert!(day.ends_at > now);
+    }
+
+    #[test]
+    fn budgets_are_sharded_only_when_one_item_could_not_carry_them() {
+        assert_eq!(budget_shards(1_000), 1);
+        assert_eq!(budget_shards(100_000), 1);
+        assert_eq!(budget_shards(100_001), 2);
+        assert_eq!(budget_shards(3_600_000), 36);
+        assert_eq!(budget_shards(u32::MAX), 48);
+        assert_eq!(shard_budget(1_000), 1_000);
+        assert_eq!(shard_budget(3_600_000), 100_000);
+        assert_eq!(shard_budget(100_001), 50_001);
     }
 
     #[test]

@@ -5,7 +5,8 @@ use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Response};
 use serde_json::{Map, Value, json};
 
-use super::{Reason, metrics};
+use super::Reason;
+use crate::metrics;
 
 /// Parse Server error codes (`Parse.Error`), which Parse SDKs understand.
 pub(super) mod parse_code {

@@ -155,6 +155,7 @@ impl From<LimitReached> for ApiError {
             Limit::ClientSends => Reason::TooManyCodesFromClient,
             Limit::MessagesPerHour => Reason::MessageBudgetExhausted,
             Limit::MessagesPerCountryPerHour => Reason::CountryBudgetExhausted,
+            Limit::DestinationRestricted => Reason::DestinationRestricted,
         };
         ApiError::from(reason).retry_after(reached.retry_after_seconds)
     }

@@ -6,15 +6,14 @@
 //! handlers that tie the contract to the service. `params` reads Parse
 //! parameters and `delivery_report` Twilio's webhook; `answer` builds
 //! responses, `reason` lists every failure clients can see, `errors` is the
-//! one place where every error becomes an HTTP answer; `idempotency` and
-//! `metrics` serve the handlers; `gateway` reads what API Gateway adds.
+//! one place where every error becomes an HTTP answer; `idempotency` serves
+//! the handlers; `gateway` reads what API Gateway adds.
 
 mod answer;
 pub(crate) mod delivery_report;
 mod errors;
 mod gateway;
 mod idempotency;
-mod metrics;
 pub(crate) mod params;
 mod reason;
 mod routes;

@@ -153,6 +153,8 @@ reasons! {
         "Verification messages are temporarily unavailable. Try again later.";
     CountryBudgetExhausted = "country_budget_exhausted", TOO_MANY_REQUESTS, REQUEST_LIMIT_EXCEEDED, None,
         "Verification messages to this country are temporarily unavailable. Try again later.";
+    DestinationRestricted = "destination_restricted", TOO_MANY_REQUESTS, REQUEST_LIMIT_EXCEEDED, None,
+        "Verification messages to this number range are paused for a while. Try again later.";
 
     // Proof tokens and Twilio's delivery reports.
     ProofTokensDisabled = "proof_tokens_disabled", NOT_FOUND, OPERATION_FORBIDDEN, None,

@@ -11,10 +11,10 @@ use super::answer::respond;
 use super::delivery_report::DeliveryReport;
 use super::gateway::{client_address, deadline, public_url};
 use super::idempotency::{once, scoped_key};
-use super::metrics;
 use super::params::Params;
 use super::routes::STATUS_ROUTE;
 use crate::adapters::twilio::DeliveryReports;
+use crate::metrics;
 use crate::ports::{Clock, IdempotencyStore, MessageSender, VerificationStore};
 use crate::service::{Delivery, SendRequest, VerificationService};
 

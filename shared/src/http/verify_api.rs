@@ -7,9 +7,9 @@ use serde_json::json;
 
 use super::answer::{public_json, respond};
 use super::gateway::client_address;
-use super::metrics;
 use super::params::Params;
 use super::{ApiError, Reason};
+use crate::metrics;
 use crate::ports::{Clock, VerificationStore};
 use crate::proof::ProofSigner;
 use crate::service::VerificationService;

@@ -35,7 +35,7 @@ fn store(rules: &[&Rule]) -> DynamoDbStore {
 
 /// The send's six writes: number, 10-minute and day windows, client,
 /// country budget, global budget.
-fn canceled(reasons: [Option<&str>; 6]) -> TransactWriteItemsError {
+fn canceled(reasons: [Option<&str>; 7]) -> TransactWriteItemsError {
     let reasons = reasons.map(|code| {
         let mut reason = CancellationReason::builder();
         if let Some(code) = code {
@@ -56,6 +56,7 @@ async fn send(store: &DynamoDbStore) -> Result<Result<(), Limit>, StoreError> {
     let requester = Requester {
         client: &client,
         country: "US",
+        prefix: "+1415555",
     };
     let outcome = store.save_new(&new, requester, &Limits::default()).await?;
     Ok(outcome.map_err(|reached| reached.limit))
@@ -69,7 +70,7 @@ const NONE: Option<&str> = Some("None");
 async fn a_send_conflicting_with_another_is_retried_until_it_goes_through() {
     let conflicts = mock!(Client::transact_write_items)
         .sequence()
-        .error(|| canceled([NONE, NONE, NONE, NONE, CONFLICT, CONFLICT]))
+        .error(|| canceled([NONE, NONE, NONE, NONE, CONFLICT, CONFLICT, NONE]))
         .times(2)
         .output(|| TransactWriteItemsOutput::builder().build())
         .build();
@@ -81,7 +82,7 @@ async fn a_send_conflicting_with_another_is_retried_until_it_goes_through() {
 async fn a_send_that_keeps_conflicting_is_retryable_not_refused() {
     let conflicts = mock!(Client::transact_write_items)
         .sequence()
-        .error(|| canceled([NONE, NONE, NONE, NONE, NONE, CONFLICT]))
+        .error(|| canceled([NONE, NONE, NONE, NONE, NONE, CONFLICT, NONE]))
         .repeatedly()
         .build();
     let outcome = send(&store(&[&conflicts])).await;
@@ -95,7 +96,7 @@ async fn a_send_that_keeps_conflicting_is_retryable_not_refused() {
 #[tokio::test]
 async fn a_conflict_beside_a_failed_limit_is_the_limit() {
     let refused = mock!(Client::transact_write_items)
-        .then_error(|| canceled([NONE, NONE, NONE, NONE, FAILED, CONFLICT]));
+        .then_error(|| canceled([NONE, NONE, NONE, NONE, FAILED, CONFLICT, NONE]));
     assert_eq!(
         send(&store(&[&refused])).await.unwrap(),
         Err(Limit::MessagesPerCountryPerHour)
@@ -111,7 +112,7 @@ async fn each_cancellation_reason_names_its_limit() {
         (4, Limit::MessagesPerCountryPerHour),
         (5, Limit::MessagesPerHour),
     ] {
-        let mut reasons = [NONE; 6];
+        let mut reasons = [NONE; 7];
         reasons[index] = FAILED;
         let refused = mock!(Client::transact_write_items).then_error(move || canceled(reasons));
         assert_eq!(
@@ -133,7 +134,7 @@ async fn a_refused_number_item_explains_the_cooldown() {
             )
             .build();
         let mut reasons = vec![number];
-        reasons.extend((0..5).map(|_| CancellationReason::builder().code("None").build()));
+        reasons.extend((0..6).map(|_| CancellationReason::builder().code("None").build()));
         TransactWriteItemsError::TransactionCanceledException(
             TransactionCanceledException::builder()
                 .set_cancellation_reasons(Some(reasons))

@@ -8,6 +8,7 @@ mod delivery_reports;
 mod dynamodb_faults;
 mod events;
 mod faults;
+mod fraud;
 mod idempotency;
 mod key_rotation;
 mod limits;

@@ -1,5 +1,6 @@
 //! DynamoDB round trips per request, counted by an SDK interceptor on the
-//! real client: no read before a write, no Scan, no extra call.
+//! real client: no read before a write but fraud protection's one snapshot,
+//! no Scan, no extra call.
 
 use integration_tests::{Stack, unique_phone};
 
@@ -11,8 +12,8 @@ async fn each_request_makes_the_fewest_dynamodb_calls() {
     stack.send(&phone).await;
     assert_eq!(
         stack.take_dynamodb_calls(),
-        ["TransactWriteItems"],
-        "send: one transaction"
+        ["BatchGetItem", "TransactWriteItems"],
+        "send: fraud protection's traffic snapshot, then one transaction"
     );
 
     let wrong = stack.wrong_code_for(&phone).await;
@@ -27,16 +28,29 @@ async fn each_request_makes_the_fewest_dynamodb_calls() {
     stack.verify(&phone, &code).await;
     assert_eq!(
         stack.take_dynamodb_calls(),
-        ["UpdateItem", "UpdateItem", "UpdateItem"],
-        "right code: the two above, then the approval"
+        ["UpdateItem"; 5],
+        "right code: the two above, the approval, then the approval counted for the \
+         prefix and the country (two updates at once)"
     );
 
     stack.send(&phone).await; // inside the cooldown
     assert_eq!(
         stack.take_dynamodb_calls(),
-        ["TransactWriteItems", "UpdateItem"],
-        "a refused send: the refused transaction, then the client counter it did not count"
+        ["BatchGetItem", "TransactWriteItems", "UpdateItem"],
+        "a refused send: the snapshot, the refused transaction, then the client counter it \
+         did not count"
     );
+}
+
+#[tokio::test]
+async fn without_fraud_protection_a_send_is_one_transaction() {
+    let stack = Stack::with_env(&[("FRAUD_PROTECTION", "off")]).await;
+    let phone = unique_phone();
+    stack.send(&phone).await;
+    assert_eq!(stack.take_dynamodb_calls(), ["TransactWriteItems"]);
+    let code = stack.code_sent_to(&phone).await;
+    stack.verify(&phone, &code).await;
+    assert_eq!(stack.take_dynamodb_calls(), ["UpdateItem"; 3]);
 }
 
 #[tokio::test]

@@ -3,7 +3,9 @@
 //! Local, so the two cannot drift apart.
 
 use phone_verification::adapters::memory::InMemoryStore;
-use phone_verification::domain::{Limit, LimitReached, Limits, Pseudonym, Timestamp};
+use phone_verification::domain::{
+    Limit, LimitReached, Limits, Pseudonym, Restriction, Scope, Timestamp, Traffic,
+};
 use phone_verification::ports::{
     Approval, AttemptRefused, Claim, IDEMPOTENCY_ANSWER_SECONDS, IDEMPOTENCY_LEASE_SECONDS,
     IdempotencyStore, NewVerification, Requester, VerificationStore,
@@ -22,6 +24,7 @@ fn requester(client: &Pseudonym) -> Requester<'_> {
     Requester {
         client,
         country: "US",
+        prefix: "+1415555",
     }
 }
 
@@ -196,6 +199,69 @@ async fn an_idempotency_key_is_leased_then_replayed_for_a_day(store: impl Store)
     assert_eq!(store.claim(key, day_over).await.unwrap(), Claim::First);
 }
 
+async fn traffic_counts_sends_and_approvals_and_keeps_restrictions(store: impl Store) {
+    let limits = Limits::default();
+    for _ in 0..3 {
+        send(&store, &code_for(&new_phone(), T0)).await.unwrap();
+    }
+    store
+        .count_approval("+1415555", "US", T0, &limits)
+        .await
+        .unwrap();
+    let now = store.traffic("+1415555", "US", T0, &limits).await.unwrap();
+    let three_one = Traffic {
+        sends: 3,
+        approvals: 1,
+    };
+    assert_eq!((now.prefix, now.country), (three_one, three_one));
+    assert_eq!(now.country_previous_hour, Traffic::default());
+    assert_eq!(now.prefix_restriction, None);
+
+    let restriction = Restriction {
+        until: T0.plus_seconds(60),
+        times: 1,
+    };
+    let scope = Scope::Prefix("+1415555".into());
+    store.restrict(&scope, restriction, T0).await.unwrap();
+    let next_hour = store
+        .traffic("+1415555", "US", T0.plus_seconds(3_600), &limits)
+        .await
+        .unwrap();
+    assert_eq!(next_hour.prefix, Traffic::default());
+    assert_eq!(next_hour.country_previous_hour, three_one);
+    assert_eq!(next_hour.prefix_restriction, Some(restriction));
+    assert_eq!(next_hour.country_restriction, None);
+}
+
+/// A budget of a million an hour is spread over 10 items: the country's
+/// traffic is still every send and approval.
+async fn a_sharded_budget_still_counts_every_send_and_approval(store: impl Store) {
+    let limits = Limits {
+        messages_per_country_per_hour: 1_000_000,
+        ..Limits::default()
+    };
+    for _ in 0..30 {
+        let client = unique_client();
+        let sent = store
+            .save_new(&code_for(&new_phone(), T0), requester(&client), &limits)
+            .await
+            .unwrap();
+        assert_eq!(sent, Ok(()));
+    }
+    for _ in 0..12 {
+        store
+            .count_approval("+1415555", "US", T0, &limits)
+            .await
+            .unwrap();
+    }
+    let traffic = store.traffic("+1415555", "US", T0, &limits).await.unwrap();
+    let expected = Traffic {
+        sends: 30,
+        approvals: 12,
+    };
+    assert_eq!((traffic.prefix, traffic.country), (expected, expected));
+}
+
 macro_rules! contract {
     ($($case:ident),+ $(,)?) => {
         mod in_memory {
@@ -221,4 +287,6 @@ contract!(
     a_number_takes_5_codes_per_10_minutes,
     a_client_has_an_hourly_allowance,
     an_idempotency_key_is_leased_then_replayed_for_a_day,
+    traffic_counts_sends_and_approvals_and_keeps_restrictions,
+    a_sharded_budget_still_counts_every_send_and_approval,
 );

@@ -6,8 +6,8 @@ use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, Update};
 
 use super::DynamoDbStore;
 use super::attributes::{n, s};
-use super::keys::client_key;
-use crate::domain::{Limits, Pseudonym, Timestamp, Window};
+use super::keys::{budget_key, client_key};
+use crate::domain::{Limits, Pseudonym, Timestamp, Window, budget_shards, shard_budget};
 use crate::ports::StoreError;
 
 /// An hourly counter below its maximum.
@@ -57,6 +57,37 @@ impl DynamoDbStore {
         now: Timestamp,
     ) -> Result<Update, StoreError> {
         self.counter_update(key, length, max, now)
+            .build()
+            .map_err(|error| StoreError::Malformed(error.to_string()))
+    }
+
+    /// One hit on a budget: on a random shard when the budget is sharded,
+    /// each shard refusing at its share.
+    pub(super) fn budget_counter(
+        &self,
+        scope: &str,
+        budget: u32,
+        now: Timestamp,
+    ) -> Result<Update, StoreError> {
+        let shards = budget_shards(budget);
+        let shard = rand::random_range(0..shards);
+        self.counter(
+            budget_key(scope, shard, shards),
+            Window::HOUR,
+            shard_budget(budget),
+            now,
+        )
+    }
+
+    /// One hit on the hourly counter `key`, never refused (a tally).
+    pub(super) fn tally(&self, key: String, now: Timestamp) -> Result<Update, StoreError> {
+        let window = Window::containing(now, Window::HOUR);
+        Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(&format!("{key}#{}", window.index)))
+            .update_expression(COUNTER_UPDATE)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":counter_ttl", n(window.ends_at.unix_seconds() + 3_600))
             .build()
             .map_err(|error| StoreError::Malformed(error.to_string()))
     }

@@ -3,7 +3,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::attributes::n;
-use crate::domain::{Limits, Pseudonym, Timestamp, Window};
+use crate::domain::{Limits, Pseudonym, Scope, Timestamp, Window};
 
 /// A number's item, by the number's pseudonym (never the number itself).
 pub(super) fn number_key(number: &Pseudonym) -> String {
@@ -13,6 +13,30 @@ pub(super) fn number_key(number: &Pseudonym) -> String {
 /// A client's hourly counter, by its address's pseudonym.
 pub(super) fn client_key(client: &Pseudonym) -> String {
     format!("client#{client}")
+}
+
+/// An hourly budget's counter (`all` or a country), on `shard` of `shards`:
+/// unsharded budgets keep one item per hour.
+pub(super) fn budget_key(scope: &str, shard: u32, shards: u32) -> String {
+    if shards == 1 {
+        format!("budget#{scope}")
+    } else {
+        format!("budget#{scope}#s{shard}")
+    }
+}
+
+/// A prefix's hourly sends and approvals. A prefix (`+1415555`) always
+/// leaves digits out: it names a range of numbers, never one.
+pub(super) fn prefix_key(prefix: &str) -> String {
+    format!("prefix#{prefix}")
+}
+
+/// The latest restriction of a prefix or a country.
+pub(super) fn restriction_key(scope: &Scope) -> String {
+    match scope {
+        Scope::Prefix(prefix) => format!("restriction#prefix#{prefix}"),
+        Scope::Country(country) => format!("restriction#country#{country}"),
+    }
 }
 
 /// Number items live as long as their longest-lived limit needs them.

@@ -16,7 +16,8 @@
 //! lag by up to 48 hours.
 //!
 //! `keys` names the items, `counters` builds the counter updates,
-//! `verifications` and `idempotency` implement the two ports, `refusals`
+//! `verifications` and `idempotency` implement the two ports (with
+//! `traffic`, fraud protection's counts and restrictions), `refusals`
 //! explains a failed condition from the item as it was, and `attributes`
 //! reads and writes attribute values.
 
@@ -25,6 +26,7 @@ mod counters;
 mod idempotency;
 mod keys;
 mod refusals;
+mod traffic;
 mod verifications;
 
 use std::collections::HashMap;

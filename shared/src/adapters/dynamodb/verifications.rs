@@ -10,12 +10,12 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::attributes::{get_b, get_n, get_s, n, s};
-use super::keys::{lock_edge, number_key, number_ttl};
+use super::keys::{lock_edge, number_key, number_ttl, prefix_key};
 use super::refusals::{why_attempt_refused, why_transaction_canceled};
 use super::{APPROVED, DynamoDbStore, NOT_LOCKED, PENDING, WITHDRAWN, conditional, unavailable};
 use crate::domain::{
-    CodeMac, Limit, LimitReached, Limits, Pseudonym, Timestamp, VerificationId, Window,
-    seconds_until,
+    CodeMac, Limit, LimitReached, Limits, Pseudonym, Restriction, Scope, Timestamp,
+    TrafficSnapshot, VerificationId, Window, seconds_until,
 };
 use crate::ports::{
     Approval, AttemptRefused, CountedAttempt, NewVerification, Requester, StoreError,
@@ -83,18 +83,10 @@ impl VerificationStore for DynamoDbStore {
                 now,
             )?,
             self.client_counter(requester.client, now, limits, true)?,
-            self.counter(
-                format!("budget#{}", requester.country),
-                Window::HOUR,
-                limits.messages_per_country_per_hour,
-                now,
-            )?,
-            self.counter(
-                "budget#all".into(),
-                Window::HOUR,
-                limits.messages_per_hour,
-                now,
-            )?,
+            self.budget_counter(requester.country, limits.messages_per_country_per_hour, now)?,
+            self.budget_counter("all", limits.messages_per_hour, now)?,
+            // Never refused: the prefix's sends, for fraud protection.
+            self.tally(prefix_key(requester.prefix), now)?,
         ];
         let items: Vec<TransactWriteItem> = updates
             .into_iter()
@@ -265,6 +257,35 @@ impl VerificationStore for DynamoDbStore {
             }
             Err(_) => Approval::Replaced,
         })
+    }
+
+    async fn traffic(
+        &self,
+        prefix: &str,
+        country: &str,
+        now: Timestamp,
+        limits: &Limits,
+    ) -> Result<TrafficSnapshot, StoreError> {
+        self.read_traffic(prefix, country, now, limits).await
+    }
+
+    async fn count_approval(
+        &self,
+        prefix: &str,
+        country: &str,
+        now: Timestamp,
+        limits: &Limits,
+    ) -> Result<(), StoreError> {
+        self.add_approval(prefix, country, now, limits).await
+    }
+
+    async fn restrict(
+        &self,
+        scope: &Scope,
+        restriction: Restriction,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.record_restriction(scope, restriction, now).await
     }
 }
 
