@@ -162,8 +162,11 @@ def created(stack, path):
         check(env["RUST_LOG"] == "info", f"{function}: RUST_LOG=info")
         statements = role_statements(ids[f"{function}Role"])
         actions = {a for s in statements for a in as_list(s["Action"])}
-        check(actions <= {"dynamodb:UpdateItem", "dynamodb:DescribeTable", "ssm:GetParameters"},
-              f"{function}: IAM allows only UpdateItem, DescribeTable, GetParameters ({sorted(actions)})")
+        allowed = {"dynamodb:UpdateItem", "dynamodb:DescribeTable", "ssm:GetParameters"}
+        if function == "SendVerificationCodeFunction":
+            allowed.add("dynamodb:BatchGetItem")  # fraud protection's traffic snapshot
+        check(actions <= allowed,
+              f"{function}: IAM allows only {sorted(allowed)} ({sorted(actions)})")
         for statement in statements:
             if any(a.startswith("dynamodb:") for a in as_list(statement["Action"])):
                 check(as_list(statement["Resource"]) == [table_arn], f"{function}: DynamoDB on its table only")

@@ -58,7 +58,7 @@ impl<S: VerificationStore, C: Clock> VerifyApi<S, C> {
                 .service
                 .check_code(phone, &code, &client_address(&request))
                 .await?;
-            metrics::count("Approvals", &[]);
+            metrics::count("Approvals", &[("Country", approved.phone.region_code())]);
             let mut result = json!({
                 "status": "approved",
                 "phoneNumber": approved.phone.as_e164(),
