@@ -16,7 +16,7 @@
 // copies them to docs/screenshots/.
 //   node scripts/browser-test.mjs PAGE_URL API_URL STANDIN_URL
 // (CHROMIUM=/path/to/chromium to use another build than Debian's.)
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { verifyProofToken } from '../clients/backend/verify-token.mjs';
@@ -248,6 +248,21 @@ if (process.env.UPDATE_SCREENSHOTS === '1') {
   for (const name of shots) await copyFile(`${artifacts}/${name}.png`, `${docs}/${name}.png`);
   console.log(`     screenshots copied to docs/screenshots/ (${shots.join(', ')})`);
 }
+
+// The README shows what this test sees: every screenshot it links is one
+// taken here, and the committed copy has the size of this run's.
+await check('the README shows screenshots this test takes, at their size', async () => {
+  const size = (png) => `${png.readUInt32BE(16)}x${png.readUInt32BE(20)}`; // the IHDR chunk
+  const readme = await readFile(`${root}README.md`, 'utf8');
+  const linked = [...readme.matchAll(/docs\/screenshots\/([\w-]+)\.png/g)].map((m) => m[1]);
+  assert(linked.length > 0, 'the README links no screenshot');
+  for (const name of linked) {
+    assert(shots.includes(name), `the README shows ${name}.png, which this test does not take`);
+    const taken = size(await readFile(`${artifacts}/${name}.png`));
+    const shown = size(await readFile(`${docs}/${name}.png`));
+    assert(taken === shown, `${name}.png: taken ${taken}, the README's copy ${shown} (UPDATE_SCREENSHOTS=1)`);
+  }
+});
 console.log(`     screenshots: .tools/artifacts/browser/ (${((performance.now() - started) / 1000).toFixed(1)} s)`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
