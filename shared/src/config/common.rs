@@ -153,7 +153,6 @@ fn limits(get: &impl Fn(&str) -> Option<String>) -> Result<Limits, ConfigError> 
 
 /// Conversion-based fraud protection (`docs/security.md#fraud-protection`).
 fn fraud_policy(get: &impl Fn(&str) -> Option<String>) -> Result<FraudPolicy, ConfigError> {
-    let defaults = FraudPolicy::default();
     let enabled = match get("FRAUD_PROTECTION").as_deref().map(str::trim) {
         None | Some("on") => true,
         Some("off") => false,
@@ -164,48 +163,45 @@ fn fraud_policy(get: &impl Fn(&str) -> Option<String>) -> Result<FraudPolicy, Co
             });
         }
     };
-    let percent = |name, default: u32, range| number(get, name, u64::from(default), range);
+    // Each threshold: its own variable, the default's value, an allowed range.
+    let count = |name, default: u32, range| {
+        number(get, name, u64::from(default), range).map(|value| value as u32)
+    };
+    let d = FraudPolicy::default();
     Ok(FraudPolicy {
         enabled,
-        prefix_digits: number(
-            get,
-            "FRAUD_PREFIX_DIGITS",
-            defaults.prefix_digits as u64,
-            4..=10,
-        )? as usize,
-        prefix_min_sends: number(
-            get,
+        prefix_digits: count("FRAUD_PREFIX_DIGITS", d.prefix_digits as u32, 4..=10)? as usize,
+        prefix_min_sends: count(
             "FRAUD_MIN_SENDS_PER_PREFIX",
-            defaults.prefix_min_sends.into(),
+            d.prefix_min_sends,
             5..=100_000,
-        )? as u32,
-        country_min_sends: number(
-            get,
+        )?,
+        country_min_sends: count(
             "FRAUD_MIN_SENDS_PER_COUNTRY",
-            defaults.country_min_sends.into(),
+            d.country_min_sends,
             5..=1_000_000,
-        )? as u32,
-        conversion_ratio_percent: percent(
+        )?,
+        conversion_ratio_percent: count(
             "FRAUD_CONVERSION_RATIO_PERCENT",
-            defaults.conversion_ratio_percent,
+            d.conversion_ratio_percent,
             1..=100,
-        )? as u32,
-        expected_conversion_percent: percent(
+        )?,
+        expected_conversion_percent: count(
             "FRAUD_EXPECTED_CONVERSION_PERCENT",
-            defaults.expected_conversion_percent,
+            d.expected_conversion_percent,
             1..=100,
-        )? as u32,
+        )?,
         restriction_seconds: number(
             get,
             "FRAUD_RESTRICTION_SECONDS",
-            defaults.restriction_seconds,
+            d.restriction_seconds,
             60..=86_400,
         )?,
-        restricted_country_budget_percent: percent(
+        restricted_country_budget_percent: count(
             "FRAUD_RESTRICTED_COUNTRY_BUDGET_PERCENT",
-            defaults.restricted_country_budget_percent,
+            d.restricted_country_budget_percent,
             0..=100,
-        )? as u32,
+        )?,
     })
 }
 

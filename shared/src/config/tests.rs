@@ -8,7 +8,7 @@ mod defaults_and_checks {
     use crate::adapters::clock::ManualClock;
     use crate::adapters::twilio::TwilioSenderId;
     use crate::config::*;
-    use crate::domain::{Channel, CodeLength, Limits, OneTimeCode, Timestamp};
+    use crate::domain::{Channel, CodeLength, FraudPolicy, Limits, OneTimeCode, Timestamp};
     use crate::ports::{Clock, Content};
     use secrecy::ExposeSecret;
 
@@ -423,6 +423,32 @@ mod defaults_and_checks {
         let debug = format!("{config:?}");
         assert!(!debug.contains("0123456789abcdef"), "{debug}");
         assert!(!debug.contains("\"token\""), "{debug}");
+    }
+
+    #[test]
+    fn fraud_protection_is_on_by_default_and_its_thresholds_are_read() {
+        let config = load(&minimal()).unwrap();
+        assert_eq!(config.common.policy.fraud, FraudPolicy::default());
+        let mut vars = minimal();
+        vars.insert("FRAUD_PROTECTION", "off");
+        vars.insert("FRAUD_MIN_SENDS_PER_PREFIX", "50");
+        vars.insert("FRAUD_RESTRICTED_COUNTRY_BUDGET_PERCENT", "0");
+        let fraud = load(&vars).unwrap().common.policy.fraud;
+        assert!(!fraud.enabled);
+        assert_eq!(fraud.prefix_min_sends, 50);
+        assert_eq!(fraud.restricted_country_budget_percent, 0);
+        for (name, bad) in [
+            ("FRAUD_PROTECTION", "maybe"),
+            ("FRAUD_PREFIX_DIGITS", "3"),
+            ("FRAUD_CONVERSION_RATIO_PERCENT", "101"),
+        ] {
+            let mut vars = minimal();
+            vars.insert(name, bad);
+            assert!(
+                matches!(load(&vars), Err(ConfigError::Invalid { name: n, .. }) if n == name),
+                "{name}={bad}"
+            );
+        }
     }
 }
 
