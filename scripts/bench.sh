@@ -100,8 +100,15 @@ const gbSecond = 0.0000133334; // Lambda arm64 duration price
 const memoryGb = 0.125;        // 128 MB
 const lambdaRequest = 0.20e-6; // per request
 const apiRequest = 1.00e-6;    // HTTP API, first 300 M requests a month
-const writeUnit = 0.625e-6;    // DynamoDB on-demand
-const writeUnits = 6 * 2 + 3;  // send: one 6-item transaction (2 units per item); right code: 3 writes
+const writeUnit = 0.625e-6;    // DynamoDB on-demand, per write request unit
+const readUnit = 0.125e-6;     // DynamoDB on-demand, per read request unit
+// send: one 7-item transaction (2 units per item); right code: 3 writes, plus
+// fraud protection's 2 approval counts.
+const writeUnits = 7 * 2 + 3 + 2;
+// send: fraud protection's snapshot, 5 eventually consistent item reads of
+// 0.5 units (2 restrictions, the prefix, the country this hour and the last;
+// unsharded budgets).
+const readUnits = 5 * 0.5;
 const billedMs = (ms) => Math.ceil(ms); // Lambda bills each invocation by the millisecond
 const sendMs = p50('sendVerificationCode') + twilioMs;
 const verifyMs = p50('verifyPhoneNumber');
@@ -109,7 +116,7 @@ const perMillion = (coldShare) => {
   // Lambda bills the init phase of a cold start too (measured init, this machine).
   const initMs = coldShare * (billedMs(cold.send.init_ms) + billedMs(cold.verify.init_ms));
   const lambda = ((billedMs(sendMs) + billedMs(verifyMs) + initMs) * memoryGb * gbSecond / 1000 + 2 * lambdaRequest) * 1e6;
-  return { lambda, api: 2 * apiRequest * 1e6, dynamo: writeUnits * writeUnit * 1e6 };
+  return { lambda, api: 2 * apiRequest * 1e6, dynamo: (writeUnits * writeUnit + readUnits * readUnit) * 1e6 };
 };
 const line = (k, v) => console.log(`    ${k.padEnd(58)} $${v.toFixed(2)}`);
 console.log(`    durations: send ${sendMs.toFixed(1)} ms (incl. ${twilioMs} ms for Twilio), verify ${verifyMs.toFixed(1)} ms, init ${cold.send.init_ms.toFixed(1)} / ${cold.verify.init_ms.toFixed(1)} ms; 128 MB arm64`);
@@ -118,7 +125,7 @@ for (const share of [0, 1]) {
   console.log(`    with ${share * 100}% of invocations meeting a cold environment:`);
   line('Lambda (duration + requests)', c.lambda);
   line('API Gateway HTTP API', c.api);
-  line(`DynamoDB on-demand (${writeUnits} write units)`, c.dynamo);
+  line(`DynamoDB on-demand (${writeUnits} write, ${readUnits} read units)`, c.dynamo);
   line('total per 1M verifications (excl. the SMS)', c.lambda + c.api + c.dynamo);
 }
 line('hosted verification API at $0.05 each', 50000);
