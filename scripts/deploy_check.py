@@ -7,7 +7,8 @@ command of scripts/deploy-test.sh:
     deploy_check.py secrets PATH AUTH_TOKEN   put the secrets, as README's Deploy says
     deploy_check.py api-url STACK             the emulator's invoke URL of the HTTP API
     deploy_check.py emulator-fixes STACK      work around the emulator's two defects
-    deploy_check.py created STACK PATH        table, routes, each function's env and IAM
+    deploy_check.py created STACK PATH        table, routes, each function's env and IAM,
+                                              the dashboard and the Restrictions alarm
     deploy_check.py updated STACK APP_NAME    the changed parameter reached the function
     deploy_check.py deleted STACK             the stack is gone, the table retained
 
@@ -18,6 +19,7 @@ throttling, JSON logs) is asserted from template.yaml itself.
 import base64
 import json
 import os
+import re
 import secrets
 import sys
 
@@ -181,6 +183,8 @@ def created(stack, path):
             check(env["APP_NAME"] == "Deploy Test", "send: the app name, spaces kept")
         check(env["SETTINGS"] == os.environ["SETTINGS"], f"{function}: the Settings string, whole")
 
+    dashboard(ids)
+
     gateway = client("apigatewayv2")
     integrations = {i["IntegrationId"]: i["IntegrationUri"]
                     for i in gateway.get_integrations(ApiId=ids["HttpApi"])["Items"]}
@@ -189,6 +193,29 @@ def created(stack, path):
     check(routes.keys() == ROUTES.keys(), f"the API has exactly the routes {sorted(ROUTES)}")
     for key, function in ROUTES.items():
         check(function_arns[function] in routes[key], f"{key} -> {function}")
+
+
+# What the operations dashboard must show (docs/operations.md, "Dashboard").
+DASHBOARD_METRICS = ["CodesSent", "Approvals", "Refusals", "Restrictions", "TwilioLatency",
+                     "Duration", "Errors", "Throttles"]
+
+
+def dashboard(ids):
+    """The dashboard exists, its body is JSON (the template's !Sub resolved)
+    naming every metric and both deployed functions, and the Restrictions
+    alarm exists with the template's threshold."""
+    cloudwatch = client("cloudwatch")
+    found = cloudwatch.get_dashboard(DashboardName=ids["OperationsDashboard"])
+    body = json.loads(found["DashboardBody"])
+    text = json.dumps(body)
+    check(all(re.search(rf"\b{m}\b", text) for m in DASHBOARD_METRICS),
+          f"dashboard {ids['OperationsDashboard']}: its widgets name {DASHBOARD_METRICS}")
+    check(ids["SendVerificationCodeFunction"] in text and ids["VerifyPhoneNumberFunction"] in text
+          and "${" not in text, "dashboard: both functions by their deployed names (!Sub resolved)")
+    alarms = cloudwatch.describe_alarms(AlarmNames=[ids["RestrictionsAlarm"]])["MetricAlarms"]
+    check(len(alarms) == 1 and alarms[0]["MetricName"] == "Restrictions"
+          and alarms[0]["Threshold"] == 1.0 and alarms[0]["Period"] == 300,
+          "alarm on Restrictions: Sum >= 1 in 5 minutes")
 
 
 def updated(stack, app_name):
@@ -204,6 +231,8 @@ def deleted(stack):
           "sam delete: the stack is gone")
     names = client("lambda").list_functions()["Functions"]
     check(not [f for f in names if f["FunctionName"].startswith(stack)], "sam delete: the functions are gone")
+    dashboards = client("cloudwatch").list_dashboards(DashboardNamePrefix=stack)["DashboardEntries"]
+    check(not dashboards, "sam delete: the dashboard is gone")
 
 
 if __name__ == "__main__":

@@ -156,18 +156,35 @@ pub fn aws_config() -> Result<aws_config::ConfigLoader, Error> {
 }
 
 /// The AWS configuration (region, credentials, endpoints from the
-/// environment) and a lookup of every setting: the environment, the
-/// `SETTINGS` variable, and `secrets` from Parameter Store, which win.
+/// environment) and a lookup of every setting ([`settings`]).
 async fn load(
     secrets: &[&str],
 ) -> Result<(aws_config::SdkConfig, impl Fn(&str) -> Option<String>), Error> {
     let aws = aws_config()?.load().await;
+    let settings = settings(&aws, secrets).await?;
+    Ok((aws, settings))
+}
+
+/// The secrets the operator tool (`operator/`) reads: the keys its
+/// configuration needs to make pseudonyms as the functions do.
+pub const OPERATOR_SECRETS: &[&str] = &[
+    "CODE_HMAC_KEY",
+    "CODE_HMAC_PREVIOUS_KEYS",
+    "IDENTITY_HMAC_KEY",
+    "IDENTITY_HMAC_PREVIOUS_KEYS",
+];
+
+/// A lookup of every setting as a function reads them: the environment,
+/// the `SETTINGS` variable, and `secrets` from Parameter Store (through
+/// `<SETTING>_PARAMETER`, read with `aws`), which win.
+pub async fn settings(
+    aws: &aws_config::SdkConfig,
+    secrets: &[&str],
+) -> Result<impl Fn(&str) -> Option<String> + use<>, Error> {
     let env = |name: &str| std::env::var(name).ok();
     let stored: HashMap<String, String> =
-        load_secrets(&aws_sdk_ssm::Client::new(&aws), secrets, env).await?;
+        load_secrets(&aws_sdk_ssm::Client::new(aws), secrets, env).await?;
     tracing::info!(secrets = stored.len(), "secrets loaded");
     let settings = with_settings(env)?;
-    Ok((aws, move |name: &str| {
-        stored.get(name).cloned().or_else(|| settings(name))
-    }))
+    Ok(move |name: &str| stored.get(name).cloned().or_else(|| settings(name)))
 }

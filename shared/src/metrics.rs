@@ -11,10 +11,25 @@ pub const NAMESPACE: &str = "PhoneVerification";
 
 /// Counts one `metric`, in total and per each of `dimensions`.
 pub fn count(metric: &str, dimensions: &[(&str, &str)]) {
-    println!("{}", document(metric, dimensions, now_ms()));
+    println!("{}", document(metric, 1, "Count", dimensions, now_ms()));
 }
 
-fn document(metric: &str, dimensions: &[(&str, &str)], timestamp_ms: u128) -> Value {
+/// Records a duration of `metric` in milliseconds (a latency), in total and
+/// per each of `dimensions`.
+pub fn milliseconds(metric: &str, milliseconds: u64, dimensions: &[(&str, &str)]) {
+    println!(
+        "{}",
+        document(metric, milliseconds, "Milliseconds", dimensions, now_ms())
+    );
+}
+
+fn document(
+    metric: &str,
+    value: u64,
+    unit: &str,
+    dimensions: &[(&str, &str)],
+    timestamp_ms: u128,
+) -> Value {
     // `[]` is the total; each dimension on its own gives the breakdown.
     let mut sets = vec![Vec::<&str>::new()];
     sets.extend(dimensions.iter().map(|(name, _)| vec![*name]));
@@ -26,11 +41,11 @@ fn document(metric: &str, dimensions: &[(&str, &str)], timestamp_ms: u128) -> Va
             "CloudWatchMetrics": [{
                 "Namespace": NAMESPACE,
                 "Dimensions": sets,
-                "Metrics": [{ "Name": metric, "Unit": "Count" }],
+                "Metrics": [{ "Name": metric, "Unit": unit }],
             }],
         }),
     );
-    doc.insert(metric.into(), 1.into());
+    doc.insert(metric.into(), value.into());
     for (name, value) in dimensions {
         doc.insert((*name).into(), (*value).into());
     }
@@ -51,6 +66,8 @@ mod tests {
     fn documents_follow_the_embedded_metric_format() {
         let doc = document(
             "CodesSent",
+            1,
+            "Count",
             &[("Country", "US"), ("Channel", "sms")],
             1_800_000_000_000,
         );
@@ -67,6 +84,32 @@ mod tests {
                 },
                 "CodesSent": 1,
                 "Country": "US",
+                "Channel": "sms",
+            })
+        );
+    }
+
+    #[test]
+    fn latencies_are_milliseconds() {
+        let doc = document(
+            "TwilioLatency",
+            245,
+            "Milliseconds",
+            &[("Channel", "sms")],
+            1_800_000_000_000,
+        );
+        assert_eq!(
+            doc,
+            json!({
+                "_aws": {
+                    "Timestamp": 1_800_000_000_000_u64,
+                    "CloudWatchMetrics": [{
+                        "Namespace": "PhoneVerification",
+                        "Dimensions": [[], ["Channel"]],
+                        "Metrics": [{ "Name": "TwilioLatency", "Unit": "Milliseconds" }],
+                    }],
+                },
+                "TwilioLatency": 245,
                 "Channel": "sms",
             })
         );

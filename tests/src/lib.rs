@@ -199,6 +199,12 @@ impl Stack {
         self
     }
 
+    /// A setting of this stack's functions (their environment), for a tool
+    /// that reads the configuration as they do (the operator CLI).
+    pub fn setting(&self, name: &str) -> Option<String> {
+        self.env.get(name).cloned()
+    }
+
     /// The DynamoDB operations made since the last call.
     pub fn take_dynamodb_calls(&self) -> Vec<String> {
         std::mem::take(&mut self.dynamodb_calls.lock().unwrap())

@@ -97,6 +97,11 @@ impl MessageSender for TwilioSender {
             .send()
             .await;
         let latency_ms = started.elapsed().as_millis();
+        crate::metrics::milliseconds(
+            "TwilioLatency",
+            u64::try_from(latency_ms).unwrap_or(u64::MAX),
+            &[("Channel", message.channel.as_str())],
+        );
         let response = match sent {
             Ok(response) => response,
             // Not connected: Twilio never saw the request.

@@ -75,6 +75,10 @@ impl Traffic {
 pub struct Restriction {
     pub until: Timestamp,
     pub times: u32,
+    /// Set when an operator lifted it: the scope is not judged again before
+    /// then (the end of the hour of the lift, when its counts start over),
+    /// so the counts the operator overruled do not restrict it at once again.
+    pub exempt_until: Option<Timestamp>,
 }
 
 /// Where a send goes, as fraud protection sees it.
@@ -131,10 +135,17 @@ impl FraudPolicy {
     ) -> Assessment {
         let mut assessment = Assessment::default();
         let in_force = |restriction: Option<Restriction>| restriction.filter(|r| r.until > now);
+        let judged = |restriction: Option<Restriction>| {
+            restriction
+                .and_then(|r| r.exempt_until)
+                .is_none_or(|exempt_until| exempt_until <= now)
+        };
         let country_normal = self.normal(snapshot.country_previous_hour, self.country_min_sends);
         match in_force(snapshot.country_restriction) {
             Some(_) => assessment.country_capped = true,
-            None if self.far_below(snapshot.country, self.country_min_sends, country_normal) => {
+            None if judged(snapshot.country_restriction)
+                && self.far_below(snapshot.country, self.country_min_sends, country_normal) =>
+            {
                 assessment.country_capped = true;
                 let restriction = self.next(snapshot.country_restriction, now);
                 assessment
@@ -151,7 +162,9 @@ impl FraudPolicy {
         };
         match in_force(snapshot.prefix_restriction) {
             Some(restriction) => assessment.prefix_paused_until = Some(restriction.until),
-            None if self.far_below(snapshot.prefix, self.prefix_min_sends, prefix_normal) => {
+            None if judged(snapshot.prefix_restriction)
+                && self.far_below(snapshot.prefix, self.prefix_min_sends, prefix_normal) =>
+            {
                 let restriction = self.next(snapshot.prefix_restriction, now);
                 assessment.prefix_paused_until = Some(restriction.until);
                 assessment
@@ -191,6 +204,7 @@ impl FraudPolicy {
         Restriction {
             until: now.plus_seconds(seconds),
             times: times + 1,
+            exempt_until: None,
         }
     }
 
@@ -251,7 +265,8 @@ mod tests {
                 Scope::Prefix("+1312555".into()),
                 Restriction {
                     until: paused_until,
-                    times: 1
+                    times: 1,
+                    exempt_until: None,
                 }
             )]
         );
@@ -310,6 +325,7 @@ mod tests {
         let in_force = Restriction {
             until: NOW.plus_seconds(10),
             times: 1,
+            exempt_until: None,
         };
         let held = assess(TrafficSnapshot {
             prefix_restriction: Some(in_force),
@@ -320,6 +336,7 @@ mod tests {
         let lifted = Restriction {
             until: NOW,
             times: 2,
+            exempt_until: None,
         };
         let again = assess(TrafficSnapshot {
             prefix: traffic(30, 0),
@@ -333,7 +350,8 @@ mod tests {
                 Scope::Prefix("+1312555".into()),
                 Restriction {
                     until: NOW.plus_seconds(4 * 3_600),
-                    times: 3
+                    times: 3,
+                    exempt_until: None,
                 }
             )]
         );
@@ -341,10 +359,36 @@ mod tests {
             Some(Restriction {
                 until: NOW,
                 times: 40,
+                exempt_until: None,
             }),
             NOW,
         );
         assert_eq!(long.until, NOW.plus_seconds(86_400), "a day at most");
+    }
+
+    #[test]
+    fn a_scope_an_operator_lifted_is_not_judged_again_until_its_exemption_ends() {
+        let lifted = Restriction {
+            until: NOW,
+            times: 1,
+            exempt_until: Some(NOW.plus_seconds(600)),
+        };
+        let snapshot = TrafficSnapshot {
+            prefix: traffic(30, 0),
+            country: traffic(300, 10),
+            prefix_restriction: Some(lifted),
+            country_restriction: Some(lifted),
+            ..TrafficSnapshot::default()
+        };
+        assert_eq!(assess(snapshot.clone()), Assessment::default());
+        let later = NOW.plus_seconds(600);
+        let again = FraudPolicy::default().assess("+1312555", "US", &snapshot, later);
+        assert!(again.country_capped);
+        assert_eq!(
+            again.prefix_paused_until,
+            Some(later.plus_seconds(2 * 3_600)),
+            "judged again, and escalated"
+        );
     }
 
     #[test]

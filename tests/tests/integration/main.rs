@@ -12,6 +12,7 @@ mod fraud;
 mod idempotency;
 mod key_rotation;
 mod limits;
+mod operator;
 mod privacy;
 mod proof;
 mod round_trips;

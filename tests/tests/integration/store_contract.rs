@@ -220,6 +220,7 @@ async fn traffic_counts_sends_and_approvals_and_keeps_restrictions(store: impl S
     let restriction = Restriction {
         until: T0.plus_seconds(60),
         times: 1,
+        exempt_until: None,
     };
     let scope = Scope::Prefix("+1415555".into());
     store.restrict(&scope, restriction, T0).await.unwrap();

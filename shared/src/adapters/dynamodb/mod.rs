@@ -25,11 +25,14 @@ mod attributes;
 mod counters;
 mod idempotency;
 mod keys;
+mod operations;
 mod refusals;
 mod traffic;
 mod verifications;
 
 use std::collections::HashMap;
+
+pub use operations::{BudgetUse, Budgets, Lift, NumberState, RestrictionState, Unlock};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
-use super::attributes::{get_n_or_zero, n, s};
+use super::attributes::{get_n, get_n_or_zero, n, s};
 use super::keys::{budget_key, prefix_key, restriction_key};
 use super::{DynamoDbStore, Item, unavailable};
 use crate::domain::{
@@ -54,15 +54,7 @@ impl DynamoDbStore {
             Ok(total)
         };
         let restriction = |key: &str| -> Result<Option<Restriction>, StoreError> {
-            items
-                .get(key)
-                .map(|item| {
-                    Ok(Restriction {
-                        until: Timestamp::from_unix_seconds(get_n_or_zero(item, "until")?),
-                        times: get_n_or_zero(item, "times")?,
-                    })
-                })
-                .transpose()
+            items.get(key).map(restriction_from).transpose()
         };
         Ok(TrafficSnapshot {
             prefix: traffic(&mut std::iter::once(prefix_now))?,
@@ -153,7 +145,9 @@ impl DynamoDbStore {
             .update_item()
             .table_name(&self.table)
             .key("pk", s(&restriction_key(scope)))
-            .update_expression("SET #until = :until, times = :times, expires_at = :ttl")
+            .update_expression(
+                "SET #until = :until, times = :times, expires_at = :ttl REMOVE exempt_until",
+            )
             .expression_attribute_names("#until", "until")
             .expression_attribute_values(":until", n(restriction.until.unix_seconds()))
             .expression_attribute_values(":times", n(restriction.times))
@@ -169,4 +163,17 @@ impl DynamoDbStore {
             .map_err(unavailable)?;
         Ok(())
     }
+}
+
+/// A restriction item's restriction (`exempt_until` only after an
+/// operator's lift).
+pub(super) fn restriction_from(item: &Item) -> Result<Restriction, StoreError> {
+    Ok(Restriction {
+        until: Timestamp::from_unix_seconds(get_n_or_zero(item, "until")?),
+        times: get_n_or_zero(item, "times")?,
+        exempt_until: match item.contains_key("exempt_until") {
+            true => Some(Timestamp::from_unix_seconds(get_n(item, "exempt_until")?)),
+            false => None,
+        },
+    })
 }

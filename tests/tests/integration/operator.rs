@@ -1,0 +1,288 @@
+//! The operator CLI (`phone-verification-admin`, `operator/`) against the
+//! state the functions leave in DynamoDB Local: a locked number shown and
+//! unlocked, budgets counted, a restriction fraud protection wrote listed and
+//! lifted. It reads the configuration of each stack as the functions do.
+
+use ::operator::{Admin, run};
+use integration_tests::{Stack, dynamodb, unique_phone};
+use phone_verification::adapters::dynamodb::DynamoDbStore;
+use phone_verification::config::Config;
+use phone_verification::domain::PhoneNumber;
+use phone_verification::ports::Clock;
+use serde_json::Value;
+
+/// The tool over the stack's table, with the stack's settings.
+async fn admin(stack: &Stack) -> Admin {
+    let config =
+        Config::from_lookup(|name| stack.setting(name)).expect("the stack's configuration");
+    Admin::new(DynamoDbStore::new(dynamodb().await, &stack.table), config)
+}
+
+/// Runs a command line at the stack's time: (exit code, output).
+async fn admin_run(stack: &Stack, admin: &Admin, line: &str) -> (i32, String) {
+    let args: Vec<String> = line.split_whitespace().map(String::from).collect();
+    run(&args, admin, stack.clock.now()).await
+}
+
+/// The same with `--json`, decoded.
+async fn admin_json(stack: &Stack, admin: &Admin, line: &str) -> (i32, Value) {
+    let (code, output) = admin_run(stack, admin, &format!("{line} --json")).await;
+    let value = serde_json::from_str(&output).unwrap_or_else(|_| panic!("JSON: {output}"));
+    (code, value)
+}
+
+/// Every run of 5 or more digits in `output` is part of `typed`'s digits:
+/// no other number, no code, no pseudonym's digits.
+fn only_typed_digits(output: &str, typed: &str) {
+    let typed: String = typed.chars().filter(char::is_ascii_digit).collect();
+    for run in output
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|run| run.len() >= 5)
+    {
+        assert!(
+            typed.contains(run),
+            "{run} is printed but is not the number typed:\n{output}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn show_reports_a_lock_and_unlock_lets_the_right_code_verify() {
+    let stack = Stack::with_env(&[("LOCKOUT_AFTER_FAILED_CHECKS", "3")]).await;
+    let admin = admin(&stack).await;
+    let phone = unique_phone();
+    assert_eq!(stack.send(&phone).await.status, 200);
+    let code = stack.code_sent_to(&phone).await;
+    let wrong = stack.wrong_code_for(&phone).await;
+    for _ in 0..3 {
+        assert_eq!(
+            stack.verify(&phone, &wrong).await.reason(),
+            "incorrect_code"
+        );
+    }
+    assert_eq!(stack.verify(&phone, &code).await.reason(), "number_locked");
+    stack.clock.advance(7);
+
+    let (exit, text) = admin_run(&stack, &admin, &format!("show {phone}")).await;
+    println!("{text}");
+    assert_eq!(exit, 0, "{text}");
+    for line in [
+        "status              pending (sms)",
+        "code age            7 s (expires in 593 s)",
+        "attempts            3 of 5 used",
+        "failures            3 in a row (locked at 3)",
+        "cooldown            53 s left",
+        "sends, 10 minutes   1 of 5",
+        "sends, today (UTC)  1 of 10",
+    ] {
+        assert!(text.contains(line), "{line:?} in:\n{text}");
+    }
+    assert!(text.contains("locked              yes, until "), "{text}");
+    let (exit, json) = admin_json(&stack, &admin, &format!("show {phone}")).await;
+    assert_eq!(exit, 0);
+    assert_eq!(json["locked"], true);
+    assert_eq!(json["attempts"], 3);
+    assert_eq!(json["maxAttempts"], 5);
+    assert_eq!(json["failures"], 3);
+    assert_eq!(json["codeAgeSeconds"], 7);
+    assert_eq!(json["sends10Minutes"]["used"], 1);
+    let pseudonym = stack
+        .send_api
+        .service()
+        .pseudonym(&PhoneNumber::parse(&phone, None).unwrap());
+    for output in [&text, &json.to_string()] {
+        assert!(!output.contains(&code), "the code is printed: {output}");
+        assert!(!output.contains(&wrong));
+        assert!(!output.contains(&pseudonym.as_str()[3..]), "the pseudonym");
+        only_typed_digits(output, &phone);
+    }
+
+    let (exit, text) = admin_run(&stack, &admin, &format!("unlock {phone}")).await;
+    println!("{text}");
+    assert_eq!(exit, 0, "{text}");
+    assert!(
+        text.contains("unlocked") && text.contains("failures 3 -> 0"),
+        "{text}"
+    );
+    let (exit, again) = admin_json(&stack, &admin, &format!("unlock {phone}")).await;
+    assert_eq!(exit, 0);
+    assert_eq!(again["changed"], false, "idempotent: {again}");
+
+    let verified = stack.verify(&phone, &code).await;
+    assert_eq!(verified.status, 200, "{:?}", verified.body);
+    let (_, json) = admin_json(&stack, &admin, &format!("show {phone}")).await;
+    assert_eq!(json["status"], "approved");
+    assert_eq!(json["locked"], false);
+    assert_eq!(json["failures"], 0);
+}
+
+#[tokio::test]
+async fn budgets_count_the_hours_sends_and_approvals_by_country() {
+    let stack = Stack::start().await;
+    let admin = admin(&stack).await;
+    let (us_one, us_two, france) = (unique_phone(), unique_phone(), "+33612345678");
+    for phone in [&us_one, &us_two, france] {
+        assert_eq!(stack.send(phone).await.status, 200);
+    }
+    let code = stack.code_sent_to(&us_one).await;
+    assert_eq!(stack.verify(&us_one, &code).await.status, 200);
+
+    // Every country with sends this hour (a Scan).
+    let (exit, text) = admin_run(&stack, &admin, "budgets").await;
+    println!("{text}");
+    assert_eq!(exit, 0, "{text}");
+    let (exit, json) = admin_json(&stack, &admin, "budgets").await;
+    assert_eq!(exit, 0);
+    assert_eq!(json["global"]["sends"], 3, "{json}");
+    assert_eq!(json["global"]["budget"], 1_000);
+    assert_eq!(json["global"]["approvals"], 1);
+    assert_eq!(json["countries"]["US"]["sends"], 2);
+    assert_eq!(json["countries"]["US"]["approvals"], 1);
+    assert_eq!(json["countries"]["US"]["conversionPercent"], 50);
+    assert_eq!(json["countries"]["US"]["budget"], 200);
+    assert_eq!(json["countries"]["FR"]["sends"], 1);
+    assert_eq!(
+        json["countries"].as_object().unwrap().len(),
+        2,
+        "only countries with sends: {json}"
+    );
+    // Named countries: their items only.
+    let (exit, json) = admin_json(&stack, &admin, "budgets us de").await;
+    assert_eq!(exit, 0);
+    assert_eq!(json["countries"]["US"]["sends"], 2);
+    assert_eq!(json["countries"]["DE"]["sends"], 0);
+    assert_eq!(json["countries"].get("FR"), None);
+    assert_eq!(json["global"]["sends"], 3);
+    assert_eq!(
+        json["global"]["approvals"],
+        Value::Null,
+        "not every country"
+    );
+    // The next hour starts from nothing.
+    stack.align_to_window(3_600);
+    let (_, json) = admin_json(&stack, &admin, "budgets").await;
+    assert_eq!(json["global"]["sends"], 0, "{json}");
+}
+
+#[tokio::test]
+async fn a_restriction_fraud_protection_wrote_is_listed_and_lifted() {
+    let stack = Stack::with_env(&[("FRAUD_MIN_SENDS_PER_PREFIX", "5")]).await;
+    let admin = admin(&stack).await;
+    let (exit, text) = admin_run(&stack, &admin, "restrictions").await;
+    assert_eq!(exit, 0);
+    assert!(text.contains("no restriction"), "{text}");
+    // Sends into one range, from a new address each, none verified.
+    let number = |n: u32| format!("+1312555{:04}", 1_000 + n * 37);
+    let mut sent = 0;
+    for n in 0..10 {
+        let answer = stack
+            .send_from(&format!("198.51.100.{n}"), &number(n))
+            .await;
+        if answer.status != 200 {
+            assert_eq!(answer.reason(), "destination_restricted");
+            break;
+        }
+        sent += 1;
+    }
+    assert_eq!(sent, 5, "paused once it has 5 sends");
+
+    let (exit, text) = admin_run(&stack, &admin, "restrictions").await;
+    println!("{text}");
+    assert_eq!(exit, 0, "{text}");
+    assert!(
+        text.contains("prefix  +1312555  in force, 3600 s left"),
+        "{text}"
+    );
+    let (_, json) = admin_json(&stack, &admin, "restrictions").await;
+    let restrictions = json["restrictions"].as_array().unwrap();
+    assert_eq!(restrictions.len(), 1, "{json}");
+    let restriction = &restrictions[0];
+    assert_eq!(restriction["scope"], "prefix");
+    assert_eq!(restriction["prefix"], "+1312555");
+    assert_eq!(restriction["inForce"], true);
+    assert_eq!(restriction["times"], 1);
+    assert_eq!(restriction["sends"], 5);
+    assert_eq!(restriction["approvals"], 0);
+    only_typed_digits(&text, "+1312555");
+
+    let (exit, text) = admin_run(&stack, &admin, "lift prefix +1312555").await;
+    println!("{text}");
+    assert_eq!(exit, 0, "{text}");
+    assert!(
+        text.starts_with("lifted the restriction of prefix +1312555"),
+        "{text}"
+    );
+    let after = stack.send_from("198.51.100.200", &number(20)).await;
+    assert_eq!(after.status, 200, "the next send passes: {:?}", after.body);
+
+    let (_, json) = admin_json(&stack, &admin, "restrictions").await;
+    let restriction = &json["restrictions"][0];
+    assert_eq!(restriction["inForce"], false, "{json}");
+    assert_eq!(restriction["times"], 1, "kept, so a repeat lasts longer");
+    assert!(restriction["exemptUntil"].is_string());
+    assert_eq!(restriction["sends"], 6);
+    // Idempotent; an unknown scope is an error.
+    let (exit, text) = admin_run(&stack, &admin, "lift prefix +1312555").await;
+    assert_eq!(exit, 0);
+    assert!(text.contains("nothing changed"), "{text}");
+    let (exit, text) = admin_run(&stack, &admin, "lift country FR").await;
+    assert_eq!(exit, 1);
+    assert!(text.contains("no restriction"), "{text}");
+
+    // The next hour the prefix is judged again: the attack that comes back
+    // is paused for twice as long, and the exemption is gone.
+    stack.align_to_window(3_600);
+    let mut sent = 0;
+    for n in 30..40 {
+        let answer = stack
+            .send_from(&format!("198.51.100.{n}"), &number(n))
+            .await;
+        if answer.status != 200 {
+            assert_eq!(answer.reason(), "destination_restricted");
+            break;
+        }
+        sent += 1;
+    }
+    assert_eq!(sent, 5);
+    let (_, json) = admin_json(&stack, &admin, "restrictions").await;
+    let restriction = &json["restrictions"][0];
+    assert_eq!(restriction["inForce"], true, "{json}");
+    assert_eq!(restriction["times"], 2);
+    assert_eq!(restriction["secondsLeft"], 7_200);
+    assert_eq!(restriction["exemptUntil"], Value::Null);
+}
+
+#[tokio::test]
+async fn errors_exit_with_1_and_say_what_is_wrong() {
+    let stack = Stack::start().await;
+    let admin = admin(&stack).await;
+    for (line, says) in [
+        ("show 4155550123", "international format"),
+        ("show +1415555012345678", "not a valid phone number"),
+        ("unlock", "give the phone number"),
+        ("lift prefix", "lift what"),
+        ("show +14155550123", "no item for +14155550123"),
+        ("unlock +14155550123", "no item for +14155550123"),
+    ] {
+        let (exit, output) = admin_run(&stack, &admin, line).await;
+        assert_eq!(exit, 1, "{line}: {output}");
+        assert!(output.contains(says), "{line}: {output}");
+        let (exit, json) = admin_json(&stack, &admin, line).await;
+        assert_eq!(exit, 1);
+        assert!(json["error"].as_str().unwrap().contains(says), "{json}");
+    }
+
+    // DynamoDB out of reach (nothing listens on the discard port).
+    let config =
+        Config::from_lookup(|name| stack.setting(name)).expect("the stack's configuration");
+    let sdk = integration_tests::aws_config().load().await;
+    let unreachable = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .endpoint_url("http://127.0.0.1:9")
+            .build(),
+    );
+    let admin = Admin::new(DynamoDbStore::new(unreachable, &stack.table), config);
+    let (exit, output) = admin_run(&stack, &admin, "budgets").await;
+    assert_eq!(exit, 1);
+    assert!(output.contains("DynamoDB is unreachable"), "{output}");
+}
