@@ -172,19 +172,7 @@ async fn a_restriction_fraud_protection_wrote_is_listed_and_lifted() {
     assert_eq!(exit, 0);
     assert!(text.contains("no restriction"), "{text}");
     // Sends into one range, from a new address each, none verified.
-    let number = |n: u32| format!("+1312555{:04}", 1_000 + n * 37);
-    let mut sent = 0;
-    for n in 0..10 {
-        let answer = stack
-            .send_from(&format!("198.51.100.{n}"), &number(n))
-            .await;
-        if answer.status != 200 {
-            assert_eq!(answer.reason(), "destination_restricted");
-            break;
-        }
-        sent += 1;
-    }
-    assert_eq!(sent, 5, "paused once it has 5 sends");
+    assert_eq!(pump(&stack, 0..10).await, 5, "paused once it has 5 sends");
 
     let (exit, text) = admin_run(&stack, &admin, "restrictions").await;
     println!("{text}");
@@ -212,7 +200,7 @@ async fn a_restriction_fraud_protection_wrote_is_listed_and_lifted() {
         text.starts_with("lifted the restriction of prefix +1312555"),
         "{text}"
     );
-    let after = stack.send_from("198.51.100.200", &number(20)).await;
+    let after = stack.send_from("198.51.100.200", &attack_number(20)).await;
     assert_eq!(after.status, 200, "the next send passes: {:?}", after.body);
 
     let (_, json) = admin_json(&stack, &admin, "restrictions").await;
@@ -232,18 +220,7 @@ async fn a_restriction_fraud_protection_wrote_is_listed_and_lifted() {
     // The next hour the prefix is judged again: the attack that comes back
     // is paused for twice as long, and the exemption is gone.
     stack.align_to_window(3_600);
-    let mut sent = 0;
-    for n in 30..40 {
-        let answer = stack
-            .send_from(&format!("198.51.100.{n}"), &number(n))
-            .await;
-        if answer.status != 200 {
-            assert_eq!(answer.reason(), "destination_restricted");
-            break;
-        }
-        sent += 1;
-    }
-    assert_eq!(sent, 5);
+    assert_eq!(pump(&stack, 30..40).await, 5);
     let (_, json) = admin_json(&stack, &admin, "restrictions").await;
     let restriction = &json["restrictions"][0];
     assert_eq!(restriction["inForce"], true, "{json}");
@@ -285,4 +262,27 @@ async fn errors_exit_with_1_and_say_what_is_wrong() {
     let (exit, output) = admin_run(&stack, &admin, "budgets").await;
     assert_eq!(exit, 1);
     assert!(output.contains("DynamoDB is unreachable"), "{output}");
+}
+
+/// Sends to the numbers `attempts` of one range (+1 312 555), each from an
+/// address of its own and none verified, until fraud protection pauses the
+/// range: how many were sent.
+async fn pump(stack: &Stack, attempts: std::ops::Range<u32>) -> usize {
+    let mut sent = 0;
+    for n in attempts {
+        let answer = stack
+            .send_from(&format!("198.51.100.{n}"), &attack_number(n))
+            .await;
+        if answer.status != 200 {
+            assert_eq!(answer.reason(), "destination_restricted");
+            break;
+        }
+        sent += 1;
+    }
+    sent
+}
+
+/// The `n`th number of the pumped range.
+fn attack_number(n: u32) -> String {
+    format!("+1312555{:04}", 1_000 + n * 37)
 }
