@@ -39,6 +39,7 @@ pub const SEND_SECRETS: &[&str] = &[
     "CODE_HMAC_PREVIOUS_KEYS",
     "IDENTITY_HMAC_KEY",
     "IDENTITY_HMAC_PREVIOUS_KEYS",
+    "VERIFY_API_KEYS",
 ];
 pub const VERIFY_SECRETS: &[&str] = &[
     "CODE_HMAC_KEY",
@@ -46,6 +47,7 @@ pub const VERIFY_SECRETS: &[&str] = &[
     "IDENTITY_HMAC_KEY",
     "IDENTITY_HMAC_PREVIOUS_KEYS",
     "PROOF_SIGNING_KEY",
+    "VERIFY_API_KEYS",
 ];
 
 /// Builds the send function from validated configuration, with the given
@@ -63,7 +65,8 @@ pub fn build_send<C: Clock>(
         service,
         common.parse_application_id,
         config.delivery_reports,
-    ))
+    )
+    .with_verify_api(common.verify_api))
 }
 
 /// Builds the verify function from validated configuration.
@@ -76,6 +79,7 @@ pub fn build_verify<C: Clock>(
     let store = DynamoDbStore::new(dynamodb, common.table_name);
     let service = VerificationService::new(store, clock, common.keys, common.policy);
     VerifyApi::new(service, common.parse_application_id, config.proof)
+        .with_verify_api(common.verify_api)
 }
 
 /// Runs `sendVerificationCode` (and `POST /twilio/status`) until the

@@ -126,6 +126,13 @@ pub trait VerificationStore: Send + Sync {
         now: Timestamp,
     ) -> impl Future<Output = Result<Approval, StoreError>> + Send;
 
+    /// The number's current verification, read consistently (`None`: no
+    /// code was ever sent, or its item expired).
+    fn current(
+        &self,
+        number: &Pseudonym,
+    ) -> impl Future<Output = Result<Option<CurrentVerification>, StoreError>> + Send;
+
     /// This hour's (and the country's previous hour's) sends and approvals
     /// of `prefix` and `country`, and their latest restrictions. A snapshot
     /// for fraud protection: read without locking, it may lag a little.
@@ -156,6 +163,27 @@ pub trait VerificationStore: Send + Sync {
 }
 
 /// What became of an approval.
+/// Where a number's current code stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerificationStatus {
+    Pending,
+    Approved,
+    /// Withdrawn: never delivered, or canceled.
+    Withdrawn,
+}
+
+/// A number's current verification as the Verify API shows it (never its
+/// code or hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentVerification {
+    pub id: VerificationId,
+    pub channel: Channel,
+    pub status: VerificationStatus,
+    pub created_at: Timestamp,
+    /// When its code stops working.
+    pub expires_at: Timestamp,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Approval {
     Approved,

@@ -15,8 +15,8 @@ use crate::domain::{
 use crate::messages::Messages;
 use crate::metrics;
 use crate::ports::{
-    Approval, AttemptRefused, Clock, DeliveryError, Handover, MessageSender, NewVerification,
-    OutgoingMessage, Requester, StoreError, VerificationStore,
+    Approval, AttemptRefused, Clock, CurrentVerification, DeliveryError, Handover, MessageSender,
+    NewVerification, OutgoingMessage, Requester, StoreError, VerificationStatus, VerificationStore,
 };
 
 /// Time kept, after the provider's longest answer, to answer the caller.
@@ -95,6 +95,9 @@ pub struct SendRequest {
 pub struct CodeSent {
     pub phone: PhoneNumber,
     pub channel: Channel,
+    /// The code's verification (a Verify API `VerificationSid`).
+    pub id: VerificationId,
+    pub sent_at: Timestamp,
     pub expires_at: Timestamp,
     pub resend_available_at: Timestamp,
     pub attempts_remaining: u32,
@@ -153,6 +156,14 @@ impl From<AttemptRefused> for CheckError {
             AttemptRefused::Locked(locked) => CheckError::Limited(locked),
         }
     }
+}
+
+/// A number's current verification, found by its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub phone: PhoneNumber,
+    number: Pseudonym,
+    pub verification: CurrentVerification,
 }
 
 /// The service's secret keys: for code MACs, and for the pseudonyms of
@@ -255,6 +266,63 @@ impl<S: VerificationStore, D, C: Clock> VerificationService<S, D, C> {
     /// What storage calls this number.
     pub fn pseudonym(&self, phone: &PhoneNumber) -> Pseudonym {
         self.identities.number(phone)
+    }
+
+    /// The number's current verification (under its current pseudonym, or
+    /// one from before a key rotation).
+    pub async fn current(&self, phone: &PhoneNumber) -> Result<Option<Found>, StoreError> {
+        for number in self.pseudonyms(phone) {
+            if let Some(verification) = self.store.current(&number).await? {
+                return Ok(Some(Found {
+                    phone: phone.clone(),
+                    number,
+                    verification,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The verification `id` names, while it is its number's current one and
+    /// its code has not expired: the id itself says which number (see
+    /// `IdentityHasher::verification_id`), storage says the rest.
+    pub async fn find(&self, id: &VerificationId) -> Result<Option<Found>, StoreError> {
+        let Some(phone) = self.identities.number_of(id) else {
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        Ok(self
+            .current(&phone)
+            .await?
+            .filter(|found| found.verification.id == *id && found.verification.expires_at > now))
+    }
+
+    /// Cancels a pending verification: its code stops working and a new one
+    /// may be sent at once (the send counts still bound how often). `false`
+    /// when it was no longer pending.
+    pub async fn cancel(&self, found: &Found) -> Result<bool, StoreError> {
+        let verification = &found.verification;
+        if verification.status != VerificationStatus::Pending {
+            return Ok(false);
+        }
+        self.store
+            .withdraw(&found.number, &verification.id, verification.created_at)
+            .await
+    }
+
+    /// Approves a pending verification without its code: the app's backend
+    /// vouches for the user (Twilio's `Status=approved`). It counts towards
+    /// fraud protection's conversion like any approval.
+    pub async fn approve(&self, found: &Found) -> Result<Approval, StoreError> {
+        let now = self.clock.now();
+        let approval = self
+            .store
+            .approve(&found.number, &found.verification.id, now)
+            .await?;
+        if approval == Approval::Approved {
+            self.count_conversion(&found.phone, now).await;
+        }
+        Ok(approval)
     }
 
     /// The provider reports that the code sent at `sent_at` never reached
@@ -368,8 +436,9 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
         }
         let now = self.clock.now();
         let expires_at = now.plus_seconds(self.policy.code_ttl_seconds);
+        let id = self.identities.verification_id(&phone);
         if self.policy.test_code(&phone, now).is_some() {
-            return Ok(self.code_sent(phone, channel, expires_at, now));
+            return Ok(self.code_sent(phone, channel, id, now, expires_at, now));
         }
         let client = self.identities.client(&client);
         if let Err(refused) = self.policy.destinations.check(&phone, channel) {
@@ -388,7 +457,6 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
         };
         let limits = limits.as_ref();
         let code = OneTimeCode::generate(self.policy.code_length);
-        let id = VerificationId::random();
         let new = NewVerification {
             code_mac: self.hasher.mac(&phone, &id, &code),
             number: self.identities.number(&phone),
@@ -449,7 +517,7 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
             }
         };
         let resend_available_at = now.plus_seconds(limits.resend_cooldown_seconds);
-        let mut sent = self.code_sent(phone, channel, expires_at, resend_available_at);
+        let mut sent = self.code_sent(phone, channel, new.id, now, expires_at, resend_available_at);
         // Maybe sent: the code stays valid and the limits counted, like any send.
         sent.unconfirmed = handover == Handover::Unconfirmed;
         Ok(sent)
@@ -529,12 +597,16 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
         &self,
         phone: PhoneNumber,
         channel: Channel,
+        id: VerificationId,
+        sent_at: Timestamp,
         expires_at: Timestamp,
         resend_available_at: Timestamp,
     ) -> CodeSent {
         CodeSent {
             phone,
             channel,
+            id,
+            sent_at,
             expires_at,
             resend_available_at,
             attempts_remaining: self.policy.max_attempts,

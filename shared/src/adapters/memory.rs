@@ -9,9 +9,9 @@ use crate::domain::{
     TrafficSnapshot, VerificationId, Window, seconds_until,
 };
 use crate::ports::{
-    Approval, AttemptRefused, Claim, CountedAttempt, DeliveryError, Handover,
+    Approval, AttemptRefused, Claim, CountedAttempt, CurrentVerification, DeliveryError, Handover,
     IDEMPOTENCY_ANSWER_SECONDS, IDEMPOTENCY_LEASE_SECONDS, IdempotencyStore, MessageSender,
-    NewVerification, OutgoingMessage, Requester, StoreError, VerificationStore,
+    NewVerification, OutgoingMessage, Requester, StoreError, VerificationStatus, VerificationStore,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -301,6 +301,25 @@ impl VerificationStore for InMemoryStore {
             }
             _ => Ok(Approval::Replaced),
         }
+    }
+
+    async fn current(&self, number: &Pseudonym) -> Result<Option<CurrentVerification>, StoreError> {
+        let state = self.state();
+        Ok(state
+            .numbers
+            .get(number)
+            .and_then(|number| number.code.as_ref())
+            .map(|(code, status, _)| CurrentVerification {
+                id: code.id.clone(),
+                channel: code.channel,
+                status: match status {
+                    Status::Pending => VerificationStatus::Pending,
+                    Status::Approved => VerificationStatus::Approved,
+                    Status::Withdrawn => VerificationStatus::Withdrawn,
+                },
+                created_at: code.created_at,
+                expires_at: code.expires_at,
+            }))
     }
 
     async fn traffic(

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use time::format_description::well_known::Rfc3339;
 use time::{Date, Month, OffsetDateTime};
 
-use super::settings::{getter, number};
+use super::settings::{checked, getter, number};
 use super::{Config, ConfigError};
 use crate::adapters::clock::SystemClock;
 use crate::domain::Timestamp;
@@ -14,6 +14,7 @@ use crate::domain::{
     Channel, CodeHasher, CodeLength, DestinationPolicy, FraudPolicy, IdentityHasher, Keyring,
     Limits, NO_COUNTRY, OneTimeCode, PhoneNumber,
 };
+use crate::http::verify_v2::{ApiKeys, VerifyService};
 use crate::ports::Clock;
 use crate::service::{Keys, Policy};
 
@@ -79,8 +80,34 @@ impl Config {
                 fraud: fraud_policy(&get)?,
             },
             parse_application_id: get("PARSE_APPLICATION_ID"),
+            verify_api: verify_api(&get)?,
         })
     }
+}
+
+/// The Verify API's service and keys: both set, or neither (it is off).
+fn verify_api(get: &impl Fn(&str) -> Option<String>) -> Result<Option<VerifyService>, ConfigError> {
+    let (sid, keys) = match (get("VERIFY_SERVICE_SID"), get("VERIFY_API_KEYS")) {
+        (None, None) => return Ok(None),
+        (Some(sid), Some(keys)) => (sid.trim().to_owned(), keys),
+        (None, Some(_)) => return Err(ConfigError::Missing("VERIFY_SERVICE_SID")),
+        (Some(_), None) => return Err(ConfigError::Missing("VERIFY_API_KEYS")),
+    };
+    let sid = checked(
+        "VERIFY_SERVICE_SID",
+        sid,
+        |sid| {
+            sid.len() == 34
+                && sid.starts_with("VA")
+                && sid[2..].bytes().all(|b| b.is_ascii_hexdigit())
+        },
+        "must be VA followed by 32 hex digits, as a Twilio Verify service SID",
+    )?;
+    let keys = ApiKeys::parse(&keys).ok_or(ConfigError::Invalid {
+        name: "VERIFY_API_KEYS",
+        problem: "must be comma-separated SID:secret pairs (letters and digits in the SID, secrets of 16 or more characters)",
+    })?;
+    Ok(Some(VerifyService { sid, keys }))
 }
 
 /// `sms,call,whatsapp`; only SMS when unset.

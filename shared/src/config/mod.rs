@@ -16,6 +16,7 @@ mod verify;
 pub use settings::{TUNING_SETTINGS, with_settings};
 
 use crate::adapters::twilio::{DeliveryReports, TwilioConfig};
+use crate::http::verify_v2::VerifyService;
 use crate::messages::{MessageTooLong, Messages};
 use crate::proof::ProofSigner;
 use crate::service::{Keys, Policy};
@@ -30,6 +31,8 @@ pub struct Config {
     pub policy: Policy,
     /// When set, requests must carry it (`X-Parse-Application-Id` or `_ApplicationId`).
     pub parse_application_id: Option<String>,
+    /// When set, the functions also serve Twilio Verify's API.
+    pub verify_api: Option<VerifyService>,
 }
 
 /// The send function's configuration: Twilio and the message texts.

@@ -5,10 +5,15 @@
 //! it (numbers are few enough to enumerate; an unkeyed hash would not
 //! protect them).
 
+use aes::Aes128;
+use aes::cipher::generic_array::GenericArray;
+use aes::cipher::{BlockDecrypt, BlockEncrypt};
 use hmac::{Hmac, Mac};
+use rand::TryRngCore;
+use rand::rngs::OsRng;
 use sha2::Sha256;
 
-use super::{Keyring, PhoneNumber};
+use super::{Keyring, PhoneNumber, VerificationId};
 
 /// `<key id>.<32 hex digits>`: 128 bits of HMAC-SHA256, and the id of the
 /// key that made it (a rotation starts new pseudonyms).
@@ -60,6 +65,55 @@ impl IdentityHasher {
     pub fn client(&self, address: &str) -> Pseudonym {
         pseudonym(self.0.current_id(), self.0.current(), "client", address)
     }
+
+    /// A new verification id for a code sent to `phone`: one AES block that
+    /// holds the number's digits, 48 random bits and a 24-bit zero tag,
+    /// under a key derived from the identity key. It looks random to
+    /// anyone else and differs for every code, yet names its number to us:
+    /// the Verify API's `VerificationSid` is found without an index item
+    /// and without a number at rest.
+    pub fn verification_id(&self, phone: &PhoneNumber) -> VerificationId {
+        let digits: u64 = phone.as_e164()[1..]
+            .parse()
+            .expect("an E.164 number has at most 15 digits");
+        let mut block = [0u8; 16];
+        block[..7].copy_from_slice(&digits.to_be_bytes()[1..]);
+        OsRng
+            .try_fill_bytes(&mut block[7..13])
+            .expect("the operating system's random number generator failed");
+        id_cipher(self.0.current()).encrypt_block(GenericArray::from_mut_slice(&mut block));
+        VerificationId::from_stored(hex::encode(block))
+    }
+
+    /// The number a verification id was made for, under the current or a
+    /// previous key; `None` for an id that is not one of ours (a random or
+    /// forged id fails the zero tag but once in 2^24, and then names a
+    /// number whose stored id still differs).
+    pub fn number_of(&self, id: &VerificationId) -> Option<PhoneNumber> {
+        let sealed: [u8; 16] = hex::decode(id.as_str()).ok()?.try_into().ok()?;
+        let mut keys =
+            std::iter::once(self.0.current()).chain(self.0.previous().map(|(_, key)| key));
+        keys.find_map(|key| {
+            let mut block = sealed;
+            id_cipher(key).decrypt_block(GenericArray::from_mut_slice(&mut block));
+            if block[13..] != [0, 0, 0] {
+                return None;
+            }
+            let mut digits = [0u8; 8];
+            digits[1..].copy_from_slice(&block[..7]);
+            PhoneNumber::parse(&format!("+{}", u64::from_be_bytes(digits)), None).ok()
+        })
+    }
+}
+
+/// AES-128 under a key of its own, derived from an identity key.
+fn id_cipher(identity_key: &[u8]) -> Aes128 {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(identity_key).expect("HMAC accepts keys of any length");
+    mac.update(b"verification id\n");
+    <Aes128 as aes::cipher::KeyInit>::new(GenericArray::from_slice(
+        &mac.finalize().into_bytes()[..16],
+    ))
 }
 
 /// The kind of value is part of the input, so a number and an address that
@@ -104,6 +158,46 @@ mod tests {
     fn numbers_and_addresses_of_the_same_text_differ() {
         let phone = PhoneNumber::parse("+14155550123", None).unwrap();
         assert_ne!(hasher().number(&phone), hasher().client("+14155550123"));
+    }
+
+    #[test]
+    fn a_verification_id_names_its_number_to_the_key_holder_alone() {
+        let phone = PhoneNumber::parse("+14155550123", None).unwrap();
+        let first = hasher().verification_id(&phone);
+        let second = hasher().verification_id(&phone);
+        assert_ne!(first, second, "every code has its own id");
+        for id in [&first, &second] {
+            assert_eq!(id.as_str().len(), 32);
+            assert!(!id.as_str().contains("4155550123"));
+            assert_eq!(hasher().number_of(id), Some(phone.clone()));
+        }
+        let other_key = IdentityHasher::new(Keyring::new(
+            "i2",
+            b"another key of at least 32 bytes".to_vec(),
+        ));
+        assert_eq!(other_key.number_of(&first), None);
+        assert_eq!(hasher().number_of(&VerificationId::random()), None);
+        let not_hex = VerificationId::from_stored("zz".repeat(16));
+        assert_eq!(hasher().number_of(&not_hex), None);
+        // The longest numbers (15 digits) fit too.
+        let long = PhoneNumber::parse("+491234567890123", None);
+        if let Ok(long) = long {
+            assert_eq!(
+                hasher().number_of(&hasher().verification_id(&long)),
+                Some(long)
+            );
+        }
+    }
+
+    #[test]
+    fn ids_made_before_a_rotation_still_name_their_number() {
+        let phone = PhoneNumber::parse("+442079460958", None).unwrap();
+        let id = hasher().verification_id(&phone);
+        let after = IdentityHasher::new(
+            Keyring::new("i3", b"the next identity key, 32+ bytes".to_vec())
+                .with_previous_key("i2", b"identity key of at least 32 bytes".to_vec()),
+        );
+        assert_eq!(after.number_of(&id), Some(phone));
     }
 
     #[test]

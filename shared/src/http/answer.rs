@@ -94,7 +94,11 @@ pub fn public_json(document: Value) -> Response<Body> {
         .expect("status and headers are valid")
 }
 
-fn json_response(status: StatusCode, body: &Value, retry_after: Option<u64>) -> Response<Body> {
+pub(super) fn json_response(
+    status: StatusCode,
+    body: &Value,
+    retry_after: Option<u64>,
+) -> Response<Body> {
     let mut builder = Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json; charset=utf-8")

@@ -42,7 +42,7 @@ pub fn match_route(request: &Request, routes: &[Route]) -> Result<Route, bool> {
     };
     let mut path_known = false;
     for route in routes {
-        if route.1 == path {
+        if path_matches(route.1, &path) {
             path_known = true;
             if route.0 == method {
                 return Ok(*route);
@@ -50,6 +50,42 @@ pub fn match_route(request: &Request, routes: &[Route]) -> Result<Route, bool> {
         }
     }
     Err(path_known)
+}
+
+/// Whether `path` is `route`'s: segment by segment, a `{Parameter}`
+/// segment standing for any one non-empty segment, as in API Gateway.
+fn path_matches(route: &str, path: &str) -> bool {
+    let (mut route, mut path) = (route.split('/'), path.split('/'));
+    loop {
+        match (route.next(), path.next()) {
+            (None, None) => return true,
+            (Some(expected), Some(actual)) => {
+                let parameter = expected.starts_with('{') && expected.ends_with('}');
+                if !(expected == actual || parameter && !actual.is_empty()) {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// The `{name}` segment of the request's path under `route`: from the path
+/// parameters API Gateway extracted, else read off the raw path.
+pub fn path_parameter(request: &Request, route: Route, name: &str) -> Option<String> {
+    if let Some(value) = request.path_parameters_ref().and_then(|p| p.first(name)) {
+        return Some(value.to_owned());
+    }
+    let position = route
+        .1
+        .split('/')
+        .position(|s| s == format!("{{{name}}}"))?;
+    request
+        .raw_http_path()
+        .split('/')
+        .nth(position)
+        .filter(|segment| !segment.is_empty())
+        .map(str::to_owned)
 }
 
 /// The caller's IP address as API Gateway saw it, the key of its hourly

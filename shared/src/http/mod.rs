@@ -19,6 +19,7 @@ mod reason;
 mod routes;
 mod send_api;
 mod verify_api;
+pub mod verify_v2;
 
 pub use answer::ApiError;
 pub use gateway::with_decodable_body;

@@ -151,16 +151,8 @@ impl Params {
     /// `locale`: a BCP 47 language tag such as `en` or `pt-BR`.
     pub fn locale(&self) -> Result<Option<&str>, ApiError> {
         let locale = self.optional_str("locale")?;
-        let well_formed = |tag: &str| {
-            (2..=35).contains(&tag.len())
-                && tag.split(['-', '_']).all(|part| {
-                    !part.is_empty()
-                        && part.len() <= 8
-                        && part.bytes().all(|b| b.is_ascii_alphanumeric())
-                })
-        };
         match locale {
-            Some(tag) if !well_formed(tag) => Err(RequestError::InvalidLocale.into()),
+            Some(tag) if !well_formed_locale(tag) => Err(RequestError::InvalidLocale.into()),
             _ => Ok(locale),
         }
     }
@@ -198,4 +190,12 @@ impl Params {
         let code = self.required_str("phoneVerificationCode")?;
         Ok(OneTimeCode::parse(code, length)?)
     }
+}
+
+/// A BCP 47 language tag's shape (`pt-BR`, `zh_Hant`): what a locale may be.
+pub(crate) fn well_formed_locale(tag: &str) -> bool {
+    (2..=35).contains(&tag.len())
+        && tag.split(['-', '_']).all(|part| {
+            !part.is_empty() && part.len() <= 8 && part.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
 }

@@ -1,4 +1,5 @@
-//! Each function's routes (as in template.yaml; a test holds the two to each
+//! Each function's routes (as in template.yaml, with the Verify API's in
+//! `verify_v2`; a test holds the two to each
 //! other) and the one entry point that dispatches a request to its handler.
 
 use std::future::Future;
@@ -11,6 +12,7 @@ use super::answer::respond;
 use super::gateway::{Route, match_route};
 use super::send_api::SendApi;
 use super::verify_api::VerifyApi;
+use super::verify_v2::{CHECK_ROUTE, CREATE_ROUTE, FETCH_ROUTE, UPDATE_ROUTE};
 use crate::ports::{Clock, IdempotencyStore, MessageSender, VerificationStore};
 
 /// `sendVerificationCode`'s routes, as in template.yaml.
@@ -37,9 +39,10 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> HttpFu
     for SendApi<S, M, C>
 {
     async fn handle(&self, request: Request) -> Response<Body> {
-        match match_route(&request, &[SEND_ROUTE, STATUS_ROUTE]) {
+        match match_route(&request, &[SEND_ROUTE, STATUS_ROUTE, CREATE_ROUTE]) {
             Ok(SEND_ROUTE) => self.send_verification_code(request).await,
-            Ok(_) => self.twilio_status(request).await,
+            Ok(STATUS_ROUTE) => self.twilio_status(request).await,
+            Ok(_) => self.verify_v2_create(request).await,
             Err(path_known) => no_route(path_known, "sendVerificationCode"),
         }
     }
@@ -47,9 +50,17 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> HttpFu
 
 impl<S: VerificationStore, C: Clock> HttpFunction for VerifyApi<S, C> {
     async fn handle(&self, request: Request) -> Response<Body> {
-        match match_route(&request, &[VERIFY_ROUTE, JWKS_ROUTE]) {
+        let routes = [
+            VERIFY_ROUTE,
+            JWKS_ROUTE,
+            CHECK_ROUTE,
+            FETCH_ROUTE,
+            UPDATE_ROUTE,
+        ];
+        match match_route(&request, &routes) {
             Ok(VERIFY_ROUTE) => self.verify_phone_number(request).await,
-            Ok(_) => self.jwks(),
+            Ok(JWKS_ROUTE) => self.jwks(),
+            Ok(route) => self.verify_v2(route, request).await,
             Err(path_known) => no_route(path_known, "verifyPhoneNumber"),
         }
     }

@@ -13,6 +13,7 @@ use super::gateway::{client_address, deadline, public_url};
 use super::idempotency::{once, scoped_key};
 use super::params::Params;
 use super::routes::STATUS_ROUTE;
+use super::verify_v2::{self, VerifyService};
 use crate::adapters::twilio::DeliveryReports;
 use crate::metrics;
 use crate::ports::{Clock, IdempotencyStore, MessageSender, VerificationStore};
@@ -25,6 +26,8 @@ pub struct SendApi<S, M, C> {
     application_id: Option<String>,
     /// Accepts Twilio's delivery reports when set.
     delivery_reports: Option<DeliveryReports>,
+    /// Serves Twilio Verify's `verifications.create` when set.
+    verify_api: Option<VerifyService>,
 }
 impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendApi<S, M, C> {
     pub fn new(
@@ -36,7 +39,14 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
             service,
             application_id,
             delivery_reports,
+            verify_api: None,
         }
+    }
+
+    /// The same function, serving the Verify API too when `verify_api` is set.
+    pub fn with_verify_api(mut self, verify_api: Option<VerifyService>) -> Self {
+        self.verify_api = verify_api;
+        self
     }
 
     pub fn service(&self) -> &VerificationService<S, Delivery<M>, C> {
@@ -86,6 +96,17 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
             Ok(json!({ "withdrawn": withdrawn }))
         };
         respond("twilioStatus", started, outcome.await)
+    }
+
+    /// `POST /v2/Services/{ServiceSid}/Verifications` (Twilio Verify).
+    pub async fn verify_v2_create(&self, request: Request) -> Response<Body> {
+        match &self.verify_api {
+            Some(api) => {
+                let callback = self.status_callback(&request);
+                api.create(&self.service, &request, callback).await
+            }
+            None => verify_v2::disabled("verifyV2Create", &request),
+        }
     }
 
     /// `POST /functions/sendVerificationCode` `{"phoneNumber", "channel"?, "locale"?,

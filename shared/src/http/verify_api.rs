@@ -6,8 +6,10 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 use super::answer::{public_json, respond};
+use super::gateway::Route;
 use super::gateway::client_address;
 use super::params::Params;
+use super::verify_v2::{self, CHECK_ROUTE, FETCH_ROUTE, VerifyService};
 use super::{ApiError, Reason};
 use crate::metrics;
 use crate::ports::{Clock, VerificationStore};
@@ -21,6 +23,8 @@ pub struct VerifyApi<S, C> {
     application_id: Option<String>,
     /// Signs a proof of verification on approval when set.
     proof: Option<ProofSigner>,
+    /// Serves Twilio Verify's checks, fetches and updates when set.
+    verify_api: Option<VerifyService>,
 }
 impl<S: VerificationStore, C: Clock> VerifyApi<S, C> {
     pub fn new(
@@ -32,6 +36,27 @@ impl<S: VerificationStore, C: Clock> VerifyApi<S, C> {
             service,
             application_id,
             proof,
+            verify_api: None,
+        }
+    }
+
+    /// The same function, serving the Verify API too when `verify_api` is set.
+    pub fn with_verify_api(mut self, verify_api: Option<VerifyService>) -> Self {
+        self.verify_api = verify_api;
+        self
+    }
+
+    /// The Verify API's routes: `route` is one of `CHECK_ROUTE`,
+    /// `FETCH_ROUTE` and `UPDATE_ROUTE`.
+    pub async fn verify_v2(&self, route: Route, request: Request) -> Response<Body> {
+        let Some(api) = &self.verify_api else {
+            return verify_v2::disabled("verifyV2", &request);
+        };
+        let proof = self.proof.as_ref();
+        match route {
+            CHECK_ROUTE => api.check(&self.service, proof, &request).await,
+            FETCH_ROUTE => api.fetch(&self.service, &request).await,
+            _ => api.update(&self.service, proof, &request).await,
         }
     }
 

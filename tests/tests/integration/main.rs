@@ -22,3 +22,4 @@ mod store_contract;
 mod template_wiring;
 mod twilio;
 mod verification_flow;
+mod verify_v2;

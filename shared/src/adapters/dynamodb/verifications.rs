@@ -18,8 +18,8 @@ use crate::domain::{
     TrafficSnapshot, VerificationId, Window, seconds_until,
 };
 use crate::ports::{
-    Approval, AttemptRefused, CountedAttempt, NewVerification, Requester, StoreError,
-    VerificationStore,
+    Approval, AttemptRefused, CountedAttempt, CurrentVerification, NewVerification, Requester,
+    StoreError, VerificationStatus, VerificationStore,
 };
 
 impl VerificationStore for DynamoDbStore {
@@ -257,6 +257,42 @@ impl VerificationStore for DynamoDbStore {
             }
             Err(_) => Approval::Replaced,
         })
+    }
+
+    async fn current(&self, number: &Pseudonym) -> Result<Option<CurrentVerification>, StoreError> {
+        let started = std::time::Instant::now();
+        let result = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(&number_key(number)))
+            .consistent_read(true)
+            .projection_expression("verification_id, channel, #status, created_at, code_expires_at")
+            .expression_attribute_names("#status", "status")
+            .send()
+            .await;
+        let latency_ms = started.elapsed().as_millis();
+        tracing::info!(operation = "GetItem", latency_ms, "dynamodb call");
+        let Some(item) = result.map_err(unavailable)?.item else {
+            return Ok(None);
+        };
+        let malformed = |what: &str| StoreError::Malformed(format!("number item: {what}"));
+        let status = match get_s(&item, "status")? {
+            PENDING => VerificationStatus::Pending,
+            APPROVED => VerificationStatus::Approved,
+            WITHDRAWN => VerificationStatus::Withdrawn,
+            _ => return Err(malformed("unknown status")),
+        };
+        let channel = get_s(&item, "channel")?
+            .parse()
+            .map_err(|_| malformed("unknown channel"))?;
+        Ok(Some(CurrentVerification {
+            id: VerificationId::from_stored(get_s(&item, "verification_id")?.to_owned()),
+            channel,
+            status,
+            created_at: Timestamp::from_unix_seconds(get_n(&item, "created_at")?),
+            expires_at: Timestamp::from_unix_seconds(get_n(&item, "code_expires_at")?),
+        }))
     }
 
     async fn traffic(

@@ -1,0 +1,434 @@
+//! Twilio Verify v2, served by our functions: the calls an app's backend
+//! makes through Twilio's libraries (`verifications.create`,
+//! `verificationChecks.create`, `verifications(sid).fetch()` and
+//! `.update()`), with Twilio's form bodies, JSON answers and error codes, so
+//! a Verify user switches by changing one URL. The same service, rules,
+//! limits, hashing and channels answer as on the Parse endpoints. Callers
+//! are servers: they authenticate with an API key (HTTP Basic), and their
+//! allowances are keyed on it. A Verify answer has no field for the proof
+//! token, so an approval carries it in the `X-Verification-Token` header.
+
+mod auth;
+mod errors;
+mod resource;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::Instant;
+
+use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::Value;
+
+pub use auth::{ApiKeys, MIN_SECRET_LENGTH};
+use errors::Failure;
+use resource::View;
+
+use super::answer::json_response;
+use super::gateway::{Route, deadline, path_parameter, public_url};
+use super::params::{MAX_BODY_BYTES, RequestError, well_formed_locale};
+use crate::domain::{Channel, OneTimeCode, PhoneNumber, VerificationId};
+use crate::metrics;
+use crate::ports::{Approval, Clock, MessageSender, VerificationStatus, VerificationStore};
+use crate::proof::ProofSigner;
+use crate::service::{CheckError, Delivery, Found, SendRequest, VerificationService};
+
+/// The send function's Verify route.
+pub const CREATE_ROUTE: Route = ("POST", "/v2/Services/{ServiceSid}/Verifications");
+/// The verify function's Verify routes.
+pub const CHECK_ROUTE: Route = ("POST", "/v2/Services/{ServiceSid}/VerificationCheck");
+pub const FETCH_ROUTE: Route = ("GET", "/v2/Services/{ServiceSid}/Verifications/{Sid}");
+pub const UPDATE_ROUTE: Route = ("POST", "/v2/Services/{ServiceSid}/Verifications/{Sid}");
+
+/// The header an approval's proof token travels in.
+pub const TOKEN_HEADER: &str = "x-verification-token";
+
+/// The one Verify service a stack serves (`VERIFY_SERVICE_SID`: its app
+/// name, code length and channels are the stack's), and the API keys that
+/// may call it.
+#[derive(Debug, Clone)]
+pub struct VerifyService {
+    pub sid: String,
+    pub keys: ApiKeys,
+}
+
+/// An authenticated call to our service.
+struct Call<'a> {
+    request: &'a Request,
+    service_sid: &'a str,
+    /// Whose allowances the call counts against: the API key, and the end
+    /// user's address when the backend passes it (`DeviceIp`).
+    client: String,
+    form: HashMap<String, String>,
+}
+
+impl Call<'_> {
+    fn optional(&self, name: &str) -> Option<&str> {
+        self.form.get(name).map(String::as_str)
+    }
+
+    fn required(&self, name: &'static str) -> Result<&str, Failure> {
+        self.optional(name)
+            .filter(|value| !value.is_empty())
+            .ok_or(Failure::InvalidParameter(name))
+    }
+
+    /// `To`, which Twilio wants in E.164.
+    fn to(&self, value: &str) -> Result<PhoneNumber, Failure> {
+        PhoneNumber::parse(value, None).map_err(|_| Failure::InvalidParameter("To"))
+    }
+
+    /// The verification the path's `Sid` names, while it is current.
+    async fn found<S: VerificationStore, D, C: Clock>(
+        &self,
+        service: &VerificationService<S, D, C>,
+        sid: Option<String>,
+    ) -> Result<Found, Failure> {
+        let id = sid
+            .as_deref()
+            .and_then(|sid| sid.strip_prefix("VE"))
+            .filter(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or(Failure::NotFound)?;
+        let id = VerificationId::from_stored(id.to_ascii_lowercase());
+        service.find(&id).await?.ok_or(Failure::NotFound)
+    }
+
+    fn view<'a>(&'a self, found: &'a Found, status: &'static str) -> View<'a> {
+        let verification = &found.verification;
+        View {
+            service_sid: self.service_sid,
+            id: Some(&verification.id),
+            to: &found.phone,
+            channel: Some(verification.channel),
+            status,
+            created_at: verification.created_at,
+            updated_at: verification.created_at,
+            url: self.url(&verification.id),
+        }
+    }
+
+    fn url(&self, id: &VerificationId) -> Option<String> {
+        let path = format!(
+            "/v2/Services/{}/Verifications/{}",
+            self.service_sid,
+            resource::sid(id)
+        );
+        public_url(self.request, &path)
+    }
+}
+
+/// A successful answer: its status, the resource, and a proof token.
+struct Answer {
+    status: StatusCode,
+    resource: Value,
+    token: Option<String>,
+}
+
+impl Answer {
+    fn ok(resource: Value) -> Self {
+        Self {
+            status: StatusCode::OK,
+            resource,
+            token: None,
+        }
+    }
+}
+
+/// Twilio's word for where a verification stands.
+fn status_of(found: &Found) -> &'static str {
+    match found.verification.status {
+        VerificationStatus::Pending => "pending",
+        VerificationStatus::Approved => "approved",
+        VerificationStatus::Withdrawn => "canceled",
+    }
+}
+
+impl VerifyService {
+    /// `POST /v2/Services/{ServiceSid}/Verifications`: `To`, `Channel`,
+    /// `Locale`, `DeviceIp`. Sends a code, as `sendVerificationCode` does.
+    pub async fn create<S: VerificationStore, M: MessageSender, C: Clock>(
+        &self,
+        service: &VerificationService<S, Delivery<M>, C>,
+        request: &Request,
+        status_callback: Option<String>,
+    ) -> Response<Body> {
+        self.serve("verifyV2Create", request, CREATE_ROUTE, async |call| {
+            let phone = call.to(call.required("To")?)?;
+            let channel: Channel = call
+                .required("Channel")?
+                .parse()
+                .map_err(|_| Failure::InvalidParameter("Channel"))?;
+            let locale = match call.optional("Locale") {
+                Some(tag) if !well_formed_locale(tag) => {
+                    return Err(Failure::InvalidParameter("Locale"));
+                }
+                tag => tag.map(str::to_owned),
+            };
+            let sent = service
+                .send_code(SendRequest {
+                    phone,
+                    channel,
+                    client: call.client.clone(),
+                    locale,
+                    status_callback,
+                    deadline: deadline(request),
+                })
+                .await?;
+            metrics::count(
+                "CodesSent",
+                &[
+                    ("Country", sent.phone.region_code()),
+                    ("Channel", sent.channel.as_str()),
+                ],
+            );
+            let view = View {
+                service_sid: call.service_sid,
+                id: Some(&sent.id),
+                to: &sent.phone,
+                channel: Some(sent.channel),
+                status: "pending",
+                created_at: sent.sent_at,
+                updated_at: sent.sent_at,
+                url: call.url(&sent.id),
+            };
+            Ok(Answer {
+                status: StatusCode::CREATED,
+                ..Answer::ok(view.verification())
+            })
+        })
+        .await
+    }
+
+    /// `POST /v2/Services/{ServiceSid}/VerificationCheck`: `Code`, and `To`
+    /// or `VerificationSid`. A wrong code is `pending` (with an attempt
+    /// used), the right one `approved`; a verification no longer pending is
+    /// not found, as on Twilio.
+    pub async fn check<S: VerificationStore, D, C: Clock>(
+        &self,
+        service: &VerificationService<S, D, C>,
+        proof: Option<&ProofSigner>,
+        request: &Request,
+    ) -> Response<Body> {
+        self.serve("verifyV2Check", request, CHECK_ROUTE, async |call| {
+            let code = call.required("Code")?;
+            let phone = match (call.optional("To"), call.optional("VerificationSid")) {
+                (to, Some(sid)) => {
+                    let found = call.found(service, Some(sid.to_owned())).await?;
+                    if to.is_some_and(|to| call.to(to).ok().as_ref() != Some(&found.phone)) {
+                        return Err(Failure::InvalidParameter("To"));
+                    }
+                    found.phone
+                }
+                (Some(to), None) => call.to(to)?,
+                (None, None) => return Err(Failure::InvalidParameter("To")),
+            };
+            let code = OneTimeCode::parse(code, service.policy().code_length)
+                .map_err(|_| Failure::InvalidParameter("Code"))?;
+            let (status, token) = match service.check_code(phone.clone(), &code, &call.client).await
+            {
+                Ok(approved) => {
+                    metrics::count("Approvals", &[("Country", approved.phone.region_code())]);
+                    let token =
+                        proof.map(|signer| signer.sign(&approved.phone, approved.verified_at));
+                    ("approved", token)
+                }
+                Err(CheckError::IncorrectCode { .. }) => ("pending", None),
+                Err(
+                    CheckError::NoPendingVerification
+                    | CheckError::AlreadyUsed
+                    | CheckError::Replaced,
+                ) => return Err(Failure::NotFound),
+                Err(other) => return Err(other.into()),
+            };
+            let now = service.now();
+            let found = service.current(&phone).await?;
+            let view = match &found {
+                Some(found) => View {
+                    status,
+                    updated_at: now,
+                    ..call.view(found, status)
+                },
+                // A test number's: storage never holds it.
+                None => View {
+                    service_sid: call.service_sid,
+                    id: None,
+                    to: &phone,
+                    channel: None,
+                    status,
+                    created_at: now,
+                    updated_at: now,
+                    url: None,
+                },
+            };
+            Ok(Answer {
+                token,
+                ..Answer::ok(view.check())
+            })
+        })
+        .await
+    }
+
+    /// `GET /v2/Services/{ServiceSid}/Verifications/{Sid}`.
+    pub async fn fetch<S: VerificationStore, D, C: Clock>(
+        &self,
+        service: &VerificationService<S, D, C>,
+        request: &Request,
+    ) -> Response<Body> {
+        self.serve("verifyV2Fetch", request, FETCH_ROUTE, async |call| {
+            let sid = path_parameter(request, FETCH_ROUTE, "Sid");
+            let found = call.found(service, sid).await?;
+            Ok(Answer::ok(
+                call.view(&found, status_of(&found)).verification(),
+            ))
+        })
+        .await
+    }
+
+    /// `POST /v2/Services/{ServiceSid}/Verifications/{Sid}` with `Status`:
+    /// `canceled` withdraws the code (a new one may be sent at once),
+    /// `approved` approves without a code (the backend vouches for the
+    /// user). Only a pending verification changes.
+    pub async fn update<S: VerificationStore, D, C: Clock>(
+        &self,
+        service: &VerificationService<S, D, C>,
+        proof: Option<&ProofSigner>,
+        request: &Request,
+    ) -> Response<Body> {
+        self.serve("verifyV2Update", request, UPDATE_ROUTE, async |call| {
+            let status = call.required("Status")?;
+            if !["canceled", "approved"].contains(&status) {
+                return Err(Failure::InvalidParameter("Status"));
+            }
+            let sid = path_parameter(request, UPDATE_ROUTE, "Sid");
+            let found = call.found(service, sid).await?;
+            if found.verification.status != VerificationStatus::Pending {
+                return Err(Failure::NotFound);
+            }
+            let now = service.now();
+            let (status, token) = if status == "canceled" {
+                if !service.cancel(&found).await? {
+                    return Err(Failure::NotFound);
+                }
+                ("canceled", None)
+            } else {
+                if service.approve(&found).await? != Approval::Approved {
+                    return Err(Failure::NotFound);
+                }
+                metrics::count("Approvals", &[("Country", found.phone.region_code())]);
+                let token = proof.map(|signer| signer.sign(&found.phone, now));
+                ("approved", token)
+            };
+            let view = View {
+                updated_at: now,
+                ..call.view(&found, status)
+            };
+            Ok(Answer {
+                token,
+                ..Answer::ok(view.verification())
+            })
+        })
+        .await
+    }
+
+    /// Authenticates the call, checks the service and reads the form, then
+    /// answers with `work`'s outcome.
+    async fn serve(
+        &self,
+        function: &str,
+        request: &Request,
+        route: Route,
+        work: impl AsyncFnOnce(&Call<'_>) -> Result<Answer, Failure>,
+    ) -> Response<Body> {
+        let started = Instant::now();
+        let outcome = async {
+            let key = self
+                .keys
+                .authenticate(request)
+                .ok_or(Failure::Unauthenticated)?;
+            if path_parameter(request, route, "ServiceSid").as_deref() != Some(&self.sid) {
+                return Err(Failure::NotFound);
+            }
+            let form = read_form(request)?;
+            let client = match form.get("DeviceIp").map(|ip| ip.parse::<IpAddr>()) {
+                Some(Ok(ip)) => format!("api-key:{key} device:{ip}"),
+                Some(Err(_)) => return Err(Failure::InvalidParameter("DeviceIp")),
+                None => format!("api-key:{key}"),
+            };
+            let call = Call {
+                request,
+                service_sid: &self.sid,
+                client,
+                form,
+            };
+            work(&call).await
+        };
+        respond(function, started, request.raw_http_path(), outcome.await)
+    }
+}
+
+/// The answer on a Verify route of a stack without the Verify API.
+pub fn disabled(function: &str, request: &Request) -> Response<Body> {
+    respond(
+        function,
+        Instant::now(),
+        request.raw_http_path(),
+        Err(Failure::NotFound),
+    )
+}
+
+/// The form-encoded parameters (Twilio's libraries send no other body).
+fn read_form(request: &Request) -> Result<HashMap<String, String>, Failure> {
+    let body: &[u8] = request.body().as_ref();
+    if body.len() > MAX_BODY_BYTES {
+        return Err(RequestError::BodyTooLarge.into());
+    }
+    let mut form = HashMap::new();
+    for (name, value) in form_urlencoded::parse(body) {
+        form.entry(name.into_owned()).or_insert(value.into_owned());
+    }
+    Ok(form)
+}
+
+/// Logs one line (no number, code or key) and builds the Twilio answer.
+fn respond(
+    function: &str,
+    started: Instant,
+    resource: &str,
+    outcome: Result<Answer, Failure>,
+) -> Response<Body> {
+    let latency_us = started.elapsed().as_micros();
+    match outcome {
+        Ok(answer) => {
+            let status = answer.status.as_u16();
+            tracing::info!(
+                function,
+                status,
+                outcome = "ok",
+                latency_us,
+                "request answered"
+            );
+            let mut response = json_response(answer.status, &answer.resource, None);
+            if let Some(token) = answer.token.and_then(|t| HeaderValue::from_str(&t).ok()) {
+                response.headers_mut().insert(TOKEN_HEADER, token);
+            }
+            response
+        }
+        Err(failure) => {
+            let error = failure.twilio(resource);
+            metrics::count(
+                "Refusals",
+                &[("Reason", error.reason), ("Function", function)],
+            );
+            tracing::info!(
+                function,
+                status = error.status.as_u16(),
+                outcome = "refused",
+                reason = error.reason,
+                code = error.code,
+                latency_us,
+                "request answered"
+            );
+            json_response(error.status, &error.body(), error.retry_after_seconds)
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! The Verification and VerificationCheck resources as Twilio's spec
+//! (`twilio_verify_v2.json`) shapes them.
+
+use serde_json::{Value, json};
+
+use crate::domain::{Channel, PhoneNumber, Timestamp, VerificationId};
+
+/// What a Verify answer says about one verification.
+pub(super) struct View<'a> {
+    pub service_sid: &'a str,
+    /// `None` for a test number's verification, which storage never holds.
+    pub id: Option<&'a VerificationId>,
+    pub to: &'a PhoneNumber,
+    pub channel: Option<Channel>,
+    /// `pending`, `approved`, `canceled` (Twilio's words).
+    pub status: &'static str,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// The resource's public URL, when API Gateway says where it is.
+    pub url: Option<String>,
+}
+
+/// `VE` + the id's 32 hex digits.
+pub(super) fn sid(id: &VerificationId) -> String {
+    format!("VE{}", id.as_str())
+}
+
+impl View<'_> {
+    fn common(&self) -> Value {
+        json!({
+            "sid": self.id.map(sid),
+            "service_sid": self.service_sid,
+            // No Twilio account is involved.
+            "account_sid": null,
+            "to": self.to.as_e164(),
+            "channel": self.channel.map(Channel::as_str),
+            "status": self.status,
+            "valid": self.status == "approved",
+            "amount": null,
+            "payee": null,
+            "date_created": self.created_at.to_string(),
+            "date_updated": self.updated_at.to_string(),
+        })
+    }
+
+    /// A Verification resource.
+    pub fn verification(&self) -> Value {
+        let mut resource = self.common();
+        resource["lookup"] = json!({});
+        resource["send_code_attempts"] = json!([{
+            "time": self.created_at.to_string(),
+            "channel": self.channel.map(Channel::as_str),
+            "attempt_sid": self.id.map(|id| format!("VL{}", id.as_str())),
+        }]);
+        resource["sna"] = Value::Null;
+        resource["url"] = self.url.clone().into();
+        resource
+    }
+
+    /// A VerificationCheck resource.
+    pub fn check(&self) -> Value {
+        let mut resource = self.common();
+        resource["sna_attempts_error_codes"] = json!([]);
+        resource
+    }
+}
