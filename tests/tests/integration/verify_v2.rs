@@ -175,13 +175,26 @@ async fn bad_or_missing_credentials_get_twilios_401_and_change_nothing() {
 
 /// A request (method, path, form) and the Twilio error (status, code,
 /// message) it must get.
-type Case<'a> = (&'a str, String, Vec<(&'a str, &'a str)>, (u16, u64), &'a str);
+type Case<'a> = (
+    &'a str,
+    String,
+    Vec<(&'a str, &'a str)>,
+    (u16, u64),
+    &'a str,
+);
 
 #[tokio::test]
 async fn refusals_carry_twilios_codes() {
     let stack = Stack::with_env(&[("ALLOWED_COUNTRIES", "US,CA")]).await;
     let phone = unique_phone();
-    let cases: [Case; 6] = [
+    let cases: [Case; 7] = [
+        (
+            "POST",
+            verifications(),
+            vec![("To", &phone), ("Channel", "sms"), ("CustomCode", "123456")],
+            (400, 60200),
+            "Invalid parameter: CustomCode",
+        ),
         (
             "POST",
             verifications(),

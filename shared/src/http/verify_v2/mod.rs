@@ -154,6 +154,13 @@ impl VerifyService {
     ) -> Response<Body> {
         self.serve("verifyV2Create", request, CREATE_ROUTE, async |call| {
             let phone = call.to(call.required("To")?)?;
+            // Codes come from our CSPRNG only.
+            if call
+                .optional("CustomCode")
+                .is_some_and(|code| !code.is_empty())
+            {
+                return Err(Failure::InvalidParameter("CustomCode"));
+            }
             let channel: Channel = call
                 .required("Channel")?
                 .parse()
