@@ -7,8 +7,9 @@ use phone_verification::domain::{
     Limit, LimitReached, Limits, Pseudonym, Restriction, Scope, Timestamp, Traffic,
 };
 use phone_verification::ports::{
-    Approval, AttemptRefused, Claim, IDEMPOTENCY_ANSWER_SECONDS, IDEMPOTENCY_LEASE_SECONDS,
-    IdempotencyStore, NewVerification, Requester, VerificationStore,
+    Approval, AttemptRefused, Claim, CurrentVerification, IDEMPOTENCY_ANSWER_SECONDS,
+    IDEMPOTENCY_LEASE_SECONDS, IdempotencyStore, NewVerification, Requester, VerificationStatus,
+    VerificationStore,
 };
 
 trait Store: VerificationStore + IdempotencyStore {}
@@ -263,6 +264,40 @@ async fn a_sharded_budget_still_counts_every_send_and_approval(store: impl Store
     assert_eq!((traffic.prefix, traffic.country), (expected, expected));
 }
 
+/// What the Verify API shows of a number's current verification, through
+/// its approval and through a withdrawal.
+async fn the_current_verification_is_read_back_as_it_stands(store: impl Store) {
+    let expected = |new: &NewVerification, status| CurrentVerification {
+        id: new.id.clone(),
+        channel: new.channel,
+        status,
+        created_at: new.created_at,
+        expires_at: new.expires_at,
+    };
+    let phone = new_phone();
+    assert_eq!(store.current(&phone).await.unwrap(), None);
+    let new = code_for(&phone, T0);
+    send(&store, &new).await.unwrap();
+    assert_eq!(
+        store.current(&phone).await.unwrap(),
+        Some(expected(&new, VerificationStatus::Pending))
+    );
+    store.approve(&phone, &new.id, T0).await.unwrap();
+    assert_eq!(
+        store.current(&phone).await.unwrap(),
+        Some(expected(&new, VerificationStatus::Approved))
+    );
+
+    let phone = new_phone();
+    let new = code_for(&phone, T0);
+    send(&store, &new).await.unwrap();
+    assert!(store.withdraw(&phone, &new.id, T0).await.unwrap());
+    assert_eq!(
+        store.current(&phone).await.unwrap(),
+        Some(expected(&new, VerificationStatus::Withdrawn))
+    );
+}
+
 macro_rules! contract {
     ($($case:ident),+ $(,)?) => {
         mod in_memory {
@@ -290,4 +325,5 @@ contract!(
     an_idempotency_key_is_leased_then_replayed_for_a_day,
     traffic_counts_sends_and_approvals_and_keeps_restrictions,
     a_sharded_budget_still_counts_every_send_and_approval,
+    the_current_verification_is_read_back_as_it_stands,
 );
