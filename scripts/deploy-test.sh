@@ -5,7 +5,8 @@
 # AWS account. Twice: with the emulator's IAM enforcement off, then on.
 #   1. secrets into Parameter Store;  2. sam deploy;  3. assert what was created;
 #   4. the Parse JS SDK flow, jose, a signed delivery report and a CORS
-#      preflight through the deployed API;  5. sam deploy of a changed
+#      preflight through the deployed API, and the Verify v2 flow of Twilio's
+#      npm and Python libraries (scripts/twilio-verify-flow.mjs, twilio_verify_flow.py);  5. sam deploy of a changed
 #      parameter;  6. sam delete.
 # Builds the host-arch (x86_64) bootstraps once: the emulator runs them on
 # this machine, so the test deploys template.yaml with its one `Architectures`
@@ -26,6 +27,13 @@ STACK=phone-verification-ci
 SETTINGS="MAX_REQUESTS_PER_CLIENT_PER_HOUR=1000 ENABLE_TEST_PHONE_NUMBERS=true TEST_PHONE_NUMBERS=+14155550199=123456 TEST_PHONE_NUMBERS_VALID_UNTIL=$(date -u -d '+30 days' +%F)"
 SECRETS_PATH=/phone-verification/ci
 AUTH_TOKEN="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+# The Twilio Verify v2 compatible API: this run's service (template parameter
+# VerifyServiceSid) and API key (Parameter Store, verify-api-keys: SK...:secret);
+# deploy_check.py and scripts/twilio-verify-flow.mjs read them from here.
+VERIFY_SERVICE_SID="VA$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+VERIFY_API_KEY_SID="SK$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+VERIFY_API_KEY_SECRET="$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
+export VERIFY_SERVICE_SID VERIFY_API_KEY_SID VERIFY_API_KEY_SECRET
 BUILD_DIR=.aws-sam/build-x86_64
 HOST_TEMPLATE=.aws-sam/template-x86_64.yaml
 export SETTINGS
@@ -50,7 +58,7 @@ deploy() { # deploy APP_NAME: README's `sam deploy`, with this test's answers
     TwilioAccountSid=ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa TwilioSender=+15005550006 \
     "TwilioApiBase=http://127.0.0.1:$STANDIN_PORT" "SecretsPath=$SECRETS_PATH" \
     "AppName=\"$1\"" CorsAllowOrigin=https://app.example.com \
-    "Settings=\"$SETTINGS\"" >"$LOGS/sam-deploy.log" 2>&1 ||
+    "Settings=\"$SETTINGS\"" "VerifyServiceSid=$VERIFY_SERVICE_SID" >"$LOGS/sam-deploy.log" 2>&1 ||
     { tail -30 "$LOGS/sam-deploy.log" >&2; return 1; }
 }
 
@@ -65,7 +73,7 @@ for auth in false true; do
   wait_http "$EMULATOR_URL/_ministack/health" 60
   step=$SECONDS
   "$MINISTACK_VENV/bin/aws" --endpoint-url "$EMULATOR_URL" s3 mb s3://deploy-artifacts >/dev/null
-  check secrets "$SECRETS_PATH" "$AUTH_TOKEN"
+  check secrets "$SECRETS_PATH" "$AUTH_TOKEN" "$VERIFY_API_KEY_SID:$VERIFY_API_KEY_SECRET"
   deploy "Deploy Test"
   log "sam deploy: $((SECONDS - step)) s"
   api_url="$(check api-url "$STACK")"
@@ -81,6 +89,9 @@ for auth in false true; do
   check created "$STACK" "$SECRETS_PATH"
   log "API: $api_url"
   TWILIO_AUTH_TOKEN="$AUTH_TOKEN" node "$SCRIPTS/e2e-parse-sdk.mjs" "$api_url" "http://127.0.0.1:$STANDIN_PORT"
+  node "$SCRIPTS/twilio-verify-flow.mjs" "$api_url" --standin "http://127.0.0.1:$STANDIN_PORT"
+  "$TWILIO_PYTHON_VENV/bin/python" "$SCRIPTS/twilio_verify_flow.py" "$api_url" \
+    --standin "http://127.0.0.1:$STANDIN_PORT"
   "$SCRIPTS/smoke.sh" "$api_url"
 
   step=$SECONDS

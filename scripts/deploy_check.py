@@ -4,7 +4,8 @@
 Runs against the AWS emulator (ministack) with boto3; each step is one
 command of scripts/deploy-test.sh:
 
-    deploy_check.py secrets PATH AUTH_TOKEN   put the secrets, as README's Deploy says
+    deploy_check.py secrets PATH AUTH_TOKEN [VERIFY_API_KEYS]
+                                              put the secrets, as README's Deploy says
     deploy_check.py api-url STACK             the emulator's invoke URL of the HTTP API
     deploy_check.py emulator-fixes STACK      work around the emulator's two defects
     deploy_check.py created STACK PATH        table, routes, each function's env and IAM,
@@ -30,20 +31,29 @@ ENDPOINT = os.environ.get("EMULATOR_URL", "http://127.0.0.1:4566")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 IDENTITY_SECRETS = ["identity-hmac-key", "identity-hmac-previous-keys"]
+# The Twilio Verify v2 compatible API's keys (SK...:secret[,...]): each
+# function serves some of its operations, so each checks the keys.
+VERIFY_API_SECRETS = ["verify-api-keys"]
 SEND_SECRETS = ["twilio-auth-token", "twilio-api-key-sid", "twilio-api-key-secret",
-                "code-hmac-key", "code-hmac-previous-keys", *IDENTITY_SECRETS]
+                "code-hmac-key", "code-hmac-previous-keys", *IDENTITY_SECRETS,
+                *VERIFY_API_SECRETS]
 VERIFY_SECRETS = ["code-hmac-key", "code-hmac-previous-keys", *IDENTITY_SECRETS,
-                  "proof-signing-key"]
+                  "proof-signing-key", *VERIFY_API_SECRETS]
 ROUTES = {
     "POST /functions/sendVerificationCode": "SendVerificationCodeFunction",
     "POST /twilio/status": "SendVerificationCodeFunction",
     "POST /functions/verifyPhoneNumber": "VerifyPhoneNumberFunction",
     "GET /.well-known/jwks.json": "VerifyPhoneNumberFunction",
+    # The Twilio Verify v2 compatible API.
+    "POST /v2/Services/{ServiceSid}/Verifications": "SendVerificationCodeFunction",
+    "POST /v2/Services/{ServiceSid}/VerificationCheck": "VerifyPhoneNumberFunction",
+    "GET /v2/Services/{ServiceSid}/Verifications/{Sid}": "VerifyPhoneNumberFunction",
+    "POST /v2/Services/{ServiceSid}/Verifications/{Sid}": "VerifyPhoneNumberFunction",
 }
 # Every variable holding a secret value: none may be in a function's environment.
 SECRET_VARIABLES = {"TWILIO_AUTH_TOKEN", "TWILIO_API_KEY_SECRET", "CODE_HMAC_KEY",
                     "CODE_HMAC_PREVIOUS_KEYS", "IDENTITY_HMAC_KEY",
-                    "IDENTITY_HMAC_PREVIOUS_KEYS", "PROOF_SIGNING_KEY"}
+                    "IDENTITY_HMAC_PREVIOUS_KEYS", "PROOF_SIGNING_KEY", "VERIFY_API_KEYS"}
 
 
 def client(name):
@@ -72,7 +82,7 @@ def template():
         return yaml.load(file, Loader=loader)
 
 
-def put_secrets(path, auth_token):
+def put_secrets(path, auth_token, verify_api_keys=None):
     ssm = client("ssm")
     values = {
         "code-hmac-key": secrets.token_hex(32),
@@ -80,6 +90,8 @@ def put_secrets(path, auth_token):
         "twilio-auth-token": auth_token,
         "proof-signing-key": base64.b64encode(secrets.token_bytes(32)).decode(),
     }
+    if verify_api_keys is not None:  # SK...:secret[,SK...:secret]
+        values["verify-api-keys"] = verify_api_keys
     for name, value in values.items():
         ssm.put_parameter(Name=f"{path}/{name}", Value=value, Type="SecureString", Overwrite=True)
     print(f"    {len(values)} SecureString parameters under {path}")
@@ -167,6 +179,8 @@ def created(stack, path):
         allowed = {"dynamodb:UpdateItem", "dynamodb:DescribeTable", "ssm:GetParameters"}
         if function == "SendVerificationCodeFunction":
             allowed.add("dynamodb:BatchGetItem")  # fraud protection's traffic snapshot
+        else:
+            allowed.add("dynamodb:GetItem")  # Twilio Verify's fetch of a verification
         check(actions <= allowed,
               f"{function}: IAM allows only {sorted(allowed)} ({sorted(actions)})")
         for statement in statements:
@@ -182,6 +196,9 @@ def created(stack, path):
             check(env["TWILIO_SENDER"] == "+15005550006", "send: the Twilio sender")
             check(env["APP_NAME"] == "Deploy Test", "send: the app name, spaces kept")
         check(env["SETTINGS"] == os.environ["SETTINGS"], f"{function}: the Settings string, whole")
+        if "VERIFY_SERVICE_SID" in os.environ:
+            check(env.get("VERIFY_SERVICE_SID") == os.environ["VERIFY_SERVICE_SID"],
+                  f"{function}: the Verify service SID (VerifyServiceSid)")
 
     dashboard(ids)
 

@@ -59,6 +59,7 @@ trap 'exit 143' TERM
 MINISTACK_VENV="$TOOLS/ministack-venv"
 CHECKOV_VENV="$TOOLS/checkov-venv"
 SCHEMATHESIS_VENV="$TOOLS/schemathesis-venv"
+TWILIO_PYTHON_VENV="$TOOLS/twilio-python-venv"
 
 apt_install() { # apt_install PACKAGE...
   log "apt-get install $*"
@@ -109,8 +110,10 @@ ensure_tools() {
   # pin; checkov, the template's security scanner.
   pip_venv "$MINISTACK_VENV" "ministack==1.5.33 aws-sam-translator==1.115.0 botocore==1.43.106 boto3==1.43.106 awscli==1.46.3"
   pip_venv "$CHECKOV_VENV" "checkov==3.3.30"
-  # schemathesis tests the local stack against openapi.yaml.
+  # schemathesis tests the local stack against openapi.yaml and Twilio's
+  # Verify spec; Twilio's Python library drives the Verify API unchanged.
   pip_venv "$SCHEMATHESIS_VENV" "schemathesis==4.32.5"
+  pip_venv "$TWILIO_PYTHON_VENV" "twilio==9.13.0"
   # The arm64 bootstraps that ship run here under qemu-user.
   if ! command -v qemu-aarch64-static >/dev/null 2>&1 ||
     [[ ! -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]]; then
@@ -158,6 +161,12 @@ create_table() { # create_table NAME: template.yaml's table (after start_dynamod
 # --- the functions, as a client sees them ---------------------------------
 # The stand-in's auth token: it signs delivery reports with it, as Twilio does.
 export LOCAL_TWILIO_AUTH_TOKEN=local-dev-token
+# The Twilio Verify v2 compatible API's one service and API key (HTTP Basic:
+# the key's SID and its secret) on the local stacks; scripts/twilio-verify-flow.mjs
+# and test.sh's schemathesis run of Twilio's Verify spec use them.
+export LOCAL_VERIFY_SERVICE_SID=VA0123456789abcdef0123456789abcdef
+export LOCAL_VERIFY_API_KEY_SID=SK0123456789abcdef0123456789abcdef
+export LOCAL_VERIFY_API_KEY_SECRET=local-verify-secret-0123456789abcdef
 
 # start_functions STANDIN_PORT GATEWAY_PORT TABLE (after start_dynamodb_local):
 # the Twilio stand-in, and both functions behind one local API Gateway.
@@ -192,6 +201,8 @@ start_api() {
   IDENTITY_HMAC_KEY="$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" \
   PROOF_SIGNING_KEY="$(head -c 32 /dev/urandom | base64)" \
   APP_NAME="Local Dev" \
+  VERIFY_SERVICE_SID="$LOCAL_VERIFY_SERVICE_SID" \
+  VERIFY_API_KEYS="$LOCAL_VERIFY_API_KEY_SID:$LOCAL_VERIFY_API_KEY_SECRET" \
   STATUS_CALLBACK_URL="http://127.0.0.1:$port/twilio/status" \
   RUST_LOG="${RUST_LOG:-info}" \
     start_bg "${API_LOG:--}" node "$SCRIPTS/local-lambda.mjs" "$port" \

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // The deployed stack's shape on one machine: API Gateway's HTTP API in front
 // of both functions, with the routes and CORS read from template.yaml at
-// start (scripts/template.mjs), so there is no copy here. Each function is a
+// start (scripts/template.mjs), so there is no copy here; route keys with
+// `{Param}` segments match as API Gateway's do, the event carrying the
+// template's route key and the `pathParameters`. Each function is a
 // pool of bootstrap processes speaking the Lambda Runtime API, one invocation
 // per process at a time; when all are busy a new one starts (a cold start),
 // up to MAX_CONCURRENCY per function, as Lambda scales its environments.
@@ -18,7 +20,7 @@ import { isUtf8 } from 'node:buffer';
 import { statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { runtimeApi } from './bench-runtime.mjs';
-import { httpApi, readTemplate } from './template.mjs';
+import { httpApi, readTemplate, routeMatcher } from './template.mjs';
 
 const [port, sendBootstrap, verifyBootstrap] = process.argv.slice(2);
 const maxConcurrency = Number(process.env.MAX_CONCURRENCY || 8);
@@ -154,11 +156,13 @@ const routes = Object.fromEntries(Object.entries(api.routes).map(([key, id]) => 
   if (!pools[id]) throw new Error(`template.yaml routes ${key} to ${id}, which has no bootstrap here`);
   return [key, pools[id]];
 }));
+// Route keys with `{Param}` segments match as API Gateway's do (template.mjs).
+const matchRoute = routeMatcher(routes);
 
 const textTypes = /^(text\/|application\/(json|x-www-form-urlencoded|xml)|[^;]*\+json)/i;
 
 /** The payload-v2 event API Gateway's HTTP API makes of a request. */
-function httpApiEvent(req, url, routeKey, body) {
+function httpApiEvent(req, url, routeKey, pathParameters, body) {
   const headers = {};
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const name = req.rawHeaders[i].toLowerCase();
@@ -181,6 +185,7 @@ function httpApiEvent(req, url, routeKey, body) {
     ...(cookies && { cookies }),
     headers,
     ...(url.search && { queryStringParameters: query }),
+    ...(pathParameters && { pathParameters }),
     requestContext: {
       accountId: '123456789012',
       apiId: 'local',
@@ -220,9 +225,11 @@ const server = createServer((req, res) => {
   const url = new URL(req.url, 'http://gateway');
   // API Gateway answers OPTIONS itself (no route of the template has it).
   if (req.method === 'OPTIONS') return answer(req, res, 204, {}, '');
-  const routeKey = `${req.method} ${url.pathname}`;
-  const pool = Object.hasOwn(routes, routeKey) ? routes[routeKey] : null;
-  if (!pool) return answer(req, res, 404, { 'content-type': 'application/json' }, '{"message":"Not Found"}');
+  // The template's route key (`POST /v2/Services/{ServiceSid}/Verifications`)
+  // and the path parameters it captured, as API Gateway puts them in the event.
+  const route = matchRoute(req.method, url.pathname);
+  if (!route) return answer(req, res, 404, { 'content-type': 'application/json' }, '{"message":"Not Found"}');
+  const { routeKey, target: pool, pathParameters } = route;
   const chunks = [];
   let size = 0;
   req.on('data', (chunk) => { size += chunk.length; if (size <= 10 * 1024 * 1024) chunks.push(chunk); });
@@ -230,7 +237,7 @@ const server = createServer((req, res) => {
     if (size > 10 * 1024 * 1024) { // API Gateway's payload limit
       return answer(req, res, 413, { 'content-type': 'application/json' }, '{"message":"Request Entity Too Large"}');
     }
-    fromLambda(req, res, await pool.invoke(httpApiEvent(req, url, routeKey, Buffer.concat(chunks))));
+    fromLambda(req, res, await pool.invoke(httpApiEvent(req, url, routeKey, pathParameters, Buffer.concat(chunks))));
   });
 });
 

@@ -1,6 +1,7 @@
 // template.yaml, the one definition of the stack, read for the local tools:
-// the HTTP API's routes and CORS (scripts/local-lambda.mjs) and the table
-// (scripts/dynamodb-local.mjs), so none of them keeps a copy that can drift.
+// the HTTP API's routes (and how a request matches them) and CORS
+// (scripts/local-lambda.mjs) and the table (scripts/dynamodb-local.mjs), so
+// none of them keeps a copy that can drift.
 // CloudFormation's short forms (!Ref X, !Sub s, !GetAtt A.B, !If [...]) are
 // read as their long forms ({ Ref: 'X' }, { 'Fn::Sub': 's' }, ...).
 import { readFileSync } from 'node:fs';
@@ -105,4 +106,65 @@ export function table(template = readTemplate()) {
   const ttl = properties.TimeToLiveSpecification
     && withDefaults(template, properties.TimeToLiveSpecification, `${id}.TimeToLiveSpecification`);
   return { create, ttl };
+}
+
+/**
+ * A matcher of requests against an HTTP API's route keys (`routes`: route
+ * key -> anything), as API Gateway matches them: `match(method, path)` gives
+ * `{ routeKey, target, pathParameters }` or null. A `{Name}` segment of a key
+ * takes one path segment (`{Name+}`, greedy, the rest of the path); `ANY`
+ * takes every method. Priority as API Gateway's: an exact route first, then
+ * the route with the most literal segments (before the first parameter), a
+ * greedy one last; a method's own route before its `ANY` one. The values of
+ * `pathParameters` are percent-decoded, as the functions receive them.
+ */
+export function routeMatcher(routes) {
+  const exact = new Map();
+  const parameterised = [];
+  for (const [routeKey, target] of Object.entries(routes)) {
+    const found = routeKey.match(/^([A-Z]+) (\/\S*)$/);
+    if (!found) throw new Error(`template.yaml: route key ${JSON.stringify(routeKey)} is not "METHOD /path"`);
+    const [, method, path] = found;
+    if (!path.includes('{')) { exact.set(routeKey, target); continue; }
+    const segments = path.split('/').slice(1).map((segment, index, all) => {
+      const name = segment.match(/^\{([A-Za-z0-9_]+)(\+?)\}$/);
+      if (!name && segment.includes('{')) {
+        throw new Error(`template.yaml: route ${routeKey}: a parameter must be a whole segment`);
+      }
+      if (name?.[2] && index !== all.length - 1) {
+        throw new Error(`template.yaml: route ${routeKey}: a greedy parameter must be last`);
+      }
+      return name ? { name: name[1], greedy: Boolean(name[2]) } : { literal: segment };
+    });
+    const literals = segments.findIndex((s) => !('literal' in s));
+    const greedy = segments.at(-1).greedy;
+    parameterised.push({ routeKey, target, method, segments, literals, greedy });
+  }
+  // The most specific first: no greedy tail, more leading literal segments,
+  // more segments, a method of its own rather than ANY.
+  parameterised.sort((a, b) => (a.greedy - b.greedy) || (b.literals - a.literals)
+    || (b.segments.length - a.segments.length) || ((a.method === 'ANY') - (b.method === 'ANY')));
+
+  const decode = (value) => { try { return decodeURIComponent(value); } catch { return value; } };
+  return function match(method, path) {
+    for (const routeKey of [`${method} ${path}`, `ANY ${path}`]) {
+      if (exact.has(routeKey)) return { routeKey, target: exact.get(routeKey), pathParameters: undefined };
+    }
+    const parts = path.split('/').slice(1);
+    for (const route of parameterised) {
+      if (route.method !== method && route.method !== 'ANY') continue;
+      const { segments } = route;
+      if (route.greedy ? parts.length < segments.length : parts.length !== segments.length) continue;
+      const pathParameters = {};
+      const matched = segments.every((segment, i) => {
+        if ('literal' in segment) return parts[i] === segment.literal;
+        const value = segment.greedy ? parts.slice(i).join('/') : parts[i];
+        if (value === '') return false; // API Gateway: a parameter is never empty
+        pathParameters[segment.name] = decode(value);
+        return true;
+      });
+      if (matched) return { routeKey: route.routeKey, target: route.target, pathParameters };
+    }
+    return null;
+  };
 }

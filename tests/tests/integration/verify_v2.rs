@@ -159,6 +159,10 @@ async fn bad_or_missing_credentials_get_twilios_401_and_change_nothing() {
                 "{credentials:?} {path}"
             );
             assert_eq!(answer.body["message"], "Authenticate");
+            assert_eq!(
+                answer.headers["www-authenticate"],
+                "Basic realm=\"Twilio API\""
+            );
         }
         assert_eq!(
             stack.take_dynamodb_calls(),

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Instant;
 
-use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
 
@@ -435,7 +435,15 @@ fn respond(
                 latency_us,
                 "request answered"
             );
-            json_response(error.status, &error.body(), error.retry_after_seconds)
+            let mut response =
+                json_response(error.status, &error.body(), error.retry_after_seconds);
+            if error.status == StatusCode::UNAUTHORIZED {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"Twilio API\""),
+                );
+            }
+            response
         }
     }
 }
