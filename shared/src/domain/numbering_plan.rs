@@ -255,6 +255,77 @@ mod tests {
         assert_eq!(plans_for(33, None).count(), 1);
     }
 
+    /// Each DFA finds what the crate's regex finds: a match from the first
+    /// digit (number types, leading digits) and where it ends (national
+    /// prefix for parsing), over example numbers, their beginnings and
+    /// random digits.
+    #[test]
+    fn every_dfa_matches_as_the_crates_regex() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut random = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut compared = 0;
+        for part in CALLING_CODES {
+            let plan = plans_for(part.code, None).last().unwrap();
+            let theirs = plan.database().by_code(&part.code).unwrap();
+            for (ours, theirs) in plan.territories.iter().zip(theirs) {
+                let types = theirs.descriptors();
+                let mut texts: Vec<String> = TYPES
+                    .iter()
+                    .filter_map(|kind| types.get(*kind).and_then(|d| d.example()))
+                    .flat_map(|example| (0..=example.len()).map(|end| example[..end].to_owned()))
+                    .collect();
+                texts.extend((0..300).map(|_| {
+                    let len = random() % 18;
+                    (0..len)
+                        .map(|_| char::from(b'0' + (random() % 10) as u8))
+                        .collect()
+                }));
+                assert_eq!(ours.general.lengths, types.general().possible_length());
+                assert_eq!(ours.local_lengths, types.general().possible_local_length());
+                let mut pairs = vec![(ours.general.pattern, types.general().national_number())];
+                for (kind, descriptor) in TYPES.iter().zip(&ours.types) {
+                    let theirs = types.get(*kind).map(|d| d.national_number());
+                    assert_eq!(
+                        descriptor.is_some(),
+                        theirs.is_some(),
+                        "{} {kind:?}",
+                        ours.id
+                    );
+                    let lengths = types.get(*kind).map(|d| d.possible_length());
+                    assert_eq!(descriptor.as_ref().map(|d| d.lengths), lengths);
+                    pairs.extend(descriptor.as_ref().map(|d| d.pattern).zip(theirs));
+                }
+                pairs.extend(ours.leading_digits.zip(theirs.leading_digits()));
+                pairs.extend(
+                    ours.national_prefix_for_parsing
+                        .zip(theirs.national_prefix_for_parsing()),
+                );
+                assert_eq!(
+                    ours.leading_digits.is_some(),
+                    theirs.leading_digits().is_some()
+                );
+                let for_parsing = theirs.national_prefix_for_parsing().is_some();
+                assert_eq!(ours.national_prefix_for_parsing.is_some(), for_parsing);
+                assert_eq!(ours.national_prefix, theirs.national_prefix());
+                let transforms = theirs.national_prefix_transform_rule().is_some();
+                assert_eq!(ours.transforms_national_prefix, transforms);
+                for (pattern, regex) in pairs {
+                    for text in &texts {
+                        let expected = regex.find(text).filter(|m| m.start() == 0).map(|m| m.end());
+                        assert_eq!(pattern.match_end(text), expected, "{} {text:?}", ours.id);
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert!(compared > 500_000, "{compared}");
+    }
+
     #[test]
     fn codes_are_found_by_region_and_by_number() {
         assert_eq!(code_of_region("US"), Some(1));
