@@ -1,10 +1,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use phonenumber::metadata::{Database, Descriptor, Metadata};
 use phonenumber::{Type, country};
 
-use super::numbering_plan;
+use super::numbering_plan::{self, Plan, TYPES, Territory};
 
 /// A valid phone number in E.164 form (`+14155550123`).
 ///
@@ -61,59 +60,94 @@ impl PhoneNumber {
             (false, Some(region)) => numbering_plan::code_of_region(region.as_ref()),
             (false, None) => None,
         };
-        // International input reaches the crate as an RFC 3966
-        // `tel:+<code>-<number>`: read the same (tested on every example
-        // number of the plan), without the free-text parser, whose Unicode
-        // patterns cost ~10 M instructions to compile at every cold start.
-        let text = match (international, code) {
-            (true, Some(code)) => {
-                let code = code.to_string();
-                format!("tel:+{code}-{}", &digits[code.len()..])
-            }
-            _ => input.to_owned(),
+        let Some(code) = code else {
+            return Err(PhoneNumberError::Invalid);
         };
-        // phonenumber 0.3 reads national input that starts with the
-        // region's calling code as that code and the rest ("47123456" in NO
-        // as +47 123456, "3906123456" in IT as +39 06123456, another line):
-        // read it whole first, as libphonenumber keeps it when it is valid.
-        let whole = match (international, code) {
-            (false, Some(code)) if digits.starts_with(&code.to_string()) => {
-                Some(format!("tel:+{code}-{digits}"))
-            }
-            _ => None,
+        // An international number is read from its digits after the calling
+        // code, as the crate reads `tel:+<code>-<digits>`, over the plan's
+        // DFAs. National input is free text, which the crate reads; but
+        // phonenumber 0.3 reads national input that starts with the region's
+        // calling code as that code and the rest ("47123456" in NO as
+        // +47 123456, "3906123456" in IT as +39 06123456, another line): it
+        // is read whole first, as libphonenumber keeps it when it is valid.
+        let code_digits = code.to_string();
+        let whole = if international {
+            Some(&digits[code_digits.len()..])
+        } else {
+            Some(digits.as_str()).filter(|digits| digits.starts_with(&code_digits))
         };
         // The region is for national input: phonenumber would read an
         // international number by the region's rules, not its own (the
         // national prefix of "+44 020 7946 0958" kept with "US").
         let region = region.filter(|_| !international);
         let region_code = region.as_ref().map(AsRef::as_ref);
-        code.into_iter()
-            .flat_map(|code| numbering_plan::plans_for(code, region_code))
+        numbering_plan::plans_for(code, region_code)
             .find_map(|plan| {
-                whole
-                    .iter()
-                    .chain([&text])
-                    .find_map(|text| Self::parse_with(plan, region, text))
+                let whole = whole.and_then(|rest| Self::parse_digits(plan, region_code, rest));
+                // National free text: the crate reads it.
+                whole.or_else(|| {
+                    (!international)
+                        .then(|| Self::parse_free_text(plan, region, input))
+                        .flatten()
+                })
             })
             .ok_or(PhoneNumberError::Invalid)
     }
 
-    /// The number if it is valid in this numbering plan.
-    fn parse_with(plan: &Database, region: Option<country::Id>, text: &str) -> Option<Self> {
-        let number = phonenumber::parse_with(plan, region, text).ok()?;
+    /// The number `+<code><rest>` if it is valid in this numbering plan, as
+    /// `phonenumber::parse_with` reads `tel:+<code>-<rest>` (with `region`:
+    /// by that territory's rules), over the plan's DFAs.
+    fn parse_digits(plan: Plan, region: Option<&str>, rest: &str) -> Option<Self> {
+        let national = match read_national(plan, region, rest) {
+            Read::National(national) => national,
+            Read::Invalid => return None,
+            // Rare: a transform rule applies (a +54 number written with its
+            // national prefix...): the crate reads it, compiling its patterns.
+            Read::NeedsCaptures => {
+                let text = format!("tel:+{}-{rest}", plan.code);
+                let region = region.and_then(|region| region.parse().ok());
+                let number = phonenumber::parse_with(plan.database(), region, text).ok()?;
+                return Self::checked(plan, &number);
+            }
+        };
+        Self::valid(plan, national.to_owned())
+    }
+
+    /// National free text, read by the crate.
+    fn parse_free_text(plan: Plan, region: Option<country::Id>, text: &str) -> Option<Self> {
+        let number = phonenumber::parse_with(plan.database(), region, text).ok()?;
+        Self::checked(plan, &number)
+    }
+
+    /// A number the crate read, if valid in this plan. After an
+    /// international prefix ("011 44 ..." in the US) the crate reads a
+    /// calling code only among the plan's; its `is_valid_with` also refused
+    /// another code, and so does this.
+    fn checked(plan: Plan, number: &phonenumber::PhoneNumber) -> Option<Self> {
         // Not `format_with`: its Display loads the whole plan.
-        let national = number.national().to_string();
-        let e164 = format!("+{}{national}", number.code().value());
+        (number.code().value() == plan.code)
+            .then(|| Self::valid(plan, number.national().to_string()))
+            .flatten()
+    }
+
+    /// `+<plan's code><national>` if it is valid in this numbering plan (the
+    /// crate's `is_valid_with`), with its territory and line type.
+    fn valid(plan: Plan, national: String) -> Option<Self> {
+        let e164 = format!("+{}{national}", plan.code);
         // E.164 allows 15 digits; the plan's patterns allow longer German
         // numbers (+49 and 14 digits), which no carrier would take.
-        if e164.len() > 1 + 15 || !phonenumber::is_valid_with(plan, &number) {
+        if e164.len() > 1 + 15 {
             return None;
         }
-        let (territory, kind) = classify(plan, number.code().value(), &national)?;
+        let source = source_for(plan.territories, &national)?;
+        if line_type(source, &national) == Type::Unknown {
+            return None;
+        }
+        let (territory, kind) = classify(plan.territories, &national)?;
         Some(Self {
             e164,
-            country_code: number.code().value(),
-            region: territory.id().parse().ok(),
+            country_code: plan.code,
+            region: territory.id.parse().ok(),
             kind,
         })
     }
@@ -145,45 +179,127 @@ impl PhoneNumber {
     }
 }
 
+/// What `phonenumber::parse_with` reads of `tel:+<code>-<rest>`.
+enum Read<'a> {
+    /// The national significant number.
+    National(&'a str),
+    /// The crate refuses it.
+    Invalid,
+    /// A transform rule applies to the national prefix: it needs the
+    /// pattern's groups, which a DFA does not have.
+    NeedsCaptures,
+}
+
+/// `phonenumber::parse_with(plan, region, "tel:+<code>-<rest>")`, step by
+/// step (`rest` is ASCII digits), over the plan's DFAs.
+fn read_national<'a>(plan: Plan, region: Option<&str>, rest: &'a str) -> Read<'a> {
+    // `is_viable` wants three digits after the "-"; then the national number
+    // must be longer than 2 (`MIN_LENGTH_FOR_NSN`).
+    if rest.len() < 3 {
+        return Read::Invalid;
+    }
+    // The territory whose national prefix to strip: the region's, or the
+    // number's (found without its leading zeros).
+    let territory = match region {
+        Some(region) => plan.territories.iter().find(|t| t.id == region),
+        None => source_for(plan.territories, rest.trim_start_matches('0')),
+    };
+    let mut national = rest;
+    if let Some(territory) = territory {
+        let Some(mut potential) = strip_prefix_for_parsing(territory, rest) else {
+            return Read::NeedsCaptures;
+        };
+        if let Some(prefix) = territory.national_prefix {
+            potential = potential.strip_prefix(prefix).unwrap_or(potential);
+        }
+        // `validator::length(.., Type::Unknown) != TooShort`.
+        let length = potential.len() as u16;
+        let too_short =
+            territory.general.lengths.first().is_some_and(|&minimum| {
+                !territory.local_lengths.contains(&length) && length < minimum
+            });
+        if !too_short {
+            national = potential;
+        }
+    }
+    // `MIN_LENGTH_FOR_NSN`, `MAX_LENGTH_FOR_NSN`, and `NationalNumber`:
+    // leading zeros, then a number below 2^56.
+    let significant = national.trim_start_matches('0');
+    let fits = significant
+        .parse::<u64>()
+        .is_ok_and(|value| value < 1 << 56);
+    if !(2..=17).contains(&national.len()) || !fits {
+        return Read::Invalid;
+    }
+    Read::National(national)
+}
+
+/// `phonenumber`'s `helper::national_number`: the number without its
+/// national prefix, as `national_prefix_for_parsing` finds it; none when a
+/// transform rule would apply.
+fn strip_prefix_for_parsing<'a>(territory: &Territory, national: &'a str) -> Option<&'a str> {
+    let Some(pattern) = territory.national_prefix_for_parsing else {
+        let prefix = territory.national_prefix.unwrap_or_default();
+        return Some(national.strip_prefix(prefix).unwrap_or(national));
+    };
+    match pattern.match_end(national) {
+        None => Some(national),
+        // An empty match has not the transform rule's group (build.rs checks
+        // that the group cannot match empty): the crate cuts nothing off.
+        Some(end) if territory.transforms_national_prefix && end > 0 => None,
+        // Without a transform rule, the crate cuts the match off (its
+        // "viable" check compares the general pattern with itself).
+        Some(end) => Some(&national[end..]),
+    }
+}
+
+/// `phonenumber`'s `validator::source_for`: the territory whose rules a
+/// number follows. The only territory of a calling code is taken as is (if
+/// the crate knows its id).
+fn source_for<'a>(territories: &'a [Territory], national: &str) -> Option<&'a Territory> {
+    match territories {
+        [only] => (only.id == "001" || only.id.parse::<country::Id>().is_ok()).then_some(only),
+        _ => territories
+            .iter()
+            .find(|territory| belongs(territory, national)),
+    }
+}
+
+/// Whether a number of a shared calling code is this territory's.
+fn belongs(territory: &Territory, national: &str) -> bool {
+    match territory.leading_digits {
+        Some(digits) => digits.match_end(national).is_some(),
+        None => line_type(territory, national) != Type::Unknown,
+    }
+}
+
 /// The territory and line type of a valid number, found as
 /// `phonenumber::PhoneNumber::metadata` and `number_type` do, but with the
 /// leading zeros that some plans keep (Italy, Côte d'Ivoire, Congo): theirs
 /// drop them, so "+225 07 ..." mobiles were of no type (no texts) and the
 /// type and territory of "+39 0..." depended on the region given.
-fn classify<'a>(plan: &'a Database, code: u16, national: &str) -> Option<(&'a Metadata, Type)> {
-    let territories = plan.by_code(&code)?;
-    let territory = territories
-        .into_iter()
-        .find(|meta| match meta.leading_digits() {
-            Some(digits) => digits.find(national).is_some_and(|m| m.start() == 0),
-            None => line_type(meta, national) != Type::Unknown,
-        })?;
+fn classify<'a>(territories: &'a [Territory], national: &str) -> Option<(&'a Territory, Type)> {
+    let territory = territories.iter().find(|t| belongs(t, national))?;
     Some((territory, line_type(territory, national)))
 }
 
 /// `phonenumber::PhoneNumber::number_type`, of the number's own digits.
-fn line_type(territory: &Metadata, national: &str) -> Type {
-    let types = territory.descriptors();
-    let matches =
-        |descriptor: Option<&Descriptor>| descriptor.is_some_and(|d| d.is_match(national));
-    if !types.general().is_match(national) {
+fn line_type(territory: &Territory, national: &str) -> Type {
+    if !territory.general.is_match(national) {
         return Type::Unknown;
     }
-    let special = [
-        Type::PremiumRate,
-        Type::TollFree,
-        Type::SharedCost,
-        Type::Voip,
-        Type::PersonalNumber,
-        Type::Pager,
-        Type::Uan,
-        Type::Voicemail,
-    ];
-    if let Some(kind) = special.into_iter().find(|kind| matches(types.get(*kind))) {
-        return kind;
+    let matches = |kind: Type| {
+        let index = TYPES.iter().position(|t| *t == kind).unwrap();
+        territory.types[index]
+            .as_ref()
+            .is_some_and(|descriptor| descriptor.is_match(national))
+    };
+    let special = &TYPES[..TYPES.len() - 2];
+    if let Some(kind) = special.iter().find(|kind| matches(**kind)) {
+        return *kind;
     }
     // Where the two patterns are the same (US), both match: no telling.
-    match (matches(types.fixed_line()), matches(types.mobile())) {
+    match (matches(Type::FixedLine), matches(Type::Mobile)) {
         (true, true) => Type::FixedLineOrMobile,
         (true, false) => Type::FixedLine,
         (false, true) => Type::Mobile,
@@ -202,6 +318,9 @@ impl fmt::Debug for PhoneNumber {
         write!(f, "PhoneNumber({})", self.masked())
     }
 }
+
+#[cfg(test)]
+mod crate_oracle;
 
 #[cfg(test)]
 mod tests {
@@ -233,6 +352,7 @@ mod tests {
             let Some(plan) = numbering_plan::plans_for(code, None).last() else {
                 continue;
             };
+            let plan = plan.database();
             for territory in plan.by_code(&code).unwrap_or_default() {
                 let types = territory.descriptors();
                 let examples = [types.fixed_line(), types.mobile(), types.toll_free()]
