@@ -39,27 +39,13 @@ impl PhoneNumber {
     /// Parses a number in international form, or in national form when a
     /// `default_region` (ISO 3166 alpha-2, e.g. "US") says where it is from.
     pub fn parse(input: &str, default_region: Option<&str>) -> Result<Self, PhoneNumberError> {
-        let region = default_region
-            .map(|code| {
-                country::Id::from_str(&code.trim().to_ascii_uppercase())
-                    .map_err(|_| PhoneNumberError::InvalidRegion)
-            })
-            .transpose()?;
-        let input = input.trim();
-        let allowed = |c: char| c.is_ascii_digit() || " +-().".contains(c);
-        if input.is_empty() || input.len() > MAX_INPUT_LENGTH || !input.chars().all(allowed) {
-            return Err(PhoneNumberError::Invalid);
-        }
-        let international = input.starts_with('+');
-        if region.is_none() && !international {
-            return Err(PhoneNumberError::MissingCountryCode);
-        }
-        let digits: String = input.chars().filter(char::is_ascii_digit).collect();
-        let code = match (international, &region) {
-            (true, _) => numbering_plan::code_of_international(&digits),
-            (false, Some(region)) => numbering_plan::code_of_region(region.as_ref()),
-            (false, None) => None,
-        };
+        let Input {
+            text: input,
+            region,
+            international,
+            digits,
+            code,
+        } = Input::read(input, default_region)?;
         let Some(code) = code else {
             return Err(PhoneNumberError::Invalid);
         };
@@ -176,6 +162,51 @@ impl PhoneNumber {
             "*".repeat(hidden),
             &self.e164[prefix_len + hidden..]
         )
+    }
+}
+
+/// Input checked before any numbering plan is read: its characters and
+/// length, the region, and the calling code its digits or region give.
+struct Input<'a> {
+    /// The trimmed input.
+    text: &'a str,
+    region: Option<country::Id>,
+    /// It starts with `+`.
+    international: bool,
+    digits: String,
+    code: Option<u16>,
+}
+
+impl<'a> Input<'a> {
+    fn read(input: &'a str, default_region: Option<&str>) -> Result<Self, PhoneNumberError> {
+        let region = default_region
+            .map(|code| {
+                country::Id::from_str(&code.trim().to_ascii_uppercase())
+                    .map_err(|_| PhoneNumberError::InvalidRegion)
+            })
+            .transpose()?;
+        let text = input.trim();
+        let allowed = |c: char| c.is_ascii_digit() || " +-().".contains(c);
+        if text.is_empty() || text.len() > MAX_INPUT_LENGTH || !text.chars().all(allowed) {
+            return Err(PhoneNumberError::Invalid);
+        }
+        let international = text.starts_with('+');
+        if region.is_none() && !international {
+            return Err(PhoneNumberError::MissingCountryCode);
+        }
+        let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+        let code = match (international, &region) {
+            (true, _) => numbering_plan::code_of_international(&digits),
+            (false, Some(region)) => numbering_plan::code_of_region(region.as_ref()),
+            (false, None) => None,
+        };
+        Ok(Self {
+            text,
+            region,
+            international,
+            digits,
+            code,
+        })
     }
 }
 

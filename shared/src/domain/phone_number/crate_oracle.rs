@@ -3,7 +3,6 @@
 //! its `Database` (regex compiled at run time). The DFA-based parser must
 //! give exactly its answers: E.164, territory, line type, or refusal.
 
-use std::str::FromStr;
 use std::sync::LazyLock;
 
 use phonenumber::metadata::{Database, Descriptor, Metadata};
@@ -14,28 +13,16 @@ use super::super::numbering_plan;
 use super::*;
 
 /// `PhoneNumber::parse` as it was, the crate doing everything.
+/// (The input checks before any plan is read are the parser's own `Input`:
+/// only the reading over the plan differs.)
 fn crate_parse(input: &str, default_region: Option<&str>) -> Result<PhoneNumber, PhoneNumberError> {
-    let region = default_region
-        .map(|code| {
-            country::Id::from_str(&code.trim().to_ascii_uppercase())
-                .map_err(|_| PhoneNumberError::InvalidRegion)
-        })
-        .transpose()?;
-    let input = input.trim();
-    let allowed = |c: char| c.is_ascii_digit() || " +-().".contains(c);
-    if input.is_empty() || input.len() > MAX_INPUT_LENGTH || !input.chars().all(allowed) {
-        return Err(PhoneNumberError::Invalid);
-    }
-    let international = input.starts_with('+');
-    if region.is_none() && !international {
-        return Err(PhoneNumberError::MissingCountryCode);
-    }
-    let digits: String = input.chars().filter(char::is_ascii_digit).collect();
-    let code = match (international, &region) {
-        (true, _) => numbering_plan::code_of_international(&digits),
-        (false, Some(region)) => numbering_plan::code_of_region(region.as_ref()),
-        (false, None) => None,
-    };
+    let Input {
+        text: input,
+        region,
+        international,
+        digits,
+        code,
+    } = Input::read(input, default_region)?;
     let text = match (international, code) {
         (true, Some(code)) => {
             let code = code.to_string();
