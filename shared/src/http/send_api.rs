@@ -17,7 +17,7 @@ use super::verify_v2::{self, VerifyService};
 use crate::adapters::twilio::DeliveryReports;
 use crate::metrics;
 use crate::ports::{Clock, IdempotencyStore, MessageSender, VerificationStore};
-use crate::service::{Delivery, SendRequest, VerificationService};
+use crate::service::{CodeSent, Delivery, SendRequest, VerificationService};
 
 /// The send function: sends codes, and takes Twilio's delivery reports.
 pub struct SendApi<S, M, C> {
@@ -131,13 +131,7 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
                         deadline: deadline(&request),
                     })
                     .await?;
-                metrics::count(
-                    "CodesSent",
-                    &[
-                        ("Country", sent.phone.region_code()),
-                        ("Channel", sent.channel.as_str()),
-                    ],
-                );
+                count_sent(&sent);
                 let mut result = json!({
                     "status": "pending",
                     "phoneNumber": sent.phone.as_e164(),
@@ -166,4 +160,15 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
         };
         respond("sendVerificationCode", started, outcome.await)
     }
+}
+
+/// Counts a code sent, whichever API asked for it.
+pub(super) fn count_sent(sent: &CodeSent) {
+    metrics::count(
+        "CodesSent",
+        &[
+            ("Country", sent.phone.region_code()),
+            ("Channel", sent.channel.as_str()),
+        ],
+    );
 }

@@ -11,6 +11,7 @@ use super::gateway::client_address;
 use super::params::Params;
 use super::verify_v2::{self, CHECK_ROUTE, FETCH_ROUTE, VerifyService};
 use super::{ApiError, Reason};
+use crate::domain::{PhoneNumber, Timestamp};
 use crate::metrics;
 use crate::ports::{Clock, VerificationStore};
 use crate::proof::ProofSigner;
@@ -83,17 +84,28 @@ impl<S: VerificationStore, C: Clock> VerifyApi<S, C> {
                 .service
                 .check_code(phone, &code, &client_address(&request))
                 .await?;
-            metrics::count("Approvals", &[("Country", approved.phone.region_code())]);
+            let token = approval_token(self.proof.as_ref(), &approved.phone, approved.verified_at);
             let mut result = json!({
                 "status": "approved",
                 "phoneNumber": approved.phone.as_e164(),
                 "verifiedAt": approved.verified_at.to_string(),
             });
-            if let Some(signer) = &self.proof {
-                result["token"] = signer.sign(&approved.phone, approved.verified_at).into();
+            if let Some(token) = token {
+                result["token"] = token.into();
             }
             Ok(result)
         };
         respond("verifyPhoneNumber", started, outcome.await)
     }
+}
+
+/// What every approval does at the edge, whichever API answers it: counts
+/// it, and signs its proof when proof tokens are on.
+pub(super) fn approval_token(
+    proof: Option<&ProofSigner>,
+    phone: &PhoneNumber,
+    verified_at: Timestamp,
+) -> Option<String> {
+    metrics::count("Approvals", &[("Country", phone.region_code())]);
+    proof.map(|signer| signer.sign(phone, verified_at))
 }

@@ -27,6 +27,8 @@ use resource::View;
 use super::answer::json_response;
 use super::gateway::{Route, deadline, path_parameter, public_url};
 use super::params::{MAX_BODY_BYTES, RequestError, well_formed_locale};
+use super::send_api::count_sent;
+use super::verify_api::approval_token;
 use crate::domain::{Channel, OneTimeCode, PhoneNumber, VerificationId};
 use crate::metrics;
 use crate::ports::{Approval, Clock, MessageSender, VerificationStatus, VerificationStore};
@@ -181,13 +183,7 @@ impl VerifyService {
                     deadline: deadline(request),
                 })
                 .await?;
-            metrics::count(
-                "CodesSent",
-                &[
-                    ("Country", sent.phone.region_code()),
-                    ("Channel", sent.channel.as_str()),
-                ],
-            );
+            count_sent(&sent);
             let view = View {
                 service_sid: call.service_sid,
                 id: Some(&sent.id),
@@ -233,12 +229,10 @@ impl VerifyService {
                 .map_err(|_| Failure::InvalidParameter("Code"))?;
             let (status, token) = match service.check_code(phone.clone(), &code, &call.client).await
             {
-                Ok(approved) => {
-                    metrics::count("Approvals", &[("Country", approved.phone.region_code())]);
-                    let token =
-                        proof.map(|signer| signer.sign(&approved.phone, approved.verified_at));
-                    ("approved", token)
-                }
+                Ok(approved) => (
+                    "approved",
+                    approval_token(proof, &approved.phone, approved.verified_at),
+                ),
                 Err(CheckError::IncorrectCode { .. }) => ("pending", None),
                 Err(
                     CheckError::NoPendingVerification
@@ -321,9 +315,7 @@ impl VerifyService {
                 if service.approve(&found).await? != Approval::Approved {
                     return Err(Failure::NotFound);
                 }
-                metrics::count("Approvals", &[("Country", found.phone.region_code())]);
-                let token = proof.map(|signer| signer.sign(&found.phone, now));
-                ("approved", token)
+                ("approved", approval_token(proof, &found.phone, now))
             };
             let view = View {
                 updated_at: now,
