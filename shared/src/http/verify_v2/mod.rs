@@ -214,15 +214,17 @@ impl VerifyService {
     ) -> Response<Body> {
         self.serve("verifyV2Check", request, CHECK_ROUTE, async |call| {
             let code = call.required("Code")?;
-            let phone = match (call.optional("To"), call.optional("VerificationSid")) {
+            // By SID, the verification is read first (to find its number),
+            // and that read serves the answer too.
+            let (phone, found) = match (call.optional("To"), call.optional("VerificationSid")) {
                 (to, Some(sid)) => {
                     let found = call.found(service, Some(sid.to_owned())).await?;
                     if to.is_some_and(|to| call.to(to).ok().as_ref() != Some(&found.phone)) {
                         return Err(Failure::InvalidParameter("To"));
                     }
-                    found.phone
+                    (found.phone.clone(), Some(found))
                 }
-                (Some(to), None) => call.to(to)?,
+                (Some(to), None) => (call.to(to)?, None),
                 (None, None) => return Err(Failure::InvalidParameter("To")),
             };
             let code = OneTimeCode::parse(code, service.policy().code_length)
@@ -242,7 +244,10 @@ impl VerifyService {
                 Err(other) => return Err(other.into()),
             };
             let now = service.now();
-            let found = service.current(&phone).await?;
+            let found = match found {
+                Some(found) => Some(found),
+                None => service.current(&phone).await?,
+            };
             let view = match &found {
                 Some(found) => View {
                     status,
