@@ -51,6 +51,13 @@ sam build --template-file "$HOST_TEMPLATE" --base-dir . --build-dir "$BUILD_DIR"
 
 start_bg "$LOGS/deploy-standin.log" node "$SCRIPTS/twilio-standin.mjs" "$STANDIN_PORT"
 
+# The SMS bodies the stand-in received for NUMBER, oldest first, one per line.
+# (Read whole, never through `grep -q`: under pipefail its early exit fails curl.)
+sms_to() {
+  node -e 'for (const m of JSON.parse(process.argv[1])) console.log(JSON.stringify(m.body))' \
+    "$(curl -sf "http://127.0.0.1:$STANDIN_PORT/messages?to=${1/+/%2B}")"
+}
+
 deploy() { # deploy APP_NAME: README's `sam deploy`, with this test's answers
   emulator sam deploy --template-file "$BUILD_DIR/template.yaml" --stack-name "$STACK" \
     --s3-bucket deploy-artifacts --region us-east-1 --capabilities CAPABILITY_IAM \
@@ -99,10 +106,13 @@ for auth in false true; do
   log "sam deploy (update): $((SECONDS - step)) s"
   check emulator-fixes "$STACK"
   check updated "$STACK" "Deploy Test Two"
+  # Only this send's SMS counts: the stand-in keeps both rounds' messages.
+  earlier="$(sms_to +14155550144 | wc -l)"
   curl -sf -X POST "$api_url/functions/sendVerificationCode" -H 'content-type: application/json' \
     -d '{"phoneNumber": "+14155550144"}' >/dev/null
-  curl -sf "http://127.0.0.1:$STANDIN_PORT/messages" | grep -q 'Your Deploy Test Two verification code' ||
-    { echo "the updated function did not send with the new app name" >&2; exit 1; }
+  sent="$(sms_to +14155550144 | tail -n "+$((earlier + 1))")"
+  [[ "$sent" == *'Your Deploy Test Two verification code'* ]] ||
+    { echo "the updated function did not send with the new app name: ${sent:-no SMS}" >&2; exit 1; }
   log "the updated function sends with the new app name"
 
   emulator sam delete --stack-name "$STACK" --region us-east-1 --no-prompts >"$LOGS/sam-delete.log" 2>&1 ||
