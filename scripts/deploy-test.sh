@@ -33,7 +33,11 @@ AUTH_TOKEN="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 VERIFY_SERVICE_SID="VA$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 VERIFY_API_KEY_SID="SK$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 VERIFY_API_KEY_SECRET="$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
-export VERIFY_SERVICE_SID VERIFY_API_KEY_SID VERIFY_API_KEY_SECRET
+# A second Verify service of the stack (VerifyServices): its own app name,
+# 8-digit codes and verifications.
+SHOP_SERVICE_SID="VA$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+VERIFY_SERVICES="$SHOP_SERVICE_SID|Shop|8|sms"
+export VERIFY_SERVICE_SID VERIFY_API_KEY_SID VERIFY_API_KEY_SECRET VERIFY_SERVICES
 BUILD_DIR=.aws-sam/build-x86_64
 HOST_TEMPLATE=.aws-sam/template-x86_64.yaml
 export SETTINGS
@@ -58,6 +62,13 @@ sms_to() {
     "$(curl -sf "http://127.0.0.1:$STANDIN_PORT/messages?to=${1/+/%2B}")"
 }
 
+# How many SMS the stand-in received from the second Verify service.
+shop_sms() {
+  node -e 'console.log(JSON.parse(process.argv[1]).filter((m) =>
+    /^Your Shop verification code is \d{8}\b/.test(m.body ?? "")).length)' \
+    "$(curl -sf "http://127.0.0.1:$STANDIN_PORT/messages")"
+}
+
 deploy() { # deploy APP_NAME: README's `sam deploy`, with this test's answers
   emulator sam deploy --template-file "$BUILD_DIR/template.yaml" --stack-name "$STACK" \
     --s3-bucket deploy-artifacts --region us-east-1 --capabilities CAPABILITY_IAM \
@@ -65,7 +76,8 @@ deploy() { # deploy APP_NAME: README's `sam deploy`, with this test's answers
     TwilioAccountSid=ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa TwilioSender=+15005550006 \
     "TwilioApiBase=http://127.0.0.1:$STANDIN_PORT" "SecretsPath=$SECRETS_PATH" \
     "AppName=\"$1\"" CorsAllowOrigin=https://app.example.com \
-    "Settings=\"$SETTINGS\"" "VerifyServiceSid=$VERIFY_SERVICE_SID" >"$LOGS/sam-deploy.log" 2>&1 ||
+    "Settings=\"$SETTINGS\"" "VerifyServiceSid=$VERIFY_SERVICE_SID" \
+    "VerifyServices=\"$VERIFY_SERVICES\"" >"$LOGS/sam-deploy.log" 2>&1 ||
     { tail -30 "$LOGS/sam-deploy.log" >&2; return 1; }
 }
 
@@ -97,6 +109,13 @@ for auth in false true; do
   log "API: $api_url"
   TWILIO_AUTH_TOKEN="$AUTH_TOKEN" node "$SCRIPTS/e2e-parse-sdk.mjs" "$api_url" "http://127.0.0.1:$STANDIN_PORT"
   node "$SCRIPTS/twilio-verify-flow.mjs" "$api_url" --standin "http://127.0.0.1:$STANDIN_PORT"
+  # The same flow in the second service; its SMS name it and carry 8 digits.
+  earlier="$(shop_sms)"
+  VERIFY_SERVICE_SID="$SHOP_SERVICE_SID" node "$SCRIPTS/twilio-verify-flow.mjs" "$api_url" \
+    --standin "http://127.0.0.1:$STANDIN_PORT"
+  (( $(shop_sms) == earlier + 2 )) ||
+    { echo "the second service's SMS did not carry its app name and 8 digits" >&2; exit 1; }
+  log "the second service's 2 SMS name 'Shop' and carry 8 digits"
   "$TWILIO_PYTHON_VENV/bin/python" "$SCRIPTS/twilio_verify_flow.py" "$api_url" \
     --standin "http://127.0.0.1:$STANDIN_PORT"
   "$SCRIPTS/smoke.sh" "$api_url"

@@ -199,6 +199,8 @@ def created(stack, path):
         if "VERIFY_SERVICE_SID" in os.environ:
             check(env.get("VERIFY_SERVICE_SID") == os.environ["VERIFY_SERVICE_SID"],
                   f"{function}: the Verify service SID (VerifyServiceSid)")
+            check(env.get("VERIFY_SERVICES") == os.environ.get("VERIFY_SERVICES", ""),
+                  f"{function}: the other Verify services (VerifyServices), whole")
 
     dashboard(ids)
 

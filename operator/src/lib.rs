@@ -4,6 +4,8 @@
 //! - `show +14155550123`: the number's state (status, code age, attempts,
 //!   failures, lock, cooldown, sends against their limits);
 //! - `unlock +14155550123`: clears the number's lock;
+//! - both with `--service VA…` for a number in another Verify service
+//!   (`VERIFY_SERVICES`), which keeps its own state;
 //! - `budgets [CC ...]`: this hour's global and country budgets;
 //! - `restrictions`: fraud protection's restrictions, with their traffic;
 //! - `lift prefix +1312555`, `lift country US`: lifts a restriction now.
@@ -37,6 +39,8 @@ commands:
   show +14155550123        a number's state: status, code age, attempts, failures,
                            lock, cooldown, sends against their limits
   unlock +14155550123      clear the number's lock (its consecutive wrong codes)
+    --service VA...        show or unlock the number in another Verify service of
+                           the stack (VERIFY_SERVICES): each keeps its own state
   budgets [CC ...]         this hour's global and country budgets; without
                            countries, every country with sends this hour (a Scan)
   restrictions             fraud protection's restrictions, in force and lifted
@@ -52,12 +56,20 @@ and region as the AWS CLI finds them. Exit code 0, or 1 with a message.";
 /// What to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Show(PhoneNumber),
-    Unlock(PhoneNumber),
+    Show(Number),
+    Unlock(Number),
     Budgets(Vec<String>),
     Restrictions,
     Lift(Scope),
     Help,
+}
+
+/// A number, in the stack's own service or in another Verify service
+/// (`--service`), which keeps its own state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Number {
+    pub phone: PhoneNumber,
+    pub service: Option<String>,
 }
 
 /// A command line, parsed.
@@ -152,11 +164,25 @@ fn usage_error(error: &str, args: &[String]) -> (i32, String) {
 /// anywhere.
 pub fn parse(args: &[String]) -> Result<Invocation, String> {
     let json = args.iter().any(|arg| arg == "--json");
-    let words: Vec<&str> = args
+    let mut words: Vec<&str> = args
         .iter()
         .map(String::as_str)
         .filter(|arg| *arg != "--json")
         .collect();
+    let service = match words.iter().position(|word| *word == "--service") {
+        Some(at) => {
+            let sid = words.get(at + 1).copied().unwrap_or_default();
+            let well_formed = sid.len() == 34
+                && sid.starts_with("VA")
+                && sid[2..].bytes().all(|b| b.is_ascii_hexdigit());
+            if !well_formed {
+                return Err("--service takes a Verify service SID: VA and 32 hex digits".into());
+            }
+            words.drain(at..at + 2);
+            Some(sid.to_owned())
+        }
+        None => None,
+    };
     if let Some(option) = words.iter().find(|word| {
         word.starts_with("--")
             || (word.starts_with('-') && !word[1..].starts_with(char::is_numeric))
@@ -169,10 +195,14 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
             other => Err(format!("unknown option {other}")),
         };
     }
-    let number = |input: Option<&&str>| -> Result<PhoneNumber, String> {
+    let number = |input: Option<&&str>| -> Result<Number, String> {
         let input = input.ok_or("give the phone number, e.g. +14155550123")?;
-        PhoneNumber::parse(input, None)
-            .map_err(|error| format!("not a phone number in international format: {error}"))
+        let phone = PhoneNumber::parse(input, None)
+            .map_err(|error| format!("not a phone number in international format: {error}"))?;
+        Ok(Number {
+            phone,
+            service: service.clone(),
+        })
     };
     let no_more = |rest: &[&str]| match rest {
         [] => Ok(()),
@@ -182,15 +212,16 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
         [] => return Err("give a command".into()),
         ["help"] => Command::Help,
         ["show", rest @ ..] => {
-            let phone = number(rest.first())?;
+            let number = number(rest.first())?;
             no_more(rest.get(1..).unwrap_or_default())?;
-            Command::Show(phone)
+            Command::Show(number)
         }
         ["unlock", rest @ ..] => {
-            let phone = number(rest.first())?;
+            let number = number(rest.first())?;
             no_more(rest.get(1..).unwrap_or_default())?;
-            Command::Unlock(phone)
+            Command::Unlock(number)
         }
+        _ if service.is_some() => return Err("--service goes with show or unlock".into()),
         ["budgets", countries @ ..] => Command::Budgets(
             countries
                 .iter()
@@ -239,8 +270,8 @@ pub async fn execute(invocation: &Invocation, admin: &Admin, now: Timestamp) -> 
     let json = invocation.json;
     let answer = match &invocation.command {
         Command::Help => return (0, USAGE.into()),
-        Command::Show(phone) => show(admin, phone, now).await,
-        Command::Unlock(phone) => unlock(admin, phone, now).await,
+        Command::Show(number) => show(admin, number, now).await,
+        Command::Unlock(number) => unlock(admin, number, now).await,
         Command::Budgets(countries) => budgets(admin, countries, now).await,
         Command::Restrictions => restrictions(admin, now).await,
         Command::Lift(scope) => lift(admin, scope, now).await,
@@ -281,11 +312,16 @@ fn storage(error: StoreError) -> String {
 }
 
 /// The number's pseudonym under the current identity key, then under the
-/// previous ones (a code sent before a rotation is still kept under those).
-fn pseudonyms(admin: &Admin, phone: &PhoneNumber) -> Vec<Pseudonym> {
-    let identities = &admin.config.keys.identities;
-    std::iter::once(identities.number(phone))
-        .chain(identities.number_before_rotation(phone))
+/// previous ones (a code sent before a rotation is still kept under those),
+/// in its service.
+fn pseudonyms(admin: &Admin, number: &Number) -> Vec<Pseudonym> {
+    let stack = &admin.config.keys.identities;
+    let identities = match &number.service {
+        Some(sid) => stack.for_service(sid),
+        None => stack.clone(),
+    };
+    std::iter::once(identities.number(&number.phone))
+        .chain(identities.number_before_rotation(&number.phone))
         .collect()
 }
 
@@ -294,7 +330,8 @@ fn key_id(pseudonym: &Pseudonym) -> &str {
     pseudonym.as_str().split('.').next().unwrap_or_default()
 }
 
-fn no_item(admin: &Admin, phone: &PhoneNumber) -> String {
+fn no_item(admin: &Admin, number: &Number) -> String {
+    let phone = &number.phone;
     let test = admin
         .config
         .policy
@@ -306,9 +343,13 @@ fn no_item(admin: &Admin, phone: &PhoneNumber) -> String {
             phone.as_e164()
         ),
         false => format!(
-            "no item for {} in {}: no code was asked for it lately (items expire a day after \
+            "no item for {}{} in {}: no code was asked for it lately (items expire a day after \
              the last send or check, plus LOCKOUT_SECONDS), or under other keys",
             phone.as_e164(),
+            number
+                .service
+                .as_ref()
+                .map_or(String::new(), |sid| format!(" in service {sid}")),
             admin.config.table_name
         ),
     }
@@ -319,10 +360,11 @@ fn seconds_left(now: Timestamp, later: Timestamp) -> u64 {
     u64::try_from(later.unix_seconds() - now.unix_seconds()).unwrap_or(0)
 }
 
-async fn show(admin: &Admin, phone: &PhoneNumber, now: Timestamp) -> Result<Answer, String> {
+async fn show(admin: &Admin, number: &Number, now: Timestamp) -> Result<Answer, String> {
+    let phone = &number.phone;
     let policy = &admin.config.policy;
     let limits = &policy.limits;
-    let current = pseudonyms(admin, phone);
+    let current = pseudonyms(admin, number);
     let mut found = None;
     for pseudonym in &current {
         if let Some(state) = admin
@@ -336,7 +378,7 @@ async fn show(admin: &Admin, phone: &PhoneNumber, now: Timestamp) -> Result<Answ
         }
     }
     let Some((pseudonym, state)) = found else {
-        return Err(no_item(admin, phone));
+        return Err(no_item(admin, number));
     };
     let NumberState {
         status,
@@ -438,10 +480,11 @@ async fn show(admin: &Admin, phone: &PhoneNumber, now: Timestamp) -> Result<Answ
     })
 }
 
-async fn unlock(admin: &Admin, phone: &PhoneNumber, now: Timestamp) -> Result<Answer, String> {
+async fn unlock(admin: &Admin, number: &Number, now: Timestamp) -> Result<Answer, String> {
+    let phone = &number.phone;
     let limits = &admin.config.policy.limits;
     let mut outcome = Unlock::NoItem;
-    for pseudonym in pseudonyms(admin, phone) {
+    for pseudonym in pseudonyms(admin, number) {
         outcome = admin
             .store
             .unlock(&pseudonym, now, limits)
@@ -451,11 +494,11 @@ async fn unlock(admin: &Admin, phone: &PhoneNumber, now: Timestamp) -> Result<An
             break;
         }
     }
-    let number = phone.as_e164();
+    let e164 = phone.as_e164();
     let (text, failures_before, was_locked_until) = match outcome {
-        Unlock::NoItem => return Err(no_item(admin, phone)),
+        Unlock::NoItem => return Err(no_item(admin, number)),
         Unlock::NothingToClear => (
-            format!("{number} has no failed checks and is not locked: nothing changed"),
+            format!("{e164} has no failed checks and is not locked: nothing changed"),
             0,
             None,
         ),
@@ -464,7 +507,7 @@ async fn unlock(admin: &Admin, phone: &PhoneNumber, now: Timestamp) -> Result<An
             was_locked_until: Some(until),
         } => (
             format!(
-                "unlocked {number}: failures {failures} -> 0, the lock until {until} is lifted; \
+                "unlocked {e164}: failures {failures} -> 0, the lock until {until} is lifted; \
                  the user can check the pending code (if it has attempts left) or ask for a \
                  new one now"
             ),
@@ -475,7 +518,7 @@ async fn unlock(admin: &Admin, phone: &PhoneNumber, now: Timestamp) -> Result<An
             failures,
             was_locked_until: None,
         } => (
-            format!("{number} was not locked; its failures {failures} -> 0"),
+            format!("{e164} was not locked; its failures {failures} -> 0"),
             failures,
             None,
         ),
@@ -483,7 +526,7 @@ async fn unlock(admin: &Admin, phone: &PhoneNumber, now: Timestamp) -> Result<An
     Ok(Answer {
         text,
         json: json!({
-            "number": number,
+            "number": e164,
             "changed": failures_before > 0,
             "failuresBefore": failures_before,
             "failures": 0,
@@ -759,9 +802,23 @@ mod tests {
     fn commands_parse_with_json_anywhere() {
         let show = parse(&args("show +14155550123 --json")).unwrap();
         assert!(show.json);
+        let phone = PhoneNumber::parse("+14155550123", None).unwrap();
         assert_eq!(
             show.command,
-            Command::Show(PhoneNumber::parse("+14155550123", None).unwrap())
+            Command::Show(Number {
+                phone: phone.clone(),
+                service: None
+            })
+        );
+        let sid = "VAfedcba9876543210fedcba9876543210";
+        assert_eq!(
+            parse(&args(&format!("unlock --service {sid} +14155550123")))
+                .unwrap()
+                .command,
+            Command::Unlock(Number {
+                phone,
+                service: Some(sid.into())
+            })
         );
         assert_eq!(
             parse(&args("--json budgets us fr")).unwrap().command,
@@ -796,6 +853,11 @@ mod tests {
             ("lift country +1", "ISO 3166"),
             ("frobnicate", "unknown command frobnicate"),
             ("show --verbose +14155550123", "unknown option --verbose"),
+            ("show +14155550123 --service VA12", "VA and 32 hex digits"),
+            (
+                "budgets --service VAfedcba9876543210fedcba9876543210",
+                "--service goes with show or unlock",
+            ),
         ] {
             let error = parse(&args(line)).unwrap_err();
             assert!(error.contains(reason), "{line:?}: {error}");

@@ -20,6 +20,7 @@ use crate::adapters::ssm::load_secrets;
 use crate::adapters::twilio::TwilioSender;
 use crate::config::{SendConfig, VerifyConfig, with_settings};
 use crate::domain::PhoneNumber;
+use crate::http::verify_v2::VerifyServices;
 use crate::http::{HttpFunction, SendApi, VerifyApi, with_decodable_body};
 use crate::ports::Clock;
 use crate::service::VerificationService;
@@ -52,7 +53,7 @@ pub const VERIFY_SECRETS: &[&str] = &[
 
 /// Builds the send function from validated configuration, with the given
 /// clock (tests pass one they can move) and DynamoDB client.
-pub fn build_send<C: Clock>(
+pub fn build_send<C: Clock + Clone>(
     config: SendConfig,
     clock: C,
     dynamodb: aws_sdk_dynamodb::Client,
@@ -61,16 +62,25 @@ pub fn build_send<C: Clock>(
     let store = DynamoDbStore::new(dynamodb, common.table_name);
     let service = VerificationService::new(store, clock, common.keys, common.policy)
         .with_delivery(TwilioSender::new(config.twilio)?, config.messages);
+    let messages = config.service_messages;
+    let verify_api = common.verify_api.map(|settings| {
+        VerifyServices::new(settings, service.clone(), |other| {
+            let sid = &other.rules.sid;
+            service.for_service(&other.rules).with_messages(
+                messages[sid].clone(), // SendConfig makes every other service's
+            )
+        })
+    });
     Ok(SendApi::new(
         service,
         common.parse_application_id,
         config.delivery_reports,
     )
-    .with_verify_api(common.verify_api))
+    .with_verify_api(verify_api))
 }
 
 /// Builds the verify function from validated configuration.
-pub fn build_verify<C: Clock>(
+pub fn build_verify<C: Clock + Clone>(
     config: VerifyConfig,
     clock: C,
     dynamodb: aws_sdk_dynamodb::Client,
@@ -78,8 +88,12 @@ pub fn build_verify<C: Clock>(
     let common = config.common;
     let store = DynamoDbStore::new(dynamodb, common.table_name);
     let service = VerificationService::new(store, clock, common.keys, common.policy);
-    VerifyApi::new(service, common.parse_application_id, config.proof)
-        .with_verify_api(common.verify_api)
+    let verify_api = common.verify_api.map(|settings| {
+        VerifyServices::new(settings, service.clone(), |other| {
+            service.for_service(&other.rules)
+        })
+    });
+    VerifyApi::new(service, common.parse_application_id, config.proof).with_verify_api(verify_api)
 }
 
 /// Runs `sendVerificationCode` (and `POST /twilio/status`) until the

@@ -176,6 +176,7 @@ pub struct Keys {
 
 /// What sending needs beyond the rules: the message provider and the words
 /// of each message. Only the send function has one.
+#[derive(Clone)]
 pub struct Delivery<M> {
     pub sender: M,
     pub messages: Messages,
@@ -184,6 +185,7 @@ pub struct Delivery<M> {
 /// The rules over the ports. `D` is `Delivery<M>` for a service that sends
 /// codes, `()` for one that only checks them (the verify function holds no
 /// message provider, so it cannot send: `send_code` does not exist there).
+#[derive(Clone)]
 pub struct VerificationService<S, D, C> {
     store: S,
     delivery: D,
@@ -219,6 +221,33 @@ impl<S: VerificationStore, C: Clock> VerificationService<S, (), C> {
             hasher: self.hasher,
             identities: self.identities,
             policy: self.policy,
+        }
+    }
+}
+
+/// What a Verify service of its own changes in the stack's rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceRules {
+    /// The service's `ServiceSid`: its numbers' pseudonyms are its own.
+    pub sid: String,
+    pub code_length: CodeLength,
+    /// A subset of the stack's channels.
+    pub channels: BTreeSet<Channel>,
+}
+
+impl<S: Clone, D: Clone, C: Clone> VerificationService<S, D, C> {
+    /// The same service for another Verify service: the same store,
+    /// provider, keys, limits and fraud protection, with the service's code
+    /// length and channels, and its own verifications and per-number counts.
+    pub fn for_service(&self, rules: &ServiceRules) -> Self {
+        Self {
+            identities: self.identities.for_service(&rules.sid),
+            policy: Policy {
+                code_length: rules.code_length,
+                enabled_channels: rules.channels.clone(),
+                ..self.policy.clone()
+            },
+            ..self.clone()
         }
     }
 }
@@ -417,6 +446,12 @@ impl<S: VerificationStore, D, C: Clock> VerificationService<S, D, C> {
 impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, Delivery<M>, C> {
     pub fn sender(&self) -> &M {
         &self.delivery.sender
+    }
+
+    /// The same service, with other words (another app name or code length).
+    pub fn with_messages(mut self, messages: Messages) -> Self {
+        self.delivery.messages = messages;
+        self
     }
 
     /// Checks the destination, stores the hash of a new code if every send

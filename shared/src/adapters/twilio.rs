@@ -168,8 +168,9 @@ impl TwilioSender {
         let (url, mut form) = self.delivery(message)?;
         if let Some(callback) = &message.status_callback {
             // Identifies the code, not the code itself; Twilio signs the URL.
+            let separator = if callback.contains('?') { '&' } else { '?' };
             let report_to = format!(
-                "{callback}?verification={}&sent_at={}",
+                "{callback}{separator}verification={}&sent_at={}",
                 message.verification_id.as_str(),
                 message.sent_at.unix_seconds()
             );

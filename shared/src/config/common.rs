@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use time::format_description::well_known::Rfc3339;
 use time::{Date, Month, OffsetDateTime};
 
-use super::settings::{checked, getter, number};
+use super::settings::{checked, fits_app_name, getter, number};
 use super::{Config, ConfigError};
 use crate::adapters::clock::SystemClock;
 use crate::domain::Timestamp;
@@ -14,9 +14,9 @@ use crate::domain::{
     Channel, CodeHasher, CodeLength, DestinationPolicy, FraudPolicy, IdentityHasher, Keyring,
     Limits, NO_COUNTRY, OneTimeCode, PhoneNumber,
 };
-use crate::http::verify_v2::{ApiKeys, VerifyService};
+use crate::http::verify_v2::{ApiKeys, OtherService, VerifySettings};
 use crate::ports::Clock;
-use crate::service::{Keys, Policy};
+use crate::service::{Keys, Policy, ServiceRules};
 
 impl Config {
     /// Reads each common setting through `lookup` (the environment, or a map in tests).
@@ -46,7 +46,19 @@ impl Config {
             true => None,
             false => Some(test_numbers_valid_until(&get, now)?),
         };
+        let policy = Policy {
+            code_length,
+            code_ttl_seconds: number(&get, "CODE_TTL_SECONDS", 600, 60..=86_400)?,
+            max_attempts: number(&get, "MAX_CHECK_ATTEMPTS", 5, 1..=20)? as u32,
+            enabled_channels: enabled_channels(&get)?,
+            limits: limits(&get)?,
+            destinations: destinations(&get)?,
+            test_numbers,
+            test_numbers_valid_until,
+            fraud: fraud_policy(&get)?,
+        };
         Ok(Self {
+            verify_api: verify_api(&get, &policy)?,
             table_name: require("VERIFICATIONS_TABLE")?,
             keys: Keys {
                 codes: CodeHasher::new(keyring(
@@ -68,26 +80,22 @@ impl Config {
                     "i1",
                 )?),
             },
-            policy: Policy {
-                code_length,
-                code_ttl_seconds: number(&get, "CODE_TTL_SECONDS", 600, 60..=86_400)?,
-                max_attempts: number(&get, "MAX_CHECK_ATTEMPTS", 5, 1..=20)? as u32,
-                enabled_channels: enabled_channels(&get)?,
-                limits: limits(&get)?,
-                destinations: destinations(&get)?,
-                test_numbers,
-                test_numbers_valid_until,
-                fraud: fraud_policy(&get)?,
-            },
+            policy,
             parse_application_id: get("PARSE_APPLICATION_ID"),
-            verify_api: verify_api(&get)?,
         })
     }
 }
 
-/// The Verify API's service and keys: both set, or neither (it is off).
-fn verify_api(get: &impl Fn(&str) -> Option<String>) -> Result<Option<VerifyService>, ConfigError> {
+/// The Verify API's service and keys: both set, or neither (it is off);
+/// and any other services (`VERIFY_SERVICES`).
+fn verify_api(
+    get: &impl Fn(&str) -> Option<String>,
+    policy: &Policy,
+) -> Result<Option<VerifySettings>, ConfigError> {
     let (sid, keys) = match (get("VERIFY_SERVICE_SID"), get("VERIFY_API_KEYS")) {
+        (None, None) if get("VERIFY_SERVICES").is_some() => {
+            return Err(ConfigError::Missing("VERIFY_SERVICE_SID"));
+        }
         (None, None) => return Ok(None),
         (Some(sid), Some(keys)) => (sid.trim().to_owned(), keys),
         (None, Some(_)) => return Err(ConfigError::Missing("VERIFY_SERVICE_SID")),
@@ -96,33 +104,115 @@ fn verify_api(get: &impl Fn(&str) -> Option<String>) -> Result<Option<VerifyServ
     let sid = checked(
         "VERIFY_SERVICE_SID",
         sid,
-        |sid| {
-            sid.len() == 34
-                && sid.starts_with("VA")
-                && sid[2..].bytes().all(|b| b.is_ascii_hexdigit())
-        },
+        is_service_sid,
         "must be VA followed by 32 hex digits, as a Twilio Verify service SID",
     )?;
     let keys = ApiKeys::parse(&keys).ok_or(ConfigError::Invalid {
         name: "VERIFY_API_KEYS",
         problem: "must be comma-separated SID:secret pairs (letters and digits in the SID, secrets of 16 or more characters)",
     })?;
-    Ok(Some(VerifyService { sid, keys }))
+    let others = match get("VERIFY_SERVICES") {
+        Some(list) => other_services(&list, &sid, policy)?,
+        None => Vec::new(),
+    };
+    Ok(Some(VerifySettings { sid, others, keys }))
+}
+
+fn is_service_sid(sid: &str) -> bool {
+    sid.len() == 34 && sid.starts_with("VA") && sid[2..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The most services `VERIFY_SERVICES` may add (each costs a little init).
+const MAX_OTHER_SERVICES: usize = 20;
+
+/// `VERIFY_SERVICES`: `;`-separated `SID|app name|code length|channels`,
+/// where each field after the SID may be left out or empty for the stack's
+/// own (`APP_NAME`, `CODE_LENGTH`, `ENABLED_CHANNELS`); e.g.
+/// `VA…|Shop|8|sms,call;VA…|Bank`.
+fn other_services(
+    list: &str,
+    own_sid: &str,
+    policy: &Policy,
+) -> Result<Vec<OtherService>, ConfigError> {
+    let invalid = |problem| ConfigError::Invalid {
+        name: "VERIFY_SERVICES",
+        problem,
+    };
+    let mut services: Vec<OtherService> = Vec::new();
+    for entry in list.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+        let mut fields = entry.split('|').map(str::trim);
+        let sid = fields.next().unwrap_or_default();
+        if !is_service_sid(sid) {
+            return Err(invalid(
+                "must start each service with its SID: VA followed by 32 hex digits",
+            ));
+        }
+        if sid == own_sid || services.iter().any(|other| other.rules.sid == sid) {
+            return Err(invalid(
+                "names a service twice (VERIFY_SERVICE_SID is already the stack's own)",
+            ));
+        }
+        let mut field = || fields.next().filter(|f| !f.is_empty());
+        let app_name = match field() {
+            Some(name) if !fits_app_name(name) => {
+                return Err(invalid("gives an app name longer than 20 characters"));
+            }
+            name => name.map(str::to_owned),
+        };
+        let code_length = match field() {
+            None => policy.code_length,
+            Some(length) => length
+                .parse()
+                .ok()
+                .and_then(CodeLength::new)
+                .ok_or(invalid(
+                    "gives a code length that is not a whole number from 4 to 10",
+                ))?,
+        };
+        let channels = match field() {
+            None => policy.enabled_channels.clone(),
+            Some(list) => channels("VERIFY_SERVICES", list)?,
+        };
+        if fields.next().is_some() {
+            return Err(invalid(
+                "has more than SID|app name|code length|channels in a service",
+            ));
+        }
+        services.push(OtherService {
+            rules: ServiceRules {
+                sid: sid.to_owned(),
+                code_length,
+                channels,
+            },
+            app_name,
+        });
+    }
+    if services.len() > MAX_OTHER_SERVICES {
+        return Err(invalid("adds more than 20 services"));
+    }
+    Ok(services)
 }
 
 /// `sms,call,whatsapp`; only SMS when unset.
 fn enabled_channels(
     get: &impl Fn(&str) -> Option<String>,
 ) -> Result<BTreeSet<Channel>, ConfigError> {
-    get("ENABLED_CHANNELS")
-        .unwrap_or_else(|| "sms".into())
-        .split(',')
-        .map(|name| {
-            name.trim()
+    channels(
+        "ENABLED_CHANNELS",
+        &get("ENABLED_CHANNELS").unwrap_or_else(|| "sms".into()),
+    )
+}
+
+/// A comma-separated list of channels, in setting `name`.
+fn channels(name: &'static str, list: &str) -> Result<BTreeSet<Channel>, ConfigError> {
+    list.split(',')
+        .map(|channel| {
+            channel
+                .trim()
                 .to_ascii_lowercase()
                 .parse()
                 .map_err(|_| ConfigError::Invalid {
-                    name: "ENABLED_CHANNELS",
+                    name,
                     problem: "must be a comma-separated list of sms, call, whatsapp",
                 })
         })

@@ -13,10 +13,12 @@ mod settings;
 mod tests;
 mod verify;
 
+use std::collections::HashMap;
+
 pub use settings::{TUNING_SETTINGS, with_settings};
 
 use crate::adapters::twilio::{DeliveryReports, TwilioConfig};
-use crate::http::verify_v2::VerifyService;
+use crate::http::verify_v2::VerifySettings;
 use crate::messages::{MessageTooLong, Messages};
 use crate::proof::ProofSigner;
 use crate::service::{Keys, Policy};
@@ -32,7 +34,7 @@ pub struct Config {
     /// When set, requests must carry it (`X-Parse-Application-Id` or `_ApplicationId`).
     pub parse_application_id: Option<String>,
     /// When set, the functions also serve Twilio Verify's API.
-    pub verify_api: Option<VerifyService>,
+    pub verify_api: Option<VerifySettings>,
 }
 
 /// The send function's configuration: Twilio and the message texts.
@@ -41,6 +43,8 @@ pub struct SendConfig {
     pub common: Config,
     pub twilio: TwilioConfig,
     pub messages: Messages,
+    /// Each other Verify service's messages (`VERIFY_SERVICES`), by SID.
+    pub service_messages: HashMap<String, Messages>,
     /// Present when Twilio's delivery reports can be checked (an auth token
     /// is known): they go to `POST /twilio/status`.
     pub delivery_reports: Option<DeliveryReports>,

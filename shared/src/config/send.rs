@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::settings::{checked, getter, is_public_or_loopback_url, number};
+use super::settings::{checked, fits_app_name, getter, is_public_or_loopback_url, number};
 use super::{Config, ConfigError, SendConfig};
 use crate::adapters::clock::SystemClock;
 use crate::adapters::twilio::{
@@ -104,7 +104,7 @@ impl SendConfig {
                     checked(
                         "APP_NAME",
                         name,
-                        |n| n.chars().count() <= 20 && !n.contains('\n'),
+                        fits_app_name,
                         "must be one line of at most 20 characters",
                     )
                 })
@@ -140,6 +140,29 @@ impl SendConfig {
                 .transpose()?,
             whatsapp,
         };
+        // Another Verify service's channels need the stack's senders (the
+        // verify function, which sends nothing, has no ENABLED_CHANNELS).
+        let others = common.verify_api.iter().flat_map(|api| &api.others);
+        if others
+            .clone()
+            .any(|other| !other.rules.channels.is_subset(enabled_channels))
+        {
+            return Err(ConfigError::Invalid {
+                name: "VERIFY_SERVICES",
+                problem: "gives a channel that ENABLED_CHANNELS does not enable",
+            });
+        }
+        // Another Verify service's messages: its app name and code length.
+        let service_messages = others
+            .map(|other| {
+                let settings = MessageSettings {
+                    app_name: other.app_name.clone().or(message_settings.app_name.clone()),
+                    ..message_settings.clone()
+                };
+                let messages = Messages::new(settings, other.rules.code_length)?;
+                Ok((other.rules.sid.clone(), messages))
+            })
+            .collect::<Result<_, ConfigError>>()?;
         let messages = Messages::new(message_settings, common.policy.code_length)?;
         if !template_languages
             .iter()
@@ -179,6 +202,7 @@ impl SendConfig {
         )?;
         Ok(Self {
             messages,
+            service_messages,
             twilio: TwilioConfig {
                 api_base,
                 account_sid,

@@ -125,3 +125,8 @@ pub(super) fn checked(
         Err(ConfigError::Invalid { name, problem })
     }
 }
+
+/// Whether an app name fits the messages: one line of at most 20 characters.
+pub(super) fn fits_app_name(name: &str) -> bool {
+    name.chars().count() <= 20 && !name.contains('\n')
+}

@@ -27,6 +27,128 @@ mod defaults_and_checks {
         SendConfig::from_lookup(|name| vars.get(name).map(|v| v.to_string()))
     }
 
+    const OWN_SID: &str = "VA0123456789abcdef0123456789abcdef";
+    const SHOP_SID: &str = "VAfedcba9876543210fedcba9876543210";
+
+    fn with_verify_api(services: &'static str) -> HashMap<&'static str, &'static str> {
+        let mut vars = minimal();
+        vars.insert("VERIFY_SERVICE_SID", OWN_SID);
+        vars.insert("VERIFY_API_KEYS", "SKkey:a secret of 16+ characters");
+        vars.insert("ENABLED_CHANNELS", "sms,call");
+        vars.insert("APP_NAME", "Acme");
+        vars.insert("VERIFY_SERVICES", services);
+        vars
+    }
+
+    #[test]
+    fn the_verify_api_is_off_unless_its_service_and_keys_are_both_set() {
+        assert!(load(&minimal()).unwrap().common.verify_api.is_none());
+        let api = load(&with_verify_api(""))
+            .unwrap()
+            .common
+            .verify_api
+            .unwrap();
+        assert_eq!((api.sid.as_str(), api.others.len()), (OWN_SID, 0));
+        for missing in ["VERIFY_SERVICE_SID", "VERIFY_API_KEYS"] {
+            let mut vars = with_verify_api("");
+            vars.remove(missing);
+            assert_eq!(load(&vars).unwrap_err(), ConfigError::Missing(missing));
+        }
+        let mut vars = minimal();
+        vars.insert("VERIFY_SERVICES", SHOP_SID);
+        assert_eq!(
+            load(&vars).unwrap_err(),
+            ConfigError::Missing("VERIFY_SERVICE_SID")
+        );
+        let mut vars = with_verify_api("");
+        vars.insert("VERIFY_SERVICE_SID", "VA123");
+        assert!(matches!(
+            load(&vars),
+            Err(ConfigError::Invalid {
+                name: "VERIFY_SERVICE_SID",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn other_verify_services_get_their_own_rules_and_the_stacks_by_default() {
+        let services = "VAfedcba9876543210fedcba9876543210|Shop|8|sms ; \
+                        VAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        let config = load(&with_verify_api(services)).unwrap();
+        let others = &config.common.verify_api.as_ref().unwrap().others;
+        let rules: Vec<_> = others
+            .iter()
+            .map(|other| {
+                let channels: Vec<_> = other.rules.channels.iter().copied().collect();
+                (
+                    other.app_name.as_deref(),
+                    other.rules.code_length.digits(),
+                    channels,
+                )
+            })
+            .collect();
+        assert_eq!(
+            rules,
+            [
+                (Some("Shop"), 8, vec![Channel::Sms]),
+                (None, 6, vec![Channel::Sms, Channel::Call]),
+            ]
+        );
+        let shop = &config.service_messages[SHOP_SID];
+        let code = OneTimeCode::parse("12345678", CodeLength::new(8).unwrap()).unwrap();
+        let Content::Text(text) = shop.render(Channel::Sms, "en", &code) else {
+            panic!("an SMS is text")
+        };
+        assert!(
+            text.starts_with("Your Shop verification code is 12345678"),
+            "{text}"
+        );
+        let acme = &config.service_messages["VAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"];
+        let code = OneTimeCode::parse("123456", CodeLength::default()).unwrap();
+        let Content::Text(text) = acme.render(Channel::Sms, "en", &code) else {
+            panic!("an SMS is text")
+        };
+        assert!(text.starts_with("Your Acme verification code"), "{text}");
+    }
+
+    #[test]
+    fn bad_verify_services_are_refused_with_the_reason() {
+        for (services, problem) in [
+            ("VA123|Shop", "SID: VA followed by 32 hex"),
+            (OWN_SID, "twice"),
+            (
+                "VAfedcba9876543210fedcba9876543210;VAfedcba9876543210fedcba9876543210",
+                "twice",
+            ),
+            (
+                "VAfedcba9876543210fedcba9876543210|An app name far too long",
+                "20 characters",
+            ),
+            ("VAfedcba9876543210fedcba9876543210||3", "from 4 to 10"),
+            (
+                "VAfedcba9876543210fedcba9876543210|||whatsapp",
+                "ENABLED_CHANNELS does not",
+            ),
+            (
+                "VAfedcba9876543210fedcba9876543210|||fax",
+                "sms, call, whatsapp",
+            ),
+            (
+                "VAfedcba9876543210fedcba9876543210|Shop|6|sms|more",
+                "more than",
+            ),
+        ] {
+            match load(&with_verify_api(services)) {
+                Err(ConfigError::Invalid {
+                    name: "VERIFY_SERVICES",
+                    problem: said,
+                }) => assert!(said.contains(problem), "{services}: {said}"),
+                other => panic!("{services}: {other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn minimal_settings_get_the_documented_defaults() {
         let config = load(&minimal()).unwrap();

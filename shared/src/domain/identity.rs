@@ -35,35 +35,66 @@ impl std::fmt::Display for Pseudonym {
 /// Makes pseudonyms under the current key, and under previous keys for
 /// what was stored before a rotation.
 #[derive(Debug, Clone)]
-pub struct IdentityHasher(Keyring);
+pub struct IdentityHasher {
+    keys: Keyring,
+    /// The Verify service whose numbers these are; `None` for the stack's
+    /// own (and its Parse endpoints'), whose pseudonyms are unchanged.
+    service: Option<String>,
+}
 
 impl IdentityHasher {
     pub fn new(keys: Keyring) -> Self {
-        Self(keys)
+        Self {
+            keys,
+            service: None,
+        }
+    }
+
+    /// The same keys, for the numbers of another Verify service: each
+    /// service keeps its own verifications and per-number counts under
+    /// pseudonyms of its own, as Twilio keeps them per service. Client
+    /// addresses and verification ids are the same in every service.
+    pub fn for_service(&self, sid: &str) -> Self {
+        Self {
+            keys: self.keys.clone(),
+            service: Some(sid.to_owned()),
+        }
+    }
+
+    fn number_under(&self, key_id: &str, key: &[u8], phone: &PhoneNumber) -> Pseudonym {
+        match &self.service {
+            None => pseudonym(key_id, key, "number", phone.as_e164()),
+            Some(sid) => pseudonym(
+                key_id,
+                key,
+                "number",
+                &format!("{} in {sid}", phone.as_e164()),
+            ),
+        }
     }
 
     /// The number's pseudonym under the current key.
     pub fn number(&self, phone: &PhoneNumber) -> Pseudonym {
-        pseudonym(
-            self.0.current_id(),
-            self.0.current(),
-            "number",
-            phone.as_e164(),
-        )
+        self.number_under(self.keys.current_id(), self.keys.current(), phone)
     }
 
     /// The number's pseudonyms under previous keys: where a code sent
     /// before a rotation is still found.
     pub fn number_before_rotation(&self, phone: &PhoneNumber) -> Vec<Pseudonym> {
-        self.0
+        self.keys
             .previous()
-            .map(|(id, key)| pseudonym(id, key, "number", phone.as_e164()))
+            .map(|(id, key)| self.number_under(id, key, phone))
             .collect()
     }
 
     /// A client address's pseudonym (its hourly allowances are keyed by it).
     pub fn client(&self, address: &str) -> Pseudonym {
-        pseudonym(self.0.current_id(), self.0.current(), "client", address)
+        pseudonym(
+            self.keys.current_id(),
+            self.keys.current(),
+            "client",
+            address,
+        )
     }
 
     /// A new verification id for a code sent to `phone`: one AES block that
@@ -81,7 +112,7 @@ impl IdentityHasher {
         OsRng
             .try_fill_bytes(&mut block[7..13])
             .expect("the operating system's random number generator failed");
-        id_cipher(self.0.current()).encrypt_block(GenericArray::from_mut_slice(&mut block));
+        id_cipher(self.keys.current()).encrypt_block(GenericArray::from_mut_slice(&mut block));
         VerificationId::from_stored(hex::encode(block))
     }
 
@@ -92,7 +123,7 @@ impl IdentityHasher {
     pub fn number_of(&self, id: &VerificationId) -> Option<PhoneNumber> {
         let sealed: [u8; 16] = hex::decode(id.as_str()).ok()?.try_into().ok()?;
         let mut keys =
-            std::iter::once(self.0.current()).chain(self.0.previous().map(|(_, key)| key));
+            std::iter::once(self.keys.current()).chain(self.keys.previous().map(|(_, key)| key));
         keys.find_map(|key| {
             let mut block = sealed;
             id_cipher(key).decrypt_block(GenericArray::from_mut_slice(&mut block));
@@ -158,6 +189,33 @@ mod tests {
     fn numbers_and_addresses_of_the_same_text_differ() {
         let phone = PhoneNumber::parse("+14155550123", None).unwrap();
         assert_ne!(hasher().number(&phone), hasher().client("+14155550123"));
+    }
+
+    #[test]
+    fn each_verify_service_has_its_own_number_pseudonyms_and_shares_the_rest() {
+        let phone = PhoneNumber::parse("+14155550123", None).unwrap();
+        let shop = hasher().for_service("VAshop");
+        let bank = hasher().for_service("VAbank");
+        let numbers = [
+            hasher().number(&phone),
+            shop.number(&phone),
+            bank.number(&phone),
+        ];
+        assert_ne!(numbers[0], numbers[1]);
+        assert_ne!(numbers[0], numbers[2]);
+        assert_ne!(numbers[1], numbers[2]);
+        assert_eq!(shop.client("203.0.113.7"), hasher().client("203.0.113.7"));
+        let id = shop.verification_id(&phone);
+        assert_eq!(bank.number_of(&id), Some(phone.clone()));
+        let after = IdentityHasher::new(
+            Keyring::new("i3", b"the next identity key, 32+ bytes".to_vec())
+                .with_previous_key("i2", b"identity key of at least 32 bytes".to_vec()),
+        )
+        .for_service("VAshop");
+        assert_eq!(
+            after.number_before_rotation(&phone),
+            vec![numbers[1].clone()]
+        );
     }
 
     #[test]

@@ -50,6 +50,11 @@ impl DeliveryReport {
         matches!(message, Some("failed" | "undelivered")) || matches!(call, Some("failed"))
     }
 
+    /// The Verify service of the message, unless it is the stack's own.
+    pub fn service(&self) -> Option<&str> {
+        Self::get(&self.query, "service")
+    }
+
     /// The number, verification and send time the report is about.
     pub fn code(&self) -> Result<(PhoneNumber, VerificationId, Timestamp), ApiError> {
         let malformed = || ApiError::from(RequestError::MalformedDeliveryReport);

@@ -13,7 +13,7 @@ use super::gateway::{client_address, deadline, public_url};
 use super::idempotency::{once, scoped_key};
 use super::params::Params;
 use super::routes::STATUS_ROUTE;
-use super::verify_v2::{self, VerifyService};
+use super::verify_v2::{self, VerifyServices};
 use crate::adapters::twilio::DeliveryReports;
 use crate::metrics;
 use crate::ports::{Clock, IdempotencyStore, MessageSender, VerificationStore};
@@ -27,7 +27,7 @@ pub struct SendApi<S, M, C> {
     /// Accepts Twilio's delivery reports when set.
     delivery_reports: Option<DeliveryReports>,
     /// Serves Twilio Verify's `verifications.create` when set.
-    verify_api: Option<VerifyService>,
+    verify_api: Option<VerifyServices<VerificationService<S, Delivery<M>, C>>>,
 }
 impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendApi<S, M, C> {
     pub fn new(
@@ -44,7 +44,10 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
     }
 
     /// The same function, serving the Verify API too when `verify_api` is set.
-    pub fn with_verify_api(mut self, verify_api: Option<VerifyService>) -> Self {
+    pub fn with_verify_api(
+        mut self,
+        verify_api: Option<VerifyServices<VerificationService<S, Delivery<M>, C>>>,
+    ) -> Self {
         self.verify_api = verify_api;
         self
     }
@@ -85,11 +88,17 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
             {
                 return Err(RequestError::InvalidSignature.into());
             }
+            // A report on another Verify service's message says which.
+            let service = match (report.service(), &self.verify_api) {
+                (None, _) => &self.service,
+                (Some(sid), Some(api)) => api
+                    .service(sid)
+                    .ok_or(RequestError::MalformedDeliveryReport)?,
+                (Some(_), None) => return Err(RequestError::MalformedDeliveryReport.into()),
+            };
             let withdrawn = match report.unreached().then(|| report.code()).transpose()? {
                 Some((phone, id, sent_at)) => {
-                    self.service
-                        .record_undelivered(&phone, &id, sent_at)
-                        .await?
+                    service.record_undelivered(&phone, &id, sent_at).await?
                 }
                 None => false,
             };
@@ -101,10 +110,7 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
     /// `POST /v2/Services/{ServiceSid}/Verifications` (Twilio Verify).
     pub async fn verify_v2_create(&self, request: Request) -> Response<Body> {
         match &self.verify_api {
-            Some(api) => {
-                let callback = self.status_callback(&request);
-                api.create(&self.service, &request, callback).await
-            }
+            Some(api) => api.create(&request, self.status_callback(&request)).await,
             None => verify_v2::disabled("verifyV2Create", &request),
         }
     }

@@ -9,7 +9,7 @@ use super::answer::{public_json, respond};
 use super::gateway::Route;
 use super::gateway::client_address;
 use super::params::Params;
-use super::verify_v2::{self, CHECK_ROUTE, FETCH_ROUTE, VerifyService};
+use super::verify_v2::{self, CHECK_ROUTE, FETCH_ROUTE, VerifyServices};
 use super::{ApiError, Reason};
 use crate::domain::{PhoneNumber, Timestamp};
 use crate::metrics;
@@ -25,7 +25,7 @@ pub struct VerifyApi<S, C> {
     /// Signs a proof of verification on approval when set.
     proof: Option<ProofSigner>,
     /// Serves Twilio Verify's checks, fetches and updates when set.
-    verify_api: Option<VerifyService>,
+    verify_api: Option<VerifyServices<VerificationService<S, (), C>>>,
 }
 impl<S: VerificationStore, C: Clock> VerifyApi<S, C> {
     pub fn new(
@@ -42,7 +42,10 @@ impl<S: VerificationStore, C: Clock> VerifyApi<S, C> {
     }
 
     /// The same function, serving the Verify API too when `verify_api` is set.
-    pub fn with_verify_api(mut self, verify_api: Option<VerifyService>) -> Self {
+    pub fn with_verify_api(
+        mut self,
+        verify_api: Option<VerifyServices<VerificationService<S, (), C>>>,
+    ) -> Self {
         self.verify_api = verify_api;
         self
     }
@@ -55,9 +58,9 @@ impl<S: VerificationStore, C: Clock> VerifyApi<S, C> {
         };
         let proof = self.proof.as_ref();
         match route {
-            CHECK_ROUTE => api.check(&self.service, proof, &request).await,
-            FETCH_ROUTE => api.fetch(&self.service, &request).await,
-            _ => api.update(&self.service, proof, &request).await,
+            CHECK_ROUTE => api.check(proof, &request).await,
+            FETCH_ROUTE => api.fetch(&request).await,
+            _ => api.update(proof, &request).await,
         }
     }
 

@@ -31,7 +31,7 @@ fn twilio_signature(url: &str, params: &[(&str, &str)]) -> String {
 
 /// Twilio's POST to the callback URL it was given, signed with `signature`
 /// (or correctly when `None`).
-async fn report(
+pub(crate) async fn report(
     stack: &Stack,
     callback_url: &str,
     params: &[(&str, &str)],

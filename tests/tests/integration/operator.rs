@@ -289,3 +289,28 @@ async fn pump(stack: &Stack, attempts: std::ops::Range<u32>) -> usize {
 fn attack_number(n: u32) -> String {
     format!("+1312555{:04}", 1_000 + n * 37)
 }
+
+#[tokio::test]
+async fn show_finds_a_number_of_another_verify_service_with_its_sid() {
+    let shop = "VAfedcba9876543210fedcba9876543210";
+    let stack = Stack::with_env(&[("VERIFY_SERVICES", &format!("{shop}|Shop|8"))]).await;
+    let admin = admin(&stack).await;
+    let phone = unique_phone();
+    let sent = stack
+        .twilio_verify(
+            "POST",
+            &format!("/v2/Services/{shop}/Verifications"),
+            &[("To", &phone), ("Channel", "sms")],
+        )
+        .await;
+    assert_eq!(sent.status, 201, "{sent:?}");
+
+    let (exit, own) = admin_run(&stack, &admin, &format!("show {phone}")).await;
+    assert_eq!(exit, 1, "the stack's own service has nothing for it: {own}");
+    let (exit, text) = admin_run(&stack, &admin, &format!("show --service {shop} {phone}")).await;
+    assert_eq!(exit, 0, "{text}");
+    assert!(text.contains("status              pending (sms)"), "{text}");
+    let (exit, text) = admin_run(&stack, &admin, &format!("unlock {phone} --service {shop}")).await;
+    assert_eq!(exit, 0, "{text}");
+    assert!(text.contains("nothing changed"), "{text}");
+}

@@ -417,3 +417,157 @@ async fn client_allowances_key_on_the_api_key_and_the_device_ip_it_passes() {
     assert_eq!(twilio_error(&bad_ip), (400, 60200));
     assert_eq!(bad_ip.body["message"], "Invalid parameter: DeviceIp");
 }
+
+/// A second Verify service of the same stack: its own app name, 8-digit
+/// codes and SMS only (the stack also enables calls).
+const SHOP_SID: &str = "VAfedcba9876543210fedcba9876543210";
+
+async fn two_service_stack() -> Stack {
+    Stack::with_env(&[
+        ("ENABLED_CHANNELS", "sms,call"),
+        ("VERIFY_SERVICES", &format!("{SHOP_SID}|Shop|8|sms")),
+    ])
+    .await
+}
+
+fn shop(path: &str) -> String {
+    format!("/v2/Services/{SHOP_SID}{path}")
+}
+
+async fn create_in_shop(stack: &Stack, phone: &str, channel: &str) -> Answer {
+    stack
+        .twilio_verify(
+            "POST",
+            &shop("/Verifications"),
+            &[("To", phone), ("Channel", channel)],
+        )
+        .await
+}
+
+#[tokio::test]
+async fn each_service_keeps_its_own_verifications_code_length_app_name_and_channels() {
+    let stack = two_service_stack().await;
+    let phone = unique_phone();
+    let own = create(&stack, &phone).await;
+    assert_eq!(own.status, 201, "{own:?}");
+    let own_code = stack.code_sent_to(&phone).await;
+    assert_eq!(own_code.len(), 6);
+
+    // The own service's cooldown and pending code are not the shop's.
+    let in_shop = create_in_shop(&stack, &phone, "sms").await;
+    assert_eq!(in_shop.status, 201, "{in_shop:?}");
+    assert_eq!(in_shop.body["service_sid"], SHOP_SID);
+    assert_eq!(
+        in_shop.body["url"],
+        format!(
+            "https://api.example.com{}",
+            shop(&format!("/Verifications/{}", sid_of(&in_shop)))
+        )
+    );
+    let shop_code = stack.code_sent_to(&phone).await;
+    assert_eq!(shop_code.len(), 8, "the shop's codes have 8 digits");
+    let bodies: Vec<String> = stack
+        .messages()
+        .await
+        .into_iter()
+        .map(|message| message["Body"].clone())
+        .collect();
+    assert!(!bodies[0].contains("Shop"), "{bodies:?}");
+    assert!(
+        bodies[1].starts_with("Your Shop verification code is"),
+        "{bodies:?}"
+    );
+    assert_eq!(
+        twilio_error(&create_in_shop(&stack, &phone, "sms").await),
+        (429, 60212),
+        "the shop's own cooldown"
+    );
+
+    // Neither service sees the other's verification.
+    let crossed = stack
+        .twilio_verify(
+            "GET",
+            &shop(&format!("/Verifications/{}", sid_of(&own))),
+            &[],
+        )
+        .await;
+    assert_eq!(twilio_error(&crossed), (404, 20404));
+    assert_eq!(
+        twilio_error(&check(&stack, &phone, &shop_code).await),
+        (400, 60200),
+        "an 8-digit code is no code of the own service"
+    );
+    assert_eq!(
+        twilio_error(&create_in_shop(&stack, &unique_phone(), "call").await),
+        (400, 60223),
+        "the shop has no calls"
+    );
+
+    let approved = stack
+        .twilio_verify(
+            "POST",
+            &shop("/VerificationCheck"),
+            &[("To", &phone), ("Code", &shop_code)],
+        )
+        .await;
+    assert_eq!(approved.body["status"], "approved", "{approved:?}");
+    let fetched = stack
+        .twilio_verify("GET", &verification(&sid_of(&own)), &[])
+        .await;
+    assert_eq!(
+        fetched.body["status"], "pending",
+        "the own one is untouched"
+    );
+    assert_eq!(
+        check(&stack, &phone, &own_code).await.body["status"],
+        "approved"
+    );
+}
+
+#[tokio::test]
+async fn a_delivery_report_withdraws_the_code_of_its_own_service_only() {
+    let stack = two_service_stack().await;
+    let phone = unique_phone();
+    assert_eq!(create(&stack, &phone).await.status, 201);
+    let own_code = stack.code_sent_to(&phone).await;
+    assert_eq!(create_in_shop(&stack, &phone, "sms").await.status, 201);
+    let shop_code = stack.code_sent_to(&phone).await;
+    let callback = stack.messages().await.pop().unwrap()["StatusCallback"].clone();
+    assert!(
+        callback.starts_with(&format!(
+            "https://api.example.com/twilio/status?service={SHOP_SID}&verification="
+        )),
+        "{callback}"
+    );
+
+    let params = [
+        ("MessageSid", "SM0123"),
+        ("MessageStatus", "undelivered"),
+        ("To", phone.as_str()),
+        ("ErrorCode", "30003"),
+    ];
+    let answer = crate::delivery_reports::report(&stack, &callback, &params, None).await;
+    assert_eq!(answer.body["result"]["withdrawn"], true, "{answer:?}");
+    let withdrawn = stack
+        .twilio_verify(
+            "POST",
+            &shop("/VerificationCheck"),
+            &[("To", &phone), ("Code", &shop_code)],
+        )
+        .await;
+    assert_eq!(twilio_error(&withdrawn), (404, 20404));
+    assert_eq!(
+        create_in_shop(&stack, &phone, "sms").await.status,
+        201,
+        "the shop's cooldown is lifted"
+    );
+    assert_eq!(
+        check(&stack, &phone, &own_code).await.body["status"],
+        "approved"
+    );
+
+    // A signed report naming a service the stack does not serve is refused.
+    let unknown = callback.replace(SHOP_SID, "VA00000000000000000000000000000000");
+    let refused = crate::delivery_reports::report(&stack, &unknown, &params, None).await;
+    assert_eq!(refused.status, 400, "{refused:?}");
+}

@@ -33,7 +33,7 @@ use crate::domain::{Channel, OneTimeCode, PhoneNumber, VerificationId};
 use crate::metrics;
 use crate::ports::{Approval, Clock, MessageSender, VerificationStatus, VerificationStore};
 use crate::proof::ProofSigner;
-use crate::service::{CheckError, Delivery, Found, SendRequest, VerificationService};
+use crate::service::{CheckError, Delivery, Found, SendRequest, ServiceRules, VerificationService};
 
 /// The send function's Verify route.
 pub const CREATE_ROUTE: Route = ("POST", "/v2/Services/{ServiceSid}/Verifications");
@@ -45,13 +45,64 @@ pub const UPDATE_ROUTE: Route = ("POST", "/v2/Services/{ServiceSid}/Verification
 /// The header an approval's proof token travels in.
 pub const TOKEN_HEADER: &str = "x-verification-token";
 
-/// The one Verify service a stack serves (`VERIFY_SERVICE_SID`: its app
-/// name, code length and channels are the stack's), and the API keys that
-/// may call it.
+/// The Verify API as configured: the stack's own service
+/// (`VERIFY_SERVICE_SID`, with the stack's app name, code length and
+/// channels), any others (`VERIFY_SERVICES`), and the API keys that may call
+/// them.
 #[derive(Debug, Clone)]
-pub struct VerifyService {
+pub struct VerifySettings {
     pub sid: String,
+    pub others: Vec<OtherService>,
     pub keys: ApiKeys,
+}
+
+/// Another Verify service of the stack: its rules, and the app name its
+/// messages use (the stack's when `None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherService {
+    pub rules: ServiceRules,
+    pub app_name: Option<String>,
+}
+
+/// A function's Verify API: the keys, and a verification service (`V`) per
+/// service SID, the stack's own first.
+pub struct VerifyServices<V> {
+    keys: ApiKeys,
+    services: Vec<(String, V)>,
+}
+
+impl<V> VerifyServices<V> {
+    /// `own` serves the stack's service; `other` makes each other one's.
+    pub fn new(settings: VerifySettings, own: V, other: impl Fn(&OtherService) -> V) -> Self {
+        let others = settings
+            .others
+            .iter()
+            .map(|service| (service.rules.sid.clone(), other(service)));
+        Self {
+            keys: settings.keys,
+            services: std::iter::once((settings.sid, own)).chain(others).collect(),
+        }
+    }
+
+    /// The service `sid` names.
+    pub fn service(&self, sid: &str) -> Option<&V> {
+        self.entry(sid).map(|(_, service)| service)
+    }
+
+    fn entry(&self, sid: &str) -> Option<&(String, V)> {
+        self.services.iter().find(|(known, _)| known == sid)
+    }
+
+    /// Where Twilio reports on a message of service `sid`: the stack's own
+    /// reports go to `callback` as the Parse endpoints' do, another's say
+    /// which service they are about (Twilio signs the whole URL).
+    fn callback_for(&self, sid: &str, callback: Option<String>) -> Option<String> {
+        let own = self.services.first().map(|(own, _)| own.as_str());
+        callback.map(|url| match own == Some(sid) {
+            true => url,
+            false => format!("{url}?service={sid}"),
+        })
+    }
 }
 
 /// An authenticated call to our service.
@@ -145,148 +196,157 @@ fn status_of(found: &Found) -> &'static str {
     }
 }
 
-impl VerifyService {
+impl<S: VerificationStore, M: MessageSender, C: Clock>
+    VerifyServices<VerificationService<S, Delivery<M>, C>>
+{
     /// `POST /v2/Services/{ServiceSid}/Verifications`: `To`, `Channel`,
     /// `Locale`, `DeviceIp`. Sends a code, as `sendVerificationCode` does.
-    pub async fn create<S: VerificationStore, M: MessageSender, C: Clock>(
+    pub async fn create(
         &self,
-        service: &VerificationService<S, Delivery<M>, C>,
         request: &Request,
         status_callback: Option<String>,
     ) -> Response<Body> {
-        self.serve("verifyV2Create", request, CREATE_ROUTE, async |call| {
-            let phone = call.to(call.required("To")?)?;
-            // Codes come from our CSPRNG only.
-            if call
-                .optional("CustomCode")
-                .is_some_and(|code| !code.is_empty())
-            {
-                return Err(Failure::InvalidParameter("CustomCode"));
-            }
-            let channel: Channel = call
-                .required("Channel")?
-                .parse()
-                .map_err(|_| Failure::InvalidParameter("Channel"))?;
-            let locale = match call.optional("Locale") {
-                Some(tag) if !well_formed_locale(tag) => {
-                    return Err(Failure::InvalidParameter("Locale"));
+        self.serve(
+            "verifyV2Create",
+            request,
+            CREATE_ROUTE,
+            async |call, service| {
+                let phone = call.to(call.required("To")?)?;
+                // Codes come from our CSPRNG only.
+                if call
+                    .optional("CustomCode")
+                    .is_some_and(|code| !code.is_empty())
+                {
+                    return Err(Failure::InvalidParameter("CustomCode"));
                 }
-                tag => tag.map(str::to_owned),
-            };
-            let sent = service
-                .send_code(SendRequest {
-                    phone,
-                    channel,
-                    client: call.client.clone(),
-                    locale,
-                    status_callback,
-                    deadline: deadline(request),
+                let channel: Channel = call
+                    .required("Channel")?
+                    .parse()
+                    .map_err(|_| Failure::InvalidParameter("Channel"))?;
+                let locale = match call.optional("Locale") {
+                    Some(tag) if !well_formed_locale(tag) => {
+                        return Err(Failure::InvalidParameter("Locale"));
+                    }
+                    tag => tag.map(str::to_owned),
+                };
+                let sent = service
+                    .send_code(SendRequest {
+                        phone,
+                        channel,
+                        client: call.client.clone(),
+                        locale,
+                        status_callback: self.callback_for(call.service_sid, status_callback),
+                        deadline: deadline(request),
+                    })
+                    .await?;
+                count_sent(&sent);
+                let view = View {
+                    service_sid: call.service_sid,
+                    id: Some(&sent.id),
+                    to: &sent.phone,
+                    channel: Some(sent.channel),
+                    status: "pending",
+                    created_at: sent.sent_at,
+                    updated_at: sent.sent_at,
+                    url: call.url(&sent.id),
+                };
+                Ok(Answer {
+                    status: StatusCode::CREATED,
+                    ..Answer::ok(view.verification())
                 })
-                .await?;
-            count_sent(&sent);
-            let view = View {
-                service_sid: call.service_sid,
-                id: Some(&sent.id),
-                to: &sent.phone,
-                channel: Some(sent.channel),
-                status: "pending",
-                created_at: sent.sent_at,
-                updated_at: sent.sent_at,
-                url: call.url(&sent.id),
-            };
-            Ok(Answer {
-                status: StatusCode::CREATED,
-                ..Answer::ok(view.verification())
-            })
-        })
+            },
+        )
         .await
     }
+}
 
+impl<S: VerificationStore, D, C: Clock> VerifyServices<VerificationService<S, D, C>> {
     /// `POST /v2/Services/{ServiceSid}/VerificationCheck`: `Code`, and `To`
     /// or `VerificationSid`. A wrong code is `pending` (with an attempt
     /// used), the right one `approved`; a verification no longer pending is
     /// not found, as on Twilio.
-    pub async fn check<S: VerificationStore, D, C: Clock>(
-        &self,
-        service: &VerificationService<S, D, C>,
-        proof: Option<&ProofSigner>,
-        request: &Request,
-    ) -> Response<Body> {
-        self.serve("verifyV2Check", request, CHECK_ROUTE, async |call| {
-            let code = call.required("Code")?;
-            // By SID, the verification is read first (to find its number),
-            // and that read serves the answer too.
-            let (phone, found) = match (call.optional("To"), call.optional("VerificationSid")) {
-                (to, Some(sid)) => {
-                    let found = call.found(service, Some(sid.to_owned())).await?;
-                    if to.is_some_and(|to| call.to(to).ok().as_ref() != Some(&found.phone)) {
-                        return Err(Failure::InvalidParameter("To"));
+    pub async fn check(&self, proof: Option<&ProofSigner>, request: &Request) -> Response<Body> {
+        self.serve(
+            "verifyV2Check",
+            request,
+            CHECK_ROUTE,
+            async |call, service| {
+                let code = call.required("Code")?;
+                // By SID, the verification is read first (to find its number),
+                // and that read serves the answer too.
+                let (phone, found) = match (call.optional("To"), call.optional("VerificationSid")) {
+                    (to, Some(sid)) => {
+                        let found = call.found(service, Some(sid.to_owned())).await?;
+                        if to.is_some_and(|to| call.to(to).ok().as_ref() != Some(&found.phone)) {
+                            return Err(Failure::InvalidParameter("To"));
+                        }
+                        (found.phone.clone(), Some(found))
                     }
-                    (found.phone.clone(), Some(found))
-                }
-                (Some(to), None) => (call.to(to)?, None),
-                (None, None) => return Err(Failure::InvalidParameter("To")),
-            };
-            let code = OneTimeCode::parse(code, service.policy().code_length)
-                .map_err(|_| Failure::InvalidParameter("Code"))?;
-            let (status, token) = match service.check_code(phone.clone(), &code, &call.client).await
-            {
-                Ok(approved) => (
-                    "approved",
-                    approval_token(proof, &approved.phone, approved.verified_at),
-                ),
-                Err(CheckError::IncorrectCode { .. }) => ("pending", None),
-                Err(
-                    CheckError::NoPendingVerification
-                    | CheckError::AlreadyUsed
-                    | CheckError::Replaced,
-                ) => return Err(Failure::NotFound),
-                Err(other) => return Err(other.into()),
-            };
-            let now = service.now();
-            let found = match found {
-                Some(found) => Some(found),
-                None => service.current(&phone).await?,
-            };
-            let view = match &found {
-                Some(found) => View {
-                    status,
-                    updated_at: now,
-                    ..call.view(found, status)
-                },
-                // A test number's: storage never holds it.
-                None => View {
-                    service_sid: call.service_sid,
-                    id: None,
-                    to: &phone,
-                    channel: None,
-                    status,
-                    created_at: now,
-                    updated_at: now,
-                    url: None,
-                },
-            };
-            Ok(Answer {
-                token,
-                ..Answer::ok(view.check())
-            })
-        })
+                    (Some(to), None) => (call.to(to)?, None),
+                    (None, None) => return Err(Failure::InvalidParameter("To")),
+                };
+                let code = OneTimeCode::parse(code, service.policy().code_length)
+                    .map_err(|_| Failure::InvalidParameter("Code"))?;
+                let (status, token) =
+                    match service.check_code(phone.clone(), &code, &call.client).await {
+                        Ok(approved) => (
+                            "approved",
+                            approval_token(proof, &approved.phone, approved.verified_at),
+                        ),
+                        Err(CheckError::IncorrectCode { .. }) => ("pending", None),
+                        Err(
+                            CheckError::NoPendingVerification
+                            | CheckError::AlreadyUsed
+                            | CheckError::Replaced,
+                        ) => return Err(Failure::NotFound),
+                        Err(other) => return Err(other.into()),
+                    };
+                let now = service.now();
+                let found = match found {
+                    Some(found) => Some(found),
+                    None => service.current(&phone).await?,
+                };
+                let view = match &found {
+                    Some(found) => View {
+                        status,
+                        updated_at: now,
+                        ..call.view(found, status)
+                    },
+                    // A test number's: storage never holds it.
+                    None => View {
+                        service_sid: call.service_sid,
+                        id: None,
+                        to: &phone,
+                        channel: None,
+                        status,
+                        created_at: now,
+                        updated_at: now,
+                        url: None,
+                    },
+                };
+                Ok(Answer {
+                    token,
+                    ..Answer::ok(view.check())
+                })
+            },
+        )
         .await
     }
 
     /// `GET /v2/Services/{ServiceSid}/Verifications/{Sid}`.
-    pub async fn fetch<S: VerificationStore, D, C: Clock>(
-        &self,
-        service: &VerificationService<S, D, C>,
-        request: &Request,
-    ) -> Response<Body> {
-        self.serve("verifyV2Fetch", request, FETCH_ROUTE, async |call| {
-            let sid = path_parameter(request, FETCH_ROUTE, "Sid");
-            let found = call.found(service, sid).await?;
-            Ok(Answer::ok(
-                call.view(&found, status_of(&found)).verification(),
-            ))
-        })
+    pub async fn fetch(&self, request: &Request) -> Response<Body> {
+        self.serve(
+            "verifyV2Fetch",
+            request,
+            FETCH_ROUTE,
+            async |call, service| {
+                let sid = path_parameter(request, FETCH_ROUTE, "Sid");
+                let found = call.found(service, sid).await?;
+                Ok(Answer::ok(
+                    call.view(&found, status_of(&found)).verification(),
+                ))
+            },
+        )
         .await
     }
 
@@ -294,43 +354,43 @@ impl VerifyService {
     /// `canceled` withdraws the code (a new one may be sent at once),
     /// `approved` approves without a code (the backend vouches for the
     /// user). Only a pending verification changes.
-    pub async fn update<S: VerificationStore, D, C: Clock>(
-        &self,
-        service: &VerificationService<S, D, C>,
-        proof: Option<&ProofSigner>,
-        request: &Request,
-    ) -> Response<Body> {
-        self.serve("verifyV2Update", request, UPDATE_ROUTE, async |call| {
-            let status = call.required("Status")?;
-            if !["canceled", "approved"].contains(&status) {
-                return Err(Failure::InvalidParameter("Status"));
-            }
-            let sid = path_parameter(request, UPDATE_ROUTE, "Sid");
-            let found = call.found(service, sid).await?;
-            if found.verification.status != VerificationStatus::Pending {
-                return Err(Failure::NotFound);
-            }
-            let now = service.now();
-            let (status, token) = if status == "canceled" {
-                if !service.cancel(&found).await? {
+    pub async fn update(&self, proof: Option<&ProofSigner>, request: &Request) -> Response<Body> {
+        self.serve(
+            "verifyV2Update",
+            request,
+            UPDATE_ROUTE,
+            async |call, service| {
+                let status = call.required("Status")?;
+                if !["canceled", "approved"].contains(&status) {
+                    return Err(Failure::InvalidParameter("Status"));
+                }
+                let sid = path_parameter(request, UPDATE_ROUTE, "Sid");
+                let found = call.found(service, sid).await?;
+                if found.verification.status != VerificationStatus::Pending {
                     return Err(Failure::NotFound);
                 }
-                ("canceled", None)
-            } else {
-                if service.approve(&found).await? != Approval::Approved {
-                    return Err(Failure::NotFound);
-                }
-                ("approved", approval_token(proof, &found.phone, now))
-            };
-            let view = View {
-                updated_at: now,
-                ..call.view(&found, status)
-            };
-            Ok(Answer {
-                token,
-                ..Answer::ok(view.verification())
-            })
-        })
+                let now = service.now();
+                let (status, token) = if status == "canceled" {
+                    if !service.cancel(&found).await? {
+                        return Err(Failure::NotFound);
+                    }
+                    ("canceled", None)
+                } else {
+                    if service.approve(&found).await? != Approval::Approved {
+                        return Err(Failure::NotFound);
+                    }
+                    ("approved", approval_token(proof, &found.phone, now))
+                };
+                let view = View {
+                    updated_at: now,
+                    ..call.view(&found, status)
+                };
+                Ok(Answer {
+                    token,
+                    ..Answer::ok(view.verification())
+                })
+            },
+        )
         .await
     }
 
@@ -341,7 +401,7 @@ impl VerifyService {
         function: &str,
         request: &Request,
         route: Route,
-        work: impl AsyncFnOnce(&Call<'_>) -> Result<Answer, Failure>,
+        work: impl AsyncFnOnce(&Call<'_>, &VerificationService<S, D, C>) -> Result<Answer, Failure>,
     ) -> Response<Body> {
         let started = Instant::now();
         let outcome = async {
@@ -349,9 +409,8 @@ impl VerifyService {
                 .keys
                 .authenticate(request)
                 .ok_or(Failure::Unauthenticated)?;
-            if path_parameter(request, route, "ServiceSid").as_deref() != Some(&self.sid) {
-                return Err(Failure::NotFound);
-            }
+            let sid = path_parameter(request, route, "ServiceSid").unwrap_or_default();
+            let (service_sid, service) = self.entry(&sid).ok_or(Failure::NotFound)?;
             let form = read_form(request)?;
             let client = match form.get("DeviceIp").map(|ip| ip.parse::<IpAddr>()) {
                 Some(Ok(ip)) => format!("api-key:{key} device:{ip}"),
@@ -360,11 +419,11 @@ impl VerifyService {
             };
             let call = Call {
                 request,
-                service_sid: &self.sid,
+                service_sid,
                 client,
                 form,
             };
-            work(&call).await
+            work(&call, service).await
         };
         respond(function, started, request.raw_http_path(), outcome.await)
     }
