@@ -6,7 +6,8 @@
 #   1. secrets into Parameter Store;  2. sam deploy;  3. assert what was created;
 #   4. the Parse JS SDK flow, jose, a signed delivery report and a CORS
 #      preflight through the deployed API, and the Verify v2 flow of Twilio's
-#      npm and Python libraries (scripts/twilio-verify-flow.mjs, twilio_verify_flow.py);  5. sam deploy of a changed
+#      npm and Python libraries (scripts/twilio-verify-flow.mjs, twilio_verify_flow.py),
+#      the npm one in the stack's second Verify service too;  5. sam deploy of a changed
 #      parameter;  6. sam delete.
 # Builds the host-arch (x86_64) bootstraps once: the emulator runs them on
 # this machine, so the test deploys template.yaml with its one `Architectures`

@@ -165,6 +165,9 @@ export LOCAL_TWILIO_AUTH_TOKEN=local-dev-token
 # the key's SID and its secret) on the local stacks; scripts/twilio-verify-flow.mjs
 # and test.sh's schemathesis run of Twilio's Verify spec use them.
 export LOCAL_VERIFY_SERVICE_SID=VA0123456789abcdef0123456789abcdef
+# A second service of the local stacks (VERIFY_SERVICES): its own app name,
+# 8-digit codes and verifications; test.sh runs the Python flow against it.
+export LOCAL_SECOND_SERVICE_SID=VAfedcba9876543210fedcba9876543210
 export LOCAL_VERIFY_API_KEY_SID=SK0123456789abcdef0123456789abcdef
 export LOCAL_VERIFY_API_KEY_SECRET=local-verify-secret-0123456789abcdef
 
@@ -202,6 +205,7 @@ start_api() {
   PROOF_SIGNING_KEY="$(head -c 32 /dev/urandom | base64)" \
   APP_NAME="Local Dev" \
   VERIFY_SERVICE_SID="$LOCAL_VERIFY_SERVICE_SID" \
+  VERIFY_SERVICES="$LOCAL_SECOND_SERVICE_SID|Local Shop|8|sms" \
   VERIFY_API_KEYS="$LOCAL_VERIFY_API_KEY_SID:$LOCAL_VERIFY_API_KEY_SECRET" \
   STATUS_CALLBACK_URL="http://127.0.0.1:$port/twilio/status" \
   RUST_LOG="${RUST_LOG:-info}" \

@@ -93,8 +93,9 @@ VERIFY_SERVICE_SID="$LOCAL_VERIFY_SERVICE_SID" VERIFY_API_KEY_SID="$LOCAL_VERIFY
   node "$SCRIPTS/twilio-verify-flow.mjs" "http://127.0.0.1:${E2E_GATEWAY_PORT:-3001}" \
   --standin "http://127.0.0.1:${E2E_STANDIN_PORT:-3011}"
 
-section "Twilio Verify v2 compatible API: the twilio Python library, unchanged, against the local stack"
-VERIFY_SERVICE_SID="$LOCAL_VERIFY_SERVICE_SID" VERIFY_API_KEY_SID="$LOCAL_VERIFY_API_KEY_SID" \
+section "Twilio Verify v2 compatible API: the twilio Python library, unchanged, against the local stack's second service"
+# The stack's second Verify service (VERIFY_SERVICES): 8-digit codes of its own.
+VERIFY_SERVICE_SID="$LOCAL_SECOND_SERVICE_SID" VERIFY_API_KEY_SID="$LOCAL_VERIFY_API_KEY_SID" \
   VERIFY_API_KEY_SECRET="$LOCAL_VERIFY_API_KEY_SECRET" \
   "$TWILIO_PYTHON_VENV/bin/python" "$SCRIPTS/twilio_verify_flow.py" \
   "http://127.0.0.1:${E2E_GATEWAY_PORT:-3001}" --standin "http://127.0.0.1:${E2E_STANDIN_PORT:-3011}"

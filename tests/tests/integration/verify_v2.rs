@@ -444,6 +444,16 @@ async fn create_in_shop(stack: &Stack, phone: &str, channel: &str) -> Answer {
         .await
 }
 
+async fn check_in_shop(stack: &Stack, phone: &str, code: &str) -> Answer {
+    stack
+        .twilio_verify(
+            "POST",
+            &shop("/VerificationCheck"),
+            &[("To", phone), ("Code", code)],
+        )
+        .await
+}
+
 #[tokio::test]
 async fn each_service_keeps_its_own_verifications_code_length_app_name_and_channels() {
     let stack = two_service_stack().await;
@@ -503,13 +513,7 @@ async fn each_service_keeps_its_own_verifications_code_length_app_name_and_chann
         "the shop has no calls"
     );
 
-    let approved = stack
-        .twilio_verify(
-            "POST",
-            &shop("/VerificationCheck"),
-            &[("To", &phone), ("Code", &shop_code)],
-        )
-        .await;
+    let approved = check_in_shop(&stack, &phone, &shop_code).await;
     assert_eq!(approved.body["status"], "approved", "{approved:?}");
     let fetched = stack
         .twilio_verify("GET", &verification(&sid_of(&own)), &[])
@@ -548,13 +552,7 @@ async fn a_delivery_report_withdraws_the_code_of_its_own_service_only() {
     ];
     let answer = crate::delivery_reports::report(&stack, &callback, &params, None).await;
     assert_eq!(answer.body["result"]["withdrawn"], true, "{answer:?}");
-    let withdrawn = stack
-        .twilio_verify(
-            "POST",
-            &shop("/VerificationCheck"),
-            &[("To", &phone), ("Code", &shop_code)],
-        )
-        .await;
+    let withdrawn = check_in_shop(&stack, &phone, &shop_code).await;
     assert_eq!(twilio_error(&withdrawn), (404, 20404));
     assert_eq!(
         create_in_shop(&stack, &phone, "sms").await.status,
