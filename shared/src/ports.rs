@@ -40,7 +40,8 @@ pub struct Requester<'a> {
 /// A pending verification whose attempt counter was just incremented.
 #[derive(Debug, Clone)]
 pub struct CountedAttempt {
-    pub id: VerificationId,
+    /// The verification the attempt is on (pending).
+    pub verification: CurrentVerification,
     pub code_mac: CodeMac,
     pub key_id: String,
     /// Attempts used, including this one.

@@ -126,12 +126,18 @@ pub enum SendError {
 pub struct Approved {
     pub phone: PhoneNumber,
     pub verified_at: Timestamp,
+    /// The verification approved (`None` for a test number's code).
+    pub verification: Option<CurrentVerification>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
     #[error("the code does not match")]
-    IncorrectCode { attempts_remaining: u32 },
+    IncorrectCode {
+        attempts_remaining: u32,
+        /// The verification checked (`None` for a test number's code).
+        verification: Option<CurrentVerification>,
+    },
     #[error("no code is pending for this number")]
     NoPendingVerification,
     #[error("the code was already used")]
@@ -389,9 +395,11 @@ impl<S: VerificationStore, D, C: Clock> VerificationService<S, D, C> {
                 true => Ok(Approved {
                     phone,
                     verified_at: now,
+                    verification: None,
                 }),
                 false => Err(CheckError::IncorrectCode {
                     attempts_remaining: self.policy.max_attempts,
+                    verification: None,
                 }),
             };
         }
@@ -417,9 +425,10 @@ impl<S: VerificationStore, D, C: Clock> VerificationService<S, D, C> {
             }
         }
         let (number, attempt) = found.ok_or(CheckError::NoPendingVerification)?;
+        let verification = attempt.verification;
         let matches = self.hasher.matches(
             &phone,
-            &attempt.id,
+            &verification.id,
             code,
             &attempt.key_id,
             &attempt.code_mac,
@@ -427,14 +436,19 @@ impl<S: VerificationStore, D, C: Clock> VerificationService<S, D, C> {
         if !matches {
             return Err(CheckError::IncorrectCode {
                 attempts_remaining: self.policy.max_attempts.saturating_sub(attempt.attempts),
+                verification: Some(verification),
             });
         }
-        match self.store.approve(&number, &attempt.id, now).await? {
+        match self.store.approve(&number, &verification.id, now).await? {
             Approval::Approved => {
                 self.count_conversion(&phone, now).await;
                 Ok(Approved {
                     phone,
                     verified_at: now,
+                    verification: Some(CurrentVerification {
+                        status: VerificationStatus::Approved,
+                        ..verification
+                    }),
                 })
             }
             Approval::AlreadyApproved => Err(CheckError::AlreadyUsed),
@@ -850,7 +864,9 @@ mod tests {
         let code = received_code(&sender);
         for remaining in (0..5).rev() {
             match service.check_code(phone(), &wrong(&code), CLIENT).await {
-                Err(CheckError::IncorrectCode { attempts_remaining }) => {
+                Err(CheckError::IncorrectCode {
+                    attempts_remaining, ..
+                }) => {
                     assert_eq!(attempts_remaining, remaining)
                 }
                 other => panic!("expected an incorrect code, got {other:?}"),

@@ -266,7 +266,13 @@ impl VerificationStore for InMemoryStore {
         }
         *attempts += 1;
         let counted = CountedAttempt {
-            id: new.id.clone(),
+            verification: CurrentVerification {
+                id: new.id.clone(),
+                channel: new.channel,
+                status: VerificationStatus::Pending,
+                created_at: new.created_at,
+                expires_at: new.expires_at,
+            },
             code_mac: new.code_mac.clone(),
             key_id: new.key_id.clone(),
             attempts: *attempts,

@@ -116,10 +116,10 @@ impl From<DeliveryError> for ApiError {
 impl From<CheckError> for ApiError {
     fn from(error: CheckError) -> Self {
         match error {
-            CheckError::IncorrectCode { attempts_remaining } => {
-                ApiError::from(Reason::IncorrectCode)
-                    .detail("attemptsRemaining", attempts_remaining)
-            }
+            CheckError::IncorrectCode {
+                attempts_remaining, ..
+            } => ApiError::from(Reason::IncorrectCode)
+                .detail("attemptsRemaining", attempts_remaining),
             CheckError::NoPendingVerification => Reason::NoPendingVerification.into(),
             CheckError::AlreadyUsed => Reason::CodeAlreadyUsed.into(),
             CheckError::Replaced => Reason::CodeReplaced.into(),

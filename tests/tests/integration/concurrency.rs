@@ -91,7 +91,11 @@ async fn the_right_code_racing_a_resend_is_told_it_was_replaced() {
     stack.clock.advance(61);
     assert_eq!(stack.send(&phone).await.status, 200);
     let newer = stack.code_sent_to(&phone).await;
-    let approve_counted = async || store.approve(&parsed, &counted.id, stack.clock.now()).await;
+    let approve_counted = async || {
+        store
+            .approve(&parsed, &counted.verification.id, stack.clock.now())
+            .await
+    };
     assert_eq!(approve_counted().await.unwrap(), Approval::Replaced);
     assert_eq!(stack.verify(&phone, &newer).await.status, 200);
     assert_eq!(approve_counted().await.unwrap(), Approval::Replaced);

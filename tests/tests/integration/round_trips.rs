@@ -2,7 +2,7 @@
 //! real client: no read before a write but fraud protection's one snapshot,
 //! no Scan, no extra call.
 
-use integration_tests::{Stack, unique_phone};
+use integration_tests::{Stack, VERIFY_SERVICE_SID, unique_phone};
 
 #[tokio::test]
 async fn each_request_makes_the_fewest_dynamodb_calls() {
@@ -59,4 +59,48 @@ async fn malformed_requests_never_reach_dynamodb() {
     stack.verify("+1 415", "123456").await;
     stack.verify(&unique_phone(), "12ab56").await;
     assert!(stack.take_dynamodb_calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_verify_api_check_by_to_reads_nothing_more_than_a_parse_check() {
+    let stack = Stack::with_env(&[("FRAUD_PROTECTION", "off")]).await;
+    let phone = unique_phone();
+    let verifications = format!("/v2/Services/{VERIFY_SERVICE_SID}/Verifications");
+    let check = format!("/v2/Services/{VERIFY_SERVICE_SID}/VerificationCheck");
+    let sent = stack
+        .twilio_verify(
+            "POST",
+            &verifications,
+            &[("To", &phone), ("Channel", "sms")],
+        )
+        .await;
+    stack.take_dynamodb_calls();
+
+    let wrong = stack.wrong_code_for(&phone).await;
+    let answer = stack
+        .twilio_verify("POST", &check, &[("To", &phone), ("Code", &wrong)])
+        .await;
+    assert_eq!(
+        (&answer.body["status"], &answer.body["sid"]),
+        (&"pending".into(), &sent.body["sid"])
+    );
+    assert_eq!(
+        stack.take_dynamodb_calls(),
+        ["UpdateItem", "UpdateItem"],
+        "the client counter, then the counted attempt, which returns what the answer shows"
+    );
+    let code = stack.code_sent_to(&phone).await;
+    let answer = stack
+        .twilio_verify("POST", &check, &[("To", &phone), ("Code", &code)])
+        .await;
+    assert_eq!(
+        (
+            &answer.body["status"],
+            &answer.body["sid"],
+            &answer.body["channel"]
+        ),
+        (&"approved".into(), &sent.body["sid"], &"sms".into())
+    );
+    assert_eq!(answer.body["date_created"], sent.body["date_created"]);
+    assert_eq!(stack.take_dynamodb_calls(), ["UpdateItem"; 3]);
 }

@@ -60,7 +60,7 @@ async fn a_code_is_counted_approved_once_and_then_spent(store: impl Store) {
         .unwrap()
         .unwrap();
     assert_eq!(
-        (counted.id.as_str(), counted.attempts),
+        (counted.verification.id.as_str(), counted.attempts),
         (new.id.as_str(), 1)
     );
     assert_eq!(counted.key_id, "k1");

@@ -12,7 +12,9 @@ use aws_sdk_dynamodb::types::{
 use super::attributes::{get_b, get_n, get_s, n, s};
 use super::keys::{lock_edge, number_key, number_ttl, prefix_key};
 use super::refusals::{why_attempt_refused, why_transaction_canceled};
-use super::{APPROVED, DynamoDbStore, NOT_LOCKED, PENDING, WITHDRAWN, conditional, unavailable};
+use super::{
+    APPROVED, DynamoDbStore, Item, NOT_LOCKED, PENDING, WITHDRAWN, conditional, unavailable,
+};
 use crate::domain::{
     CodeMac, Limit, LimitReached, Limits, Pseudonym, Restriction, Scope, Timestamp,
     TrafficSnapshot, VerificationId, Window, seconds_until,
@@ -205,9 +207,7 @@ impl VerificationStore for DynamoDbStore {
             match conditional(request).await? {
                 Ok(Some(item)) => {
                     return Ok(Ok(CountedAttempt {
-                        id: VerificationId::from_stored(
-                            get_s(&item, "verification_id")?.to_owned(),
-                        ),
+                        verification: current_verification(&item)?,
                         code_mac: CodeMac::from_stored(get_b(&item, "code_mac")?.to_vec()),
                         key_id: get_s(&item, "key_id")?.to_owned(),
                         attempts: get_n(&item, "attempts")?,
@@ -273,26 +273,10 @@ impl VerificationStore for DynamoDbStore {
             .await;
         let latency_ms = started.elapsed().as_millis();
         tracing::info!(operation = "GetItem", latency_ms, "dynamodb call");
-        let Some(item) = result.map_err(unavailable)?.item else {
-            return Ok(None);
-        };
-        let malformed = |what: &str| StoreError::Malformed(format!("number item: {what}"));
-        let status = match get_s(&item, "status")? {
-            PENDING => VerificationStatus::Pending,
-            APPROVED => VerificationStatus::Approved,
-            WITHDRAWN => VerificationStatus::Withdrawn,
-            _ => return Err(malformed("unknown status")),
-        };
-        let channel = get_s(&item, "channel")?
-            .parse()
-            .map_err(|_| malformed("unknown channel"))?;
-        Ok(Some(CurrentVerification {
-            id: VerificationId::from_stored(get_s(&item, "verification_id")?.to_owned()),
-            channel,
-            status,
-            created_at: Timestamp::from_unix_seconds(get_n(&item, "created_at")?),
-            expires_at: Timestamp::from_unix_seconds(get_n(&item, "code_expires_at")?),
-        }))
+        match result.map_err(unavailable)?.item {
+            Some(item) => current_verification(&item).map(Some),
+            None => Ok(None),
+        }
     }
 
     async fn traffic(
@@ -372,4 +356,25 @@ impl DynamoDbStore {
                 "#status = :pending AND code_expires_at > :now AND attempts < :max AND {lock}"
             ))
     }
+}
+
+/// A number item's current verification.
+fn current_verification(item: &Item) -> Result<CurrentVerification, StoreError> {
+    let malformed = |what: &str| StoreError::Malformed(format!("number item: {what}"));
+    let status = match get_s(item, "status")? {
+        PENDING => VerificationStatus::Pending,
+        APPROVED => VerificationStatus::Approved,
+        WITHDRAWN => VerificationStatus::Withdrawn,
+        _ => return Err(malformed("unknown status")),
+    };
+    let channel = get_s(item, "channel")?
+        .parse()
+        .map_err(|_| malformed("unknown channel"))?;
+    Ok(CurrentVerification {
+        id: VerificationId::from_stored(get_s(item, "verification_id")?.to_owned()),
+        channel,
+        status,
+        created_at: Timestamp::from_unix_seconds(get_n(item, "created_at")?),
+        expires_at: Timestamp::from_unix_seconds(get_n(item, "code_expires_at")?),
+    })
 }

@@ -31,7 +31,9 @@ use super::send_api::count_sent;
 use super::verify_api::approval_token;
 use crate::domain::{Channel, OneTimeCode, PhoneNumber, VerificationId};
 use crate::metrics;
-use crate::ports::{Approval, Clock, MessageSender, VerificationStatus, VerificationStore};
+use crate::ports::{
+    Approval, Clock, CurrentVerification, MessageSender, VerificationStatus, VerificationStore,
+};
 use crate::proof::ProofSigner;
 use crate::service::{CheckError, Delivery, Found, SendRequest, ServiceRules, VerificationService};
 
@@ -146,12 +148,16 @@ impl Call<'_> {
         service.find(&id).await?.ok_or(Failure::NotFound)
     }
 
-    fn view<'a>(&'a self, found: &'a Found, status: &'static str) -> View<'a> {
-        let verification = &found.verification;
+    fn view<'a>(
+        &'a self,
+        phone: &'a PhoneNumber,
+        verification: &'a CurrentVerification,
+        status: &'static str,
+    ) -> View<'a> {
         View {
             service_sid: self.service_sid,
             id: Some(&verification.id),
-            to: &found.phone,
+            to: phone,
             channel: Some(verification.channel),
             status,
             created_at: verification.created_at,
@@ -272,28 +278,31 @@ impl<S: VerificationStore, D, C: Clock> VerifyServices<VerificationService<S, D,
             CHECK_ROUTE,
             async |call, service| {
                 let code = call.required("Code")?;
-                // By SID, the verification is read first (to find its number),
-                // and that read serves the answer too.
-                let (phone, found) = match (call.optional("To"), call.optional("VerificationSid")) {
+                // By SID, the verification is read first, to find its number.
+                let phone = match (call.optional("To"), call.optional("VerificationSid")) {
                     (to, Some(sid)) => {
                         let found = call.found(service, Some(sid.to_owned())).await?;
                         if to.is_some_and(|to| call.to(to).ok().as_ref() != Some(&found.phone)) {
                             return Err(Failure::InvalidParameter("To"));
                         }
-                        (found.phone.clone(), Some(found))
+                        found.phone
                     }
-                    (Some(to), None) => (call.to(to)?, None),
+                    (Some(to), None) => call.to(to)?,
                     (None, None) => return Err(Failure::InvalidParameter("To")),
                 };
                 let code = OneTimeCode::parse(code, service.policy().code_length)
                     .map_err(|_| Failure::InvalidParameter("Code"))?;
-                let (status, token) =
+                // The check's own write returns the verification the answer shows.
+                let (status, token, checked) =
                     match service.check_code(phone.clone(), &code, &call.client).await {
                         Ok(approved) => (
                             "approved",
                             approval_token(proof, &approved.phone, approved.verified_at),
+                            approved.verification,
                         ),
-                        Err(CheckError::IncorrectCode { .. }) => ("pending", None),
+                        Err(CheckError::IncorrectCode { verification, .. }) => {
+                            ("pending", None, verification)
+                        }
                         Err(
                             CheckError::NoPendingVerification
                             | CheckError::AlreadyUsed
@@ -302,15 +311,11 @@ impl<S: VerificationStore, D, C: Clock> VerifyServices<VerificationService<S, D,
                         Err(other) => return Err(other.into()),
                     };
                 let now = service.now();
-                let found = match found {
-                    Some(found) => Some(found),
-                    None => service.current(&phone).await?,
-                };
-                let view = match &found {
-                    Some(found) => View {
+                let view = match &checked {
+                    Some(verification) => View {
                         status,
                         updated_at: now,
-                        ..call.view(found, status)
+                        ..call.view(&phone, verification, status)
                     },
                     // A test number's: storage never holds it.
                     None => View {
@@ -343,7 +348,8 @@ impl<S: VerificationStore, D, C: Clock> VerifyServices<VerificationService<S, D,
                 let sid = path_parameter(request, FETCH_ROUTE, "Sid");
                 let found = call.found(service, sid).await?;
                 Ok(Answer::ok(
-                    call.view(&found, status_of(&found)).verification(),
+                    call.view(&found.phone, &found.verification, status_of(&found))
+                        .verification(),
                 ))
             },
         )
@@ -383,7 +389,7 @@ impl<S: VerificationStore, D, C: Clock> VerifyServices<VerificationService<S, D,
                 };
                 let view = View {
                     updated_at: now,
-                    ..call.view(&found, status)
+                    ..call.view(&found.phone, &found.verification, status)
                 };
                 Ok(Answer {
                     token,
