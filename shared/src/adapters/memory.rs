@@ -21,6 +21,21 @@ enum Status {
     Withdrawn,
 }
 
+/// A stored code as the port reports it.
+fn current_verification(code: &NewVerification, status: Status) -> CurrentVerification {
+    CurrentVerification {
+        id: code.id.clone(),
+        channel: code.channel,
+        status: match status {
+            Status::Pending => VerificationStatus::Pending,
+            Status::Approved => VerificationStatus::Approved,
+            Status::Withdrawn => VerificationStatus::Withdrawn,
+        },
+        created_at: code.created_at,
+        expires_at: code.expires_at,
+    }
+}
+
 /// A number's state: its current code (if any) and its limits.
 #[derive(Debug, Clone, Default)]
 struct NumberState {
@@ -266,13 +281,7 @@ impl VerificationStore for InMemoryStore {
         }
         *attempts += 1;
         let counted = CountedAttempt {
-            verification: CurrentVerification {
-                id: new.id.clone(),
-                channel: new.channel,
-                status: VerificationStatus::Pending,
-                created_at: new.created_at,
-                expires_at: new.expires_at,
-            },
+            verification: current_verification(new, Status::Pending),
             code_mac: new.code_mac.clone(),
             key_id: new.key_id.clone(),
             attempts: *attempts,
@@ -315,17 +324,7 @@ impl VerificationStore for InMemoryStore {
             .numbers
             .get(number)
             .and_then(|number| number.code.as_ref())
-            .map(|(code, status, _)| CurrentVerification {
-                id: code.id.clone(),
-                channel: code.channel,
-                status: match status {
-                    Status::Pending => VerificationStatus::Pending,
-                    Status::Approved => VerificationStatus::Approved,
-                    Status::Withdrawn => VerificationStatus::Withdrawn,
-                },
-                created_at: code.created_at,
-                expires_at: code.expires_at,
-            }))
+            .map(|(code, status, _)| current_verification(code, *status)))
     }
 
     async fn traffic(
