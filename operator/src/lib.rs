@@ -29,6 +29,7 @@ use phone_verification::adapters::https;
 use phone_verification::app;
 use phone_verification::config::Config;
 use phone_verification::domain::{PhoneNumber, Pseudonym, Scope, Timestamp, Traffic};
+use phone_verification::http::verify_v2::is_service_sid;
 use phone_verification::ports::{Clock, StoreError};
 use serde_json::{Value, json};
 
@@ -172,10 +173,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
     let service = match words.iter().position(|word| *word == "--service") {
         Some(at) => {
             let sid = words.get(at + 1).copied().unwrap_or_default();
-            let well_formed = sid.len() == 34
-                && sid.starts_with("VA")
-                && sid[2..].bytes().all(|b| b.is_ascii_hexdigit());
-            if !well_formed {
+            if !is_service_sid(sid) {
                 return Err("--service takes a Verify service SID: VA and 32 hex digits".into());
             }
             words.drain(at..at + 2);

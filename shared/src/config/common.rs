@@ -14,7 +14,7 @@ use crate::domain::{
     Channel, CodeHasher, CodeLength, DestinationPolicy, FraudPolicy, IdentityHasher, Keyring,
     Limits, NO_COUNTRY, OneTimeCode, PhoneNumber,
 };
-use crate::http::verify_v2::{ApiKeys, OtherService, VerifySettings};
+use crate::http::verify_v2::{ApiKeys, OtherService, VerifySettings, is_service_sid};
 use crate::ports::Clock;
 use crate::service::{Keys, Policy, ServiceRules};
 
@@ -116,10 +116,6 @@ fn verify_api(
         None => Vec::new(),
     };
     Ok(Some(VerifySettings { sid, others, keys }))
-}
-
-fn is_service_sid(sid: &str) -> bool {
-    sid.len() == 34 && sid.starts_with("VA") && sid[2..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The most services `VERIFY_SERVICES` may add (each costs a little init).

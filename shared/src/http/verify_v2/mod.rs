@@ -107,6 +107,12 @@ impl<V> VerifyServices<V> {
     }
 }
 
+/// Whether `sid` is shaped as a Twilio Verify service SID: `VA` and 32 hex
+/// digits.
+pub fn is_service_sid(sid: &str) -> bool {
+    sid.len() == 34 && sid.starts_with("VA") && sid[2..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// An authenticated call to our service.
 struct Call<'a> {
     request: &'a Request,
