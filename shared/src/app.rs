@@ -62,13 +62,15 @@ pub fn build_send<C: Clock + Clone>(
     let store = DynamoDbStore::new(dynamodb, common.table_name);
     let service = VerificationService::new(store, clock, common.keys, common.policy)
         .with_delivery(TwilioSender::new(config.twilio)?, config.messages);
-    let messages = config.service_messages;
+    let mut messages = config.service_messages;
     let verify_api = common.verify_api.map(|settings| {
         VerifyServices::new(settings, service.clone(), |other| {
-            let sid = &other.rules.sid;
-            service.for_service(&other.rules).with_messages(
-                messages[sid].clone(), // SendConfig makes every other service's
-            )
+            let own_messages = messages
+                .remove(&other.rules.sid)
+                .expect("SendConfig makes every other service's messages");
+            service
+                .for_service(&other.rules)
+                .with_messages(own_messages)
         })
     });
     Ok(SendApi::new(

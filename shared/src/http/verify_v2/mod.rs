@@ -75,7 +75,11 @@ pub struct VerifyServices<V> {
 
 impl<V> VerifyServices<V> {
     /// `own` serves the stack's service; `other` makes each other one's.
-    pub fn new(settings: VerifySettings, own: V, other: impl Fn(&OtherService) -> V) -> Self {
+    pub fn new(
+        settings: VerifySettings,
+        own: V,
+        mut other: impl FnMut(&OtherService) -> V,
+    ) -> Self {
         let others = settings
             .others
             .iter()
