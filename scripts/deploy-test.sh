@@ -56,18 +56,15 @@ sam build --template-file "$HOST_TEMPLATE" --base-dir . --build-dir "$BUILD_DIR"
 
 start_bg "$LOGS/deploy-standin.log" node "$SCRIPTS/twilio-standin.mjs" "$STANDIN_PORT"
 
-# The SMS bodies the stand-in received for NUMBER, oldest first, one per line.
-# (Read whole, never through `grep -q`: under pipefail its early exit fails curl.)
-sms_to() {
-  node -e 'for (const m of JSON.parse(process.argv[1])) console.log(JSON.stringify(m.body))' \
-    "$(curl -sf "http://127.0.0.1:$STANDIN_PORT/messages?to=${1/+/%2B}")"
-}
-
-# How many SMS the stand-in received from the second Verify service.
-shop_sms() {
-  node -e 'console.log(JSON.parse(process.argv[1]).filter((m) =>
-    /^Your Shop verification code is \d{8}\b/.test(m.body ?? "")).length)' \
-    "$(curl -sf "http://127.0.0.1:$STANDIN_PORT/messages")"
+# The SMS bodies the stand-in received (for NUMBER when given), oldest first,
+# one JSON string per line. The stand-in keeps both rounds' messages: a check
+# counts the lines before an action and reads those after it. (Read whole,
+# never through `grep -q`: under pipefail its early exit fails curl.)
+sms_bodies() {
+  local query=""
+  [[ -z "${1:-}" ]] || query="?to=${1/+/%2B}"
+  node -e 'for (const m of JSON.parse(process.argv[1])) console.log(JSON.stringify(m.body ?? ""))' \
+    "$(curl -sf "http://127.0.0.1:$STANDIN_PORT/messages$query")"
 }
 
 deploy() { # deploy APP_NAME: README's `sam deploy`, with this test's answers
@@ -111,11 +108,13 @@ for auth in false true; do
   TWILIO_AUTH_TOKEN="$AUTH_TOKEN" node "$SCRIPTS/e2e-parse-sdk.mjs" "$api_url" "http://127.0.0.1:$STANDIN_PORT"
   node "$SCRIPTS/twilio-verify-flow.mjs" "$api_url" --standin "http://127.0.0.1:$STANDIN_PORT"
   # The same flow in the second service; its SMS name it and carry 8 digits.
-  earlier="$(shop_sms)"
+  earlier="$(sms_bodies | wc -l)"
   VERIFY_SERVICE_SID="$SHOP_SERVICE_SID" node "$SCRIPTS/twilio-verify-flow.mjs" "$api_url" \
     --standin "http://127.0.0.1:$STANDIN_PORT"
-  (( $(shop_sms) == earlier + 2 )) ||
-    { echo "the second service's SMS did not carry its app name and 8 digits" >&2; exit 1; }
+  sent="$(sms_bodies | tail -n "+$((earlier + 1))")"
+  [[ "$(wc -l <<<"$sent")" == 2 &&
+     "$(grep -cE '^"Your Shop verification code is [0-9]{8}[^0-9]' <<<"$sent")" == 2 ]] ||
+    { echo "the second service's SMS did not carry its app name and 8 digits: $sent" >&2; exit 1; }
   log "the second service's 2 SMS name 'Shop' and carry 8 digits"
   "$TWILIO_PYTHON_VENV/bin/python" "$SCRIPTS/twilio_verify_flow.py" "$api_url" \
     --standin "http://127.0.0.1:$STANDIN_PORT"
@@ -126,11 +125,10 @@ for auth in false true; do
   log "sam deploy (update): $((SECONDS - step)) s"
   check emulator-fixes "$STACK"
   check updated "$STACK" "Deploy Test Two"
-  # Only this send's SMS counts: the stand-in keeps both rounds' messages.
-  earlier="$(sms_to +14155550144 | wc -l)"
+  earlier="$(sms_bodies +14155550144 | wc -l)"
   curl -sf -X POST "$api_url/functions/sendVerificationCode" -H 'content-type: application/json' \
     -d '{"phoneNumber": "+14155550144"}' >/dev/null
-  sent="$(sms_to +14155550144 | tail -n "+$((earlier + 1))")"
+  sent="$(sms_bodies +14155550144 | tail -n "+$((earlier + 1))")"
   [[ "$sent" == *'Your Deploy Test Two verification code'* ]] ||
     { echo "the updated function did not send with the new app name: ${sent:-no SMS}" >&2; exit 1; }
   log "the updated function sends with the new app name"
