@@ -41,6 +41,8 @@ pub const SEND_SECRETS: &[&str] = &[
     "IDENTITY_HMAC_KEY",
     "IDENTITY_HMAC_PREVIOUS_KEYS",
     "VERIFY_API_KEYS",
+    // Their fixed codes: only the send function stores them (as MACs).
+    "TEST_PHONE_NUMBERS",
 ];
 pub const VERIFY_SECRETS: &[&str] = &[
     "CODE_HMAC_KEY",
@@ -48,6 +50,7 @@ pub const VERIFY_SECRETS: &[&str] = &[
     "IDENTITY_HMAC_KEY",
     "IDENTITY_HMAC_PREVIOUS_KEYS",
     "PROOF_SIGNING_KEY",
+    "PROOF_PREVIOUS_KEY",
     "VERIFY_API_KEYS",
 ];
 

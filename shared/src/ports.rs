@@ -29,8 +29,12 @@ pub struct NewVerification {
 /// per-country counters a send is admitted against.
 #[derive(Debug, Clone, Copy)]
 pub struct Requester<'a> {
-    /// The pseudonym of the client's IP address, as API Gateway saw it.
+    /// The pseudonym of the client: its network as API Gateway saw it, or
+    /// a Verify API key and the end user's network (`DeviceIp`).
     pub client: &'a Pseudonym,
+    /// The pseudonym of the Verify API key above a `DeviceIp` client: a
+    /// ceiling that counts every request of the key.
+    pub ceiling: Option<&'a Pseudonym>,
     /// The destination's ISO 3166 region ("US").
     pub country: &'a str,
     /// The destination's prefix (`+1415555`), whose sends fraud protection counts.
@@ -98,10 +102,12 @@ pub trait VerificationStore: Send + Sync {
         sent_at: Timestamp,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Counts one request of `client` against its hourly allowance.
+    /// Counts one request of `client` against its hourly allowance, and
+    /// of `ceiling` (its API key) against the key's: both or neither.
     fn count_client_request(
         &self,
         client: &Pseudonym,
+        ceiling: Option<&Pseudonym>,
         now: Timestamp,
         limits: &Limits,
     ) -> impl Future<Output = Result<Result<(), LimitReached>, StoreError>> + Send;
@@ -118,8 +124,8 @@ pub trait VerificationStore: Send + Sync {
         limits: &Limits,
     ) -> impl Future<Output = Result<Result<CountedAttempt, AttemptRefused>, StoreError>> + Send;
 
-    /// Marks verification `id` approved if it is still pending, and clears
-    /// the number's consecutive failures.
+    /// Marks verification `id` approved if it is still pending and its code
+    /// has not expired at `now`, and clears the number's consecutive failures.
     fn approve(
         &self,
         number: &Pseudonym,
@@ -192,6 +198,8 @@ pub enum Approval {
     AlreadyApproved,
     /// A newer code replaced it (or it was withdrawn) after it was counted.
     Replaced,
+    /// Its code expired before the approval.
+    Expired,
 }
 
 /// What a claim on an idempotency key found.

@@ -5,7 +5,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use secrecy::SecretBox;
-use subtle::ConstantTimeEq;
 
 use crate::domain::{
     Channel, CodeHasher, CodeLength, DestinationPolicy, DestinationRefused, FraudPolicy,
@@ -15,8 +14,9 @@ use crate::domain::{
 use crate::messages::Messages;
 use crate::metrics;
 use crate::ports::{
-    Approval, AttemptRefused, Clock, CurrentVerification, DeliveryError, Handover, MessageSender,
-    NewVerification, OutgoingMessage, Requester, StoreError, VerificationStatus, VerificationStore,
+    Approval, AttemptRefused, Clock, CountedAttempt, CurrentVerification, DeliveryError, Handover,
+    MessageSender, NewVerification, OutgoingMessage, Requester, StoreError, VerificationStatus,
+    VerificationStore,
 };
 
 /// Time kept, after the provider's longest answer, to answer the caller.
@@ -33,7 +33,8 @@ pub struct Policy {
     pub limits: Limits,
     pub destinations: DestinationPolicy,
     /// Fixed codes for test numbers (E.164), which never reach the message
-    /// provider or the limits. Empty unless explicitly enabled.
+    /// provider; their sends and checks count as any number's (the
+    /// attempts, the lockout, the allowances). Empty unless explicitly enabled.
     pub test_numbers: HashMap<String, OneTimeCode>,
     /// Until when (exclusive) the test numbers work; after it, or when
     /// unset, they are ordinary numbers. Checked at each request, as a warm
@@ -76,12 +77,31 @@ impl Policy {
     }
 }
 
+/// Whose hourly allowances a request counts against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    /// The client: its network (an IPv4 address, an IPv6 /64), or a Verify
+    /// API key with the end user's network (`DeviceIp`).
+    pub id: String,
+    /// The API key above a `DeviceIp` client, whose ceiling counts them all.
+    pub ceiling: Option<String>,
+}
+
+impl Client {
+    pub fn new(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            ceiling: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SendRequest {
     pub phone: PhoneNumber,
     pub channel: Channel,
-    /// The client's IP address, for its hourly allowance.
-    pub client: String,
+    /// Who asks, for the hourly allowances.
+    pub client: Client,
     /// BCP 47 tag of the user's language, if the client knows it.
     pub locale: Option<String>,
     /// Where the provider should report the delivery (`POST /twilio/status`).
@@ -126,8 +146,8 @@ pub enum SendError {
 pub struct Approved {
     pub phone: PhoneNumber,
     pub verified_at: Timestamp,
-    /// The verification approved (`None` for a test number's code).
-    pub verification: Option<CurrentVerification>,
+    /// The verification approved.
+    pub verification: CurrentVerification,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -135,8 +155,8 @@ pub enum CheckError {
     #[error("the code does not match")]
     IncorrectCode {
         attempts_remaining: u32,
-        /// The verification checked (`None` for a test number's code).
-        verification: Option<CurrentVerification>,
+        /// The verification checked.
+        verification: CurrentVerification,
     },
     #[error("no code is pending for this number")]
     NoPendingVerification,
@@ -320,8 +340,15 @@ impl<S: VerificationStore, D, C: Clock> VerificationService<S, D, C> {
 
     /// The verification `id` names, while it is its number's current one and
     /// its code has not expired: the id itself says which number (see
-    /// `IdentityHasher::verification_id`), storage says the rest.
-    pub async fn find(&self, id: &VerificationId) -> Result<Option<Found>, StoreError> {
+    /// `IdentityHasher::verification_id`), storage says the rest. The
+    /// request counts against `client`'s allowance first, as every check
+    /// does, so ids cannot be probed without limit.
+    pub async fn find(
+        &self,
+        id: &VerificationId,
+        client: &Client,
+    ) -> Result<Option<Found>, CheckError> {
+        self.count_request(client).await?;
         let Some(phone) = self.identities.number_of(id) else {
             return Ok(None);
         };
@@ -360,6 +387,24 @@ impl<S: VerificationStore, D, C: Clock> VerificationService<S, D, C> {
         Ok(approval)
     }
 
+    /// One request of `client` against its hourly allowance (and its API
+    /// key's ceiling).
+    async fn count_request(&self, client: &Client) -> Result<(), CheckError> {
+        let ceiling = client
+            .ceiling
+            .as_deref()
+            .map(|key| self.identities.client(key));
+        self.store
+            .count_client_request(
+                &self.identities.client(&client.id),
+                ceiling.as_ref(),
+                self.clock.now(),
+                &self.policy.limits,
+            )
+            .await?
+            .map_err(CheckError::Limited)
+    }
+
     /// The provider reports that the code sent at `sent_at` never reached
     /// the user: withdraw it and lift the cooldown, so the user can ask again
     /// now (the send counts still bound how often). `true` when a code was
@@ -381,33 +426,18 @@ impl<S: VerificationStore, D, C: Clock> VerificationService<S, D, C> {
         Ok(withdrawn)
     }
 
-    /// Counts the attempt first, then compares in constant time; a match is
-    /// approved with a conditional write, so a code works exactly once.
+    /// Counts the request and the attempt first, then compares in constant
+    /// time; a match is approved with a conditional write, so a code works
+    /// exactly once.
     pub async fn check_code(
         &self,
         phone: PhoneNumber,
         code: &OneTimeCode,
-        client: &str,
+        client: &Client,
     ) -> Result<Approved, CheckError> {
+        self.count_request(client).await?;
         let now = self.clock.now();
-        if let Some(fixed) = self.policy.test_code(&phone, now) {
-            return match bool::from(fixed.as_str().as_bytes().ct_eq(code.as_str().as_bytes())) {
-                true => Ok(Approved {
-                    phone,
-                    verified_at: now,
-                    verification: None,
-                }),
-                false => Err(CheckError::IncorrectCode {
-                    attempts_remaining: self.policy.max_attempts,
-                    verification: None,
-                }),
-            };
-        }
         let limits = &self.policy.limits;
-        self.store
-            .count_client_request(&self.identities.client(client), now, limits)
-            .await?
-            .map_err(CheckError::Limited)?;
         // A code sent before a key rotation is kept under the number's
         // previous pseudonym: look there when none is pending under the new.
         let mut found = None;
@@ -425,6 +455,42 @@ impl<S: VerificationStore, D, C: Clock> VerificationService<S, D, C> {
             }
         }
         let (number, attempt) = found.ok_or(CheckError::NoPendingVerification)?;
+        self.compare(phone, &number, attempt, code, now).await
+    }
+
+    /// Checks `code` against the verification `find` found (the request
+    /// was counted there): its attempt is counted first, as in `check_code`.
+    pub async fn check_found(
+        &self,
+        found: Found,
+        code: &OneTimeCode,
+    ) -> Result<Approved, CheckError> {
+        let now = self.clock.now();
+        let attempt = self
+            .store
+            .count_attempt(
+                &found.number,
+                now,
+                self.policy.max_attempts,
+                &self.policy.limits,
+            )
+            .await??;
+        if attempt.verification.id != found.verification.id {
+            return Err(CheckError::Replaced);
+        }
+        self.compare(found.phone, &found.number, attempt, code, now)
+            .await
+    }
+
+    /// Compares `code` with the counted attempt's MAC; approves on a match.
+    async fn compare(
+        &self,
+        phone: PhoneNumber,
+        number: &Pseudonym,
+        attempt: CountedAttempt,
+        code: &OneTimeCode,
+        now: Timestamp,
+    ) -> Result<Approved, CheckError> {
         let verification = attempt.verification;
         let matches = self.hasher.matches(
             &phone,
@@ -436,23 +502,24 @@ impl<S: VerificationStore, D, C: Clock> VerificationService<S, D, C> {
         if !matches {
             return Err(CheckError::IncorrectCode {
                 attempts_remaining: self.policy.max_attempts.saturating_sub(attempt.attempts),
-                verification: Some(verification),
+                verification,
             });
         }
-        match self.store.approve(&number, &verification.id, now).await? {
+        match self.store.approve(number, &verification.id, now).await? {
             Approval::Approved => {
                 self.count_conversion(&phone, now).await;
                 Ok(Approved {
                     phone,
                     verified_at: now,
-                    verification: Some(CurrentVerification {
+                    verification: CurrentVerification {
                         status: VerificationStatus::Approved,
                         ..verification
-                    }),
+                    },
                 })
             }
             Approval::AlreadyApproved => Err(CheckError::AlreadyUsed),
             Approval::Replaced => Err(CheckError::Replaced),
+            Approval::Expired => Err(CheckError::NoPendingVerification),
         }
     }
 }
@@ -470,7 +537,9 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
 
     /// Checks the destination, stores the hash of a new code if every send
     /// limit admits it (replacing any previous code), then sends the code.
-    /// If sending fails the code is withdrawn and the cooldown lifted.
+    /// If sending fails the code is withdrawn and the cooldown lifted. A
+    /// test number's code is its fixed one, stored and limited as any
+    /// other, and never sent.
     pub async fn send_code(&self, request: SendRequest) -> Result<CodeSent, SendError> {
         let SendRequest {
             phone,
@@ -486,26 +555,34 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
         let now = self.clock.now();
         let expires_at = now.plus_seconds(self.policy.code_ttl_seconds);
         let id = self.identities.verification_id(&phone);
-        if self.policy.test_code(&phone, now).is_some() {
-            return Ok(self.code_sent(phone, channel, id, now, expires_at, now));
-        }
-        let client = self.identities.client(&client);
-        if let Err(refused) = self.policy.destinations.check(&phone, channel) {
-            return Err(self.counted(&client, now, refused.into()).await);
-        }
+        let test_code = self.policy.test_code(&phone, now).cloned();
+        let ceiling = client
+            .ceiling
+            .as_deref()
+            .map(|key| self.identities.client(key));
+        let client = self.identities.client(&client.id);
+        let counted = async |refusal| self.counted(&client, ceiling.as_ref(), now, refusal).await;
         let prefix = self.policy.fraud.prefix(&phone);
-        let limits = match self.screen(&prefix, phone.region_code(), now).await {
-            Err(paused) => {
-                return Err(self.counted(&client, now, SendError::Limited(paused)).await);
+        // A test number sends nothing: no destination or pumping to judge.
+        let limits = match test_code {
+            Some(_) => Cow::Borrowed(&self.policy.limits),
+            None => {
+                if let Err(refused) = self.policy.destinations.check(&phone, channel) {
+                    return Err(counted(refused.into()).await);
+                }
+                match self.screen(&prefix, phone.region_code(), now).await {
+                    Err(paused) => return Err(counted(SendError::Limited(paused)).await),
+                    Ok(Some(country_budget)) => Cow::Owned(Limits {
+                        messages_per_country_per_hour: country_budget,
+                        ..self.policy.limits.clone()
+                    }),
+                    Ok(None) => Cow::Borrowed(&self.policy.limits),
+                }
             }
-            Ok(Some(country_budget)) => Cow::Owned(Limits {
-                messages_per_country_per_hour: country_budget,
-                ..self.policy.limits.clone()
-            }),
-            Ok(None) => Cow::Borrowed(&self.policy.limits),
         };
         let limits = limits.as_ref();
-        let code = OneTimeCode::generate(self.policy.code_length);
+        let is_test_number = test_code.is_some();
+        let code = test_code.unwrap_or_else(|| OneTimeCode::generate(self.policy.code_length));
         let new = NewVerification {
             code_mac: self.hasher.mac(&phone, &id, &code),
             number: self.identities.number(&phone),
@@ -517,6 +594,7 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
         };
         let requester = Requester {
             client: &client,
+            ceiling: ceiling.as_ref(),
             country: phone.region_code(),
             prefix: &prefix,
         };
@@ -529,7 +607,18 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
                 _ => {}
             }
             // The refused transaction counted nothing.
-            return Err(self.counted(&client, now, SendError::Limited(limit)).await);
+            return Err(counted(SendError::Limited(limit)).await);
+        }
+        let resend_available_at = now.plus_seconds(limits.resend_cooldown_seconds);
+        if is_test_number {
+            return Ok(self.code_sent(
+                phone,
+                channel,
+                new.id,
+                now,
+                expires_at,
+                resend_available_at,
+            ));
         }
         let messages = &self.delivery.messages;
         let language = messages.language_for(locale.as_deref(), &phone);
@@ -565,7 +654,6 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
                 return Err(delivery.into());
             }
         };
-        let resend_available_at = now.plus_seconds(limits.resend_cooldown_seconds);
         let mut sent = self.code_sent(phone, channel, new.id, now, expires_at, resend_available_at);
         // Maybe sent: the code stays valid and the limits counted, like any send.
         sent.unconfirmed = handover == Handover::Unconfirmed;
@@ -627,10 +715,16 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
     /// A refused send still counts against the client's hourly allowance,
     /// so refusals (a cooldown, a line type) cannot be probed without limit.
     /// The refusal stands unless the allowance itself is spent.
-    async fn counted(&self, client: &Pseudonym, now: Timestamp, refusal: SendError) -> SendError {
+    async fn counted(
+        &self,
+        client: &Pseudonym,
+        ceiling: Option<&Pseudonym>,
+        now: Timestamp,
+        refusal: SendError,
+    ) -> SendError {
         match self
             .store
-            .count_client_request(client, now, &self.policy.limits)
+            .count_client_request(client, ceiling, now, &self.policy.limits)
             .await
         {
             Ok(Err(spent)) => SendError::Limited(spent),
@@ -712,7 +806,9 @@ mod tests {
         (service, sender, clock)
     }
 
-    const CLIENT: &str = "198.51.100.7";
+    fn client() -> Client {
+        Client::new("198.51.100.7")
+    }
 
     fn phone() -> PhoneNumber {
         PhoneNumber::parse("+14155550123", None).unwrap()
@@ -723,7 +819,7 @@ mod tests {
             .send_code(SendRequest {
                 phone: phone(),
                 channel: Channel::Sms,
-                client: CLIENT.into(),
+                client: client(),
                 locale: None,
                 status_callback: None,
                 deadline: None,
@@ -744,11 +840,11 @@ mod tests {
     ) {
         if stale.as_str() != latest.as_str() {
             assert!(matches!(
-                service.check_code(phone(), stale, CLIENT).await,
+                service.check_code(phone(), stale, &client()).await,
                 Err(CheckError::IncorrectCode { .. })
             ));
         }
-        assert!(service.check_code(phone(), latest, CLIENT).await.is_ok());
+        assert!(service.check_code(phone(), latest, &client()).await.is_ok());
     }
 
     /// The code in the last message "delivered" to the phone.
@@ -778,10 +874,10 @@ mod tests {
         assert_eq!(sent.attempts_remaining, 5);
         assert!(!sent.unconfirmed, "the provider took it");
         let code = received_code(&sender);
-        let approved = service.check_code(phone(), &code, CLIENT).await.unwrap();
+        let approved = service.check_code(phone(), &code, &client()).await.unwrap();
         assert_eq!(approved.phone, phone());
         assert!(matches!(
-            service.check_code(phone(), &code, CLIENT).await,
+            service.check_code(phone(), &code, &client()).await,
             Err(CheckError::AlreadyUsed)
         ));
     }
@@ -793,7 +889,7 @@ mod tests {
             .send_code(SendRequest {
                 phone: phone(),
                 channel: Channel::Sms,
-                client: CLIENT.into(),
+                client: client(),
                 locale: Some("fr-CA".into()),
                 status_callback: None,
                 deadline: None,
@@ -815,7 +911,7 @@ mod tests {
         let call = SendRequest {
             phone: phone(),
             channel: Channel::Call,
-            client: CLIENT.into(),
+            client: client(),
             locale: None,
             status_callback: None,
             deadline: None,
@@ -834,7 +930,7 @@ mod tests {
             Content::Speech(_)
         ));
         let code = received_code(&sender);
-        assert!(service.check_code(phone(), &code, CLIENT).await.is_ok());
+        assert!(service.check_code(phone(), &code, &client()).await.is_ok());
     }
 
     #[tokio::test]
@@ -844,7 +940,7 @@ mod tests {
             .send_code(SendRequest {
                 phone: phone(),
                 channel: Channel::Whatsapp,
-                client: CLIENT.into(),
+                client: client(),
                 locale: None,
                 status_callback: None,
                 deadline: None,
@@ -863,7 +959,7 @@ mod tests {
         send(&service).await;
         let code = received_code(&sender);
         for remaining in (0..5).rev() {
-            match service.check_code(phone(), &wrong(&code), CLIENT).await {
+            match service.check_code(phone(), &wrong(&code), &client()).await {
                 Err(CheckError::IncorrectCode {
                     attempts_remaining, ..
                 }) => {
@@ -873,7 +969,7 @@ mod tests {
             }
         }
         assert!(matches!(
-            service.check_code(phone(), &code, CLIENT).await,
+            service.check_code(phone(), &code, &client()).await,
             Err(CheckError::AttemptsExhausted)
         ));
     }
@@ -886,12 +982,12 @@ mod tests {
         for _ in 0..4 {
             assert!(
                 service
-                    .check_code(phone(), &wrong(&code), CLIENT)
+                    .check_code(phone(), &wrong(&code), &client())
                     .await
                     .is_err()
             );
         }
-        assert!(service.check_code(phone(), &code, CLIENT).await.is_ok());
+        assert!(service.check_code(phone(), &code, &client()).await.is_ok());
     }
 
     #[tokio::test]
@@ -901,12 +997,12 @@ mod tests {
         let code = received_code(&sender);
         clock.advance(599);
         assert!(matches!(
-            service.check_code(phone(), &wrong(&code), CLIENT).await,
+            service.check_code(phone(), &wrong(&code), &client()).await,
             Err(CheckError::IncorrectCode { .. })
         ));
         clock.advance(1);
         assert!(matches!(
-            service.check_code(phone(), &code, CLIENT).await,
+            service.check_code(phone(), &code, &client()).await,
             Err(CheckError::NoPendingVerification)
         ));
     }
@@ -927,7 +1023,7 @@ mod tests {
         let (service, _, _) = service();
         let code = OneTimeCode::parse("123456", CodeLength::default()).unwrap();
         assert!(matches!(
-            service.check_code(phone(), &code, CLIENT).await,
+            service.check_code(phone(), &code, &client()).await,
             Err(CheckError::NoPendingVerification)
         ));
     }
@@ -945,7 +1041,7 @@ mod tests {
         assert!(matches!(failed, Err(SendError::Delivery(_))));
         // Neither the undelivered code nor the one it replaced is usable...
         assert!(matches!(
-            service.check_code(phone(), &delivered, CLIENT).await,
+            service.check_code(phone(), &delivered, &client()).await,
             Err(CheckError::NoPendingVerification)
         ));
         // ...and nothing stops the user from asking again.
@@ -953,7 +1049,7 @@ mod tests {
         send(&service).await;
         assert!(
             service
-                .check_code(phone(), &received_code(&sender), CLIENT)
+                .check_code(phone(), &received_code(&sender), &client())
                 .await
                 .is_ok()
         );
@@ -985,7 +1081,7 @@ mod tests {
         for _ in 0..5 {
             assert!(
                 service
-                    .check_code(phone(), &wrong(&first), CLIENT)
+                    .check_code(phone(), &wrong(&first), &client())
                     .await
                     .is_err()
             );
@@ -995,11 +1091,11 @@ mod tests {
         let second = received_code(&sender);
         assert!(
             service
-                .check_code(phone(), &wrong(&second), CLIENT)
+                .check_code(phone(), &wrong(&second), &client())
                 .await
                 .is_err()
         );
-        match service.check_code(phone(), &second, CLIENT).await {
+        match service.check_code(phone(), &second, &client()).await {
             Err(CheckError::Limited(reached)) => assert_eq!(reached.limit, Limit::NumberLocked),
             other => panic!("expected a lockout, got {other:?}"),
         }
@@ -1014,11 +1110,41 @@ mod tests {
             .test_numbers
             .insert(phone().as_e164().into(), fixed.clone());
         service.policy.test_numbers_valid_until = Some(clock.now().plus_seconds(3_600));
-        for _ in 0..3 {
-            send(&service).await;
-        }
+        send(&service).await;
         assert!(sender.sent().is_empty());
-        assert!(service.check_code(phone(), &fixed, CLIENT).await.is_ok());
+        assert!(service.check_code(phone(), &fixed, &client()).await.is_ok());
+    }
+
+    /// A fixed code is known to whoever reads the configuration: it is
+    /// guessed against the same attempts, cooldown and lockout as any code.
+    #[tokio::test]
+    async fn test_numbers_count_attempts_and_cooldowns_as_any_number() {
+        let (mut service, sender, clock) = service();
+        let fixed = OneTimeCode::parse("246810", CodeLength::default()).unwrap();
+        service
+            .policy
+            .test_numbers
+            .insert(phone().as_e164().into(), fixed.clone());
+        service.policy.test_numbers_valid_until = Some(clock.now().plus_seconds(3_600));
+        let sent = send(&service).await;
+        assert_eq!(sent.resend_available_at, clock.now().plus_seconds(60));
+        assert!(matches!(
+            try_send(&service).await,
+            Err(SendError::Limited(reached)) if reached.limit == Limit::ResendCooldown
+        ));
+        for remaining in (0..5).rev() {
+            match service.check_code(phone(), &wrong(&fixed), &client()).await {
+                Err(CheckError::IncorrectCode {
+                    attempts_remaining, ..
+                }) => assert_eq!(attempts_remaining, remaining),
+                other => panic!("expected an incorrect code, got {other:?}"),
+            }
+        }
+        assert!(matches!(
+            service.check_code(phone(), &fixed, &client()).await,
+            Err(CheckError::AttemptsExhausted)
+        ));
+        assert!(sender.sent().is_empty());
     }
 
     /// Configuration is checked at cold start; a warm function may outlive
@@ -1032,14 +1158,21 @@ mod tests {
             .test_numbers
             .insert(phone().as_e164().into(), fixed.clone());
         service.policy.test_numbers_valid_until = Some(clock.now().plus_seconds(3_600));
-        clock.advance(3_599);
+        clock.advance(3_540);
         send(&service).await;
-        assert!(sender.sent().is_empty(), "still valid a second before");
-        assert!(service.check_code(phone(), &fixed, CLIENT).await.is_ok());
+        assert!(sender.sent().is_empty(), "still valid a minute before");
+        clock.advance(59);
+        assert!(
+            service.check_code(phone(), &fixed, &client()).await.is_ok(),
+            "still valid a second before"
+        );
 
         clock.advance(1);
         assert!(
-            service.check_code(phone(), &fixed, CLIENT).await.is_err(),
+            service
+                .check_code(phone(), &fixed, &client())
+                .await
+                .is_err(),
             "the fixed code no longer verifies"
         );
         send(&service).await;
@@ -1088,7 +1221,7 @@ mod tests {
                 deadline: Some(Instant::now() + deadline),
                 phone: phone(),
                 channel: Channel::Sms,
-                client: CLIENT.into(),
+                client: client(),
                 locale: None,
                 status_callback: None,
             })
@@ -1164,7 +1297,7 @@ mod tests {
         let after =
             VerificationService::new(before.store().clone(), clock, rotated, Policy::default());
         let approved = after
-            .check_code(phone(), &received_code(&sender), CLIENT)
+            .check_code(phone(), &received_code(&sender), &client())
             .await;
         assert!(approved.is_ok(), "{approved:?}");
     }

@@ -48,6 +48,8 @@ async fn main() {
         limits: Limits {
             client_requests_per_hour: u32::MAX,
             client_sends_per_hour: u32::MAX,
+            api_key_requests_per_hour: u32::MAX,
+            api_key_sends_per_hour: u32::MAX,
             messages_per_hour: u32::MAX,
             messages_per_country_per_hour: u32::MAX,
             ..Limits::default()

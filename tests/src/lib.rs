@@ -41,7 +41,10 @@ pub const AUTH_TOKEN: &str = "test-auth-token";
 pub const FROM_NUMBER: &str = "+15005550006";
 /// The Verify service every test stack serves, and its API key.
 pub const VERIFY_SERVICE_SID: &str = "VA0123456789abcdef0123456789abcdef";
+/// The stack's Verify API key: every service, no approval without a code.
 pub const VERIFY_API_KEY: (&str, &str) = ("SKtest", "integration-verify-secret-0123");
+/// A key with the right to approve without a code (`Status=approved`).
+pub const APPROVER_API_KEY: (&str, &str) = ("SKapprover", "integration-approver-secret-01");
 pub const CALLS_PATH: &str = "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Calls.json";
 pub const MESSAGES_PATH: &str =
     "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json";
@@ -169,7 +172,10 @@ impl Stack {
             ("VERIFY_SERVICE_SID", VERIFY_SERVICE_SID.into()),
             (
                 "VERIFY_API_KEYS",
-                format!("{}:{}", VERIFY_API_KEY.0, VERIFY_API_KEY.1),
+                format!(
+                    "{}:{}:*,{}:{}:*|approve",
+                    VERIFY_API_KEY.0, VERIFY_API_KEY.1, APPROVER_API_KEY.0, APPROVER_API_KEY.1
+                ),
             ),
         ]);
         env.extend(options.env);

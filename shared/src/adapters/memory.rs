@@ -167,7 +167,26 @@ impl VerificationStore for InMemoryStore {
         let client = format!("client#{}", requester.client);
         let client_sends = format!("client-sends#{}", requester.client);
         let country = format!("budget#{}", requester.country);
-        let counters = [
+        let ceiling = requester.ceiling.map(|key| format!("client#{key}"));
+        let ceiling_sends = requester.ceiling.map(|key| format!("client-sends#{key}"));
+        let ceilings = ceiling
+            .iter()
+            .zip(&ceiling_sends)
+            .flat_map(|(requests, sends)| {
+                [
+                    (
+                        requests.as_str(),
+                        limits.api_key_requests_per_hour,
+                        Limit::ClientRequests,
+                    ),
+                    (
+                        sends.as_str(),
+                        limits.api_key_sends_per_hour,
+                        Limit::ClientSends,
+                    ),
+                ]
+            });
+        let counters: Vec<_> = [
             (
                 client.as_str(),
                 limits.client_requests_per_hour,
@@ -188,7 +207,10 @@ impl VerificationStore for InMemoryStore {
                 limits.messages_per_hour,
                 Limit::MessagesPerHour,
             ),
-        ];
+        ]
+        .into_iter()
+        .chain(ceilings)
+        .collect();
         if let Some((_, _, limit)) = counters
             .iter()
             .find(|(key, max, _)| state.counter_full(key, *max, now))
@@ -240,15 +262,25 @@ impl VerificationStore for InMemoryStore {
     async fn count_client_request(
         &self,
         client: &Pseudonym,
+        ceiling: Option<&Pseudonym>,
         now: Timestamp,
         limits: &Limits,
     ) -> Result<Result<(), LimitReached>, StoreError> {
         let mut state = self.state();
-        let key = format!("client#{client}");
-        if state.counter_full(&key, limits.client_requests_per_hour, now) {
+        let counters: Vec<(String, u32)> =
+            std::iter::once((client, limits.client_requests_per_hour))
+                .chain(ceiling.map(|key| (key, limits.api_key_requests_per_hour)))
+                .map(|(pseudonym, max)| (format!("client#{pseudonym}"), max))
+                .collect();
+        if counters
+            .iter()
+            .any(|(key, max)| state.counter_full(key, *max, now))
+        {
             return Ok(Err(hour_limit(Limit::ClientRequests, now)));
         }
-        state.count(&key, now);
+        for (key, _) in &counters {
+            state.count(key, now);
+        }
         Ok(Ok(()))
     }
 
@@ -299,13 +331,18 @@ impl VerificationStore for InMemoryStore {
         &self,
         pseudonym: &Pseudonym,
         id: &VerificationId,
-        _now: Timestamp,
+        now: Timestamp,
     ) -> Result<Approval, StoreError> {
         let mut state = self.state();
         let Some(number) = state.numbers.get_mut(pseudonym) else {
             return Ok(Approval::Replaced);
         };
         match &mut number.code {
+            Some((current, Status::Pending, _))
+                if &current.id == id && current.expires_at <= now =>
+            {
+                Ok(Approval::Expired)
+            }
             Some((current, status @ Status::Pending, _)) if &current.id == id => {
                 *status = Status::Approved;
                 number.failures = 0;

@@ -109,12 +109,23 @@ fn verify_api(
     )?;
     let keys = ApiKeys::parse(&keys).ok_or(ConfigError::Invalid {
         name: "VERIFY_API_KEYS",
-        problem: "must be comma-separated SID:secret pairs (letters and digits in the SID, secrets of 16 or more characters)",
+        problem: "must be comma-separated SID:secret or SID:secret:grants (letters and digits in the SID, secrets of 16 or more characters without ':', grants of service SIDs, '*' and 'approve' separated by '|')",
     })?;
     let others = match get("VERIFY_SERVICES") {
         Some(list) => other_services(&list, &sid, policy)?,
         None => Vec::new(),
     };
+    let configured =
+        |listed: &String| *listed == sid || others.iter().any(|other| other.rules.sid == *listed);
+    if !keys
+        .grants()
+        .all(|grant| grant.listed_services().iter().all(configured))
+    {
+        return Err(ConfigError::Invalid {
+            name: "VERIFY_API_KEYS",
+            problem: "grants a service that is neither VERIFY_SERVICE_SID nor in VERIFY_SERVICES",
+        });
+    }
     Ok(Some(VerifySettings { sid, others, keys }))
 }
 
@@ -257,6 +268,8 @@ fn limits(get: &impl Fn(&str) -> Option<String>) -> Result<Limits, ConfigError> 
         sends_per_day: count("MAX_SENDS_PER_NUMBER_PER_DAY", 10, 10_000)?,
         client_requests_per_hour: count("MAX_REQUESTS_PER_CLIENT_PER_HOUR", 150, 10_000_000)?,
         client_sends_per_hour: count("MAX_SENDS_PER_CLIENT_PER_HOUR", 10, 10_000_000)?,
+        api_key_requests_per_hour: count("MAX_REQUESTS_PER_API_KEY_PER_HOUR", 5_000, 10_000_000)?,
+        api_key_sends_per_hour: count("MAX_SENDS_PER_API_KEY_PER_HOUR", 500, 10_000_000)?,
         failed_checks_before_lockout: count("LOCKOUT_AFTER_FAILED_CHECKS", 20, 100)?,
         lockout_seconds: number(get, "LOCKOUT_SECONDS", 3_600, 60..=604_800)?,
         messages_per_hour: count("MAX_MESSAGES_PER_HOUR", 1_000, 10_000_000)?,

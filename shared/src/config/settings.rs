@@ -8,7 +8,7 @@ use super::ConfigError;
 /// The settings that may also be given in the one `SETTINGS` variable
 /// (`NAME=value` pairs separated by spaces), which the template fills from
 /// its `Settings` parameter so that tuning values ask no deploy question.
-pub const TUNING_SETTINGS: [&str; 37] = [
+pub const TUNING_SETTINGS: [&str; 38] = [
     "CODE_LENGTH",
     "CODE_TTL_SECONDS",
     "MAX_CHECK_ATTEMPTS",
@@ -18,6 +18,8 @@ pub const TUNING_SETTINGS: [&str; 37] = [
     "MAX_SENDS_PER_NUMBER_PER_DAY",
     "MAX_REQUESTS_PER_CLIENT_PER_HOUR",
     "MAX_SENDS_PER_CLIENT_PER_HOUR",
+    "MAX_REQUESTS_PER_API_KEY_PER_HOUR",
+    "MAX_SENDS_PER_API_KEY_PER_HOUR",
     "LOCKOUT_AFTER_FAILED_CHECKS",
     "LOCKOUT_SECONDS",
     "MAX_MESSAGES_PER_HOUR",
@@ -25,7 +27,6 @@ pub const TUNING_SETTINGS: [&str; 37] = [
     "ALLOWED_COUNTRIES",
     "DENIED_COUNTRIES",
     "ENABLE_TEST_PHONE_NUMBERS",
-    "TEST_PHONE_NUMBERS",
     "TEST_PHONE_NUMBERS_VALID_UNTIL",
     "PARSE_APPLICATION_ID",
     "AUTOFILL_DOMAIN",

@@ -19,6 +19,11 @@ pub struct Limits {
     /// Codes sent per client IP per hour: far fewer than its requests, so a
     /// few addresses cannot spend a budget that everyone shares.
     pub client_sends_per_hour: u32,
+    /// Requests and codes per Verify API key per hour, whatever `DeviceIp`
+    /// says: a caller that rotates `DeviceIp` gets fresh client allowances,
+    /// never past its key's ceiling.
+    pub api_key_requests_per_hour: u32,
+    pub api_key_sends_per_hour: u32,
     /// Consecutive wrong codes (across codes) after which a number is locked.
     pub failed_checks_before_lockout: u32,
     pub lockout_seconds: u64,
@@ -36,10 +41,37 @@ impl Default for Limits {
             sends_per_day: 10,
             client_requests_per_hour: 150,
             client_sends_per_hour: 10,
+            api_key_requests_per_hour: 5_000,
+            api_key_sends_per_hour: 500,
             failed_checks_before_lockout: 20,
             lockout_seconds: 3_600,
             messages_per_hour: 1_000,
             messages_per_country_per_hour: 200,
+        }
+    }
+}
+
+/// An hourly allowance: requests, and codes sent among them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Allowance {
+    pub requests: u32,
+    pub sends: u32,
+}
+
+impl Limits {
+    /// A client's: its network, or an API key and its `DeviceIp`.
+    pub fn client_allowance(&self) -> Allowance {
+        Allowance {
+            requests: self.client_requests_per_hour,
+            sends: self.client_sends_per_hour,
+        }
+    }
+
+    /// An API key's ceiling over all its `DeviceIp` clients.
+    pub fn api_key_allowance(&self) -> Allowance {
+        Allowance {
+            requests: self.api_key_requests_per_hour,
+            sends: self.api_key_sends_per_hour,
         }
     }
 }

@@ -16,7 +16,9 @@ pub use destination::{DestinationPolicy, DestinationRefused, NO_COUNTRY};
 pub use fraud::{Assessment, FraudPolicy, Restriction, Scope, Traffic, TrafficSnapshot};
 pub use identity::{IdentityHasher, Pseudonym};
 pub use keyring::Keyring;
-pub use limits::{Limit, LimitReached, Limits, Window, budget_shards, seconds_until, shard_budget};
+pub use limits::{
+    Allowance, Limit, LimitReached, Limits, Window, budget_shards, seconds_until, shard_budget,
+};
 pub use phone_number::{PhoneNumber, PhoneNumberError};
 pub use time::Timestamp;
 pub use verification::{Channel, CodeHasher, CodeMac, UnknownChannel, VerificationId};

@@ -30,6 +30,11 @@ impl VerificationId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Its Verify API `VerificationSid`: `VE` and the 32 hex digits.
+    pub fn sid(&self) -> String {
+        format!("VE{}", self.0)
+    }
 }
 
 /// HMAC-SHA256 of a code: what storage keeps instead of the code.

@@ -2,11 +2,14 @@
 //! it matched, who sent it, and under which public URL the API is reached.
 //! Only the request context counts, never a header the caller could forge.
 
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use lambda_http::request::{LambdaRequest, RequestContext};
 use lambda_http::{Request, RequestExt};
+
+use crate::service::Client;
 
 /// One route of a function: `(method, path)` as in template.yaml.
 pub type Route = (&'static str, &'static str);
@@ -88,15 +91,32 @@ pub fn path_parameter(request: &Request, route: Route, name: &str) -> Option<Str
         .map(str::to_owned)
 }
 
-/// The caller's IP address as API Gateway saw it, the key of its hourly
-/// allowance.
-pub fn client_address(request: &Request) -> String {
+/// The caller as API Gateway saw it: its network (see `network`), the key
+/// of its hourly allowance.
+pub fn client_address(request: &Request) -> Client {
     let source_ip = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
         Some(RequestContext::ApiGatewayV1(context)) => context.identity.source_ip.clone(),
         _ => None,
     };
-    source_ip.unwrap_or_else(|| "unknown".into())
+    let id = source_ip.map_or_else(|| "unknown".into(), |ip| ip.parse().map_or(ip, network));
+    Client::new(id)
+}
+
+/// Whose allowance an address counts against: an IPv4 address itself, an
+/// IPv6 address its /64 (one subscriber's link: a host picks any address
+/// in it at will, so each would otherwise be a fresh allowance).
+pub fn network(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                format!("{}/64", Ipv6Addr::from(prefix))
+            }
+        },
+    }
 }
 
 /// When the Lambda invocation ends (the runtime's deadline), if it is one.
@@ -153,4 +173,19 @@ pub fn with_decodable_body(mut event: LambdaRequest) -> LambdaRequest {
         *is_base64 = false;
     }
     event
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv6_address_counts_as_its_64_and_an_ipv4_one_as_itself() {
+        let of = |ip: &str| network(ip.parse().unwrap());
+        assert_eq!(of("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(of("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+        assert_ne!(of("2001:db8:1:3::1"), of("2001:db8:1:2::1"));
+        assert_eq!(of("198.51.100.7"), "198.51.100.7");
+        assert_eq!(of("::ffff:198.51.100.7"), "198.51.100.7");
+    }
 }

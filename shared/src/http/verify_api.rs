@@ -11,10 +11,10 @@ use super::gateway::client_address;
 use super::params::Params;
 use super::verify_v2::{self, CHECK_ROUTE, FETCH_ROUTE, VerifyServices};
 use super::{ApiError, Reason};
-use crate::domain::{PhoneNumber, Timestamp};
+
 use crate::metrics;
 use crate::ports::{Clock, VerificationStore};
-use crate::proof::ProofSigner;
+use crate::proof::{Earned, Method, PARSE_SERVICE, ProofSigner};
 use crate::service::VerificationService;
 
 /// The verify function: checks codes, and publishes the proof key.
@@ -71,7 +71,7 @@ impl<S: VerificationStore, C: Clock> VerifyApi<S, C> {
     /// `GET /.well-known/jwks.json`: the public key of the proof tokens.
     pub fn jwks(&self) -> Response<Body> {
         match &self.proof {
-            Some(signer) => public_json(signer.jwks()),
+            Some(signer) => public_json(signer.jwks(self.service.now())),
             None => ApiError::from(Reason::ProofTokensDisabled).into_response(),
         }
     }
@@ -87,7 +87,16 @@ impl<S: VerificationStore, C: Clock> VerifyApi<S, C> {
                 .service
                 .check_code(phone, &code, &client_address(&request))
                 .await?;
-            let token = approval_token(self.proof.as_ref(), &approved.phone, approved.verified_at);
+            let token = approval_token(
+                self.proof.as_ref(),
+                &Earned {
+                    phone: &approved.phone,
+                    verified_at: approved.verified_at,
+                    service: PARSE_SERVICE,
+                    verification: &approved.verification.id,
+                    method: Method::Code,
+                },
+            );
             let mut result = json!({
                 "status": "approved",
                 "phoneNumber": approved.phone.as_e164(),
@@ -104,11 +113,7 @@ impl<S: VerificationStore, C: Clock> VerifyApi<S, C> {
 
 /// What every approval does at the edge, whichever API answers it: counts
 /// it, and signs its proof when proof tokens are on.
-pub(super) fn approval_token(
-    proof: Option<&ProofSigner>,
-    phone: &PhoneNumber,
-    verified_at: Timestamp,
-) -> Option<String> {
-    metrics::count("Approvals", &[("Country", phone.region_code())]);
-    proof.map(|signer| signer.sign(phone, verified_at))
+pub(super) fn approval_token(proof: Option<&ProofSigner>, earned: &Earned<'_>) -> Option<String> {
+    metrics::count("Approvals", &[("Country", earned.phone.region_code())]);
+    proof.map(|signer| signer.sign(earned))
 }

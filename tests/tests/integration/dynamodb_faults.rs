@@ -55,6 +55,7 @@ async fn send(store: &DynamoDbStore) -> Result<Result<(), Limit>, StoreError> {
     let client = integration_tests::unique_client();
     let requester = Requester {
         client: &client,
+        ceiling: None,
         country: "US",
         prefix: "+1415555",
     };

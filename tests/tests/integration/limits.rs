@@ -246,28 +246,52 @@ async fn destinations_are_checked_before_anything_is_sent() {
     assert_eq!(satellites.send("+881612345678").await.status, 200);
 }
 
-#[tokio::test]
-async fn test_numbers_never_reach_twilio_nor_the_limits() {
+async fn test_number_stack() -> Stack {
     use phone_verification::{adapters::clock::SystemClock, ports::Clock};
     // A review window: a month from now (at most 90 days are accepted).
     let valid_until = SystemClock.now().plus_seconds(30 * 86_400).to_string();
-    let stack = Stack::with_env(&[
+    Stack::with_env(&[
         ("ENABLE_TEST_PHONE_NUMBERS", "true"),
         ("TEST_PHONE_NUMBERS", "+14155550199=246810"),
         ("TEST_PHONE_NUMBERS_VALID_UNTIL", &valid_until),
-        ("MAX_REQUESTS_PER_CLIENT_PER_HOUR", "2"),
     ])
-    .await;
-    for _ in 0..5 {
-        assert_eq!(stack.send("+14155550199").await.status, 200);
-    }
+    .await
+}
+
+#[tokio::test]
+async fn test_numbers_never_reach_twilio_and_verify_with_their_fixed_code() {
+    let stack = test_number_stack().await;
+    assert_eq!(stack.send("+14155550199").await.status, 200);
     assert_eq!(
         stack.verify("+14155550199", "135790").await.reason(),
         "incorrect_code"
     );
     assert_eq!(stack.verify("+14155550199", "246810").await.status, 200);
     assert!(stack.twilio.received_requests().await.unwrap().is_empty());
-    assert!(stack.stored_item("+14155550199").await.is_none());
+    // Stored as any code: its MAC, never the code.
+    let item = stack.stored_item("+14155550199").await.expect("an item");
+    assert!(!format!("{item:?}").contains("246810"));
+}
+
+/// Whoever learns a test number's fixed code (it is in the configuration)
+/// or guesses it meets the limits of any number: the attempts of the code,
+/// the cooldown, and the lockout; `attemptsRemaining` counts down.
+#[tokio::test]
+async fn a_test_number_is_guessed_against_the_same_attempts_and_cooldown() {
+    let stack = test_number_stack().await;
+    assert_eq!(stack.send("+14155550199").await.status, 200);
+    assert_eq!(stack.send("+14155550199").await.reason(), "resend_too_soon");
+    for remaining in (0..5).rev() {
+        let wrong = stack.verify("+14155550199", "135790").await;
+        assert_eq!(wrong.reason(), "incorrect_code");
+        assert_eq!(wrong.body["attemptsRemaining"], remaining, "{wrong:?}");
+    }
+    assert_eq!(
+        stack.verify("+14155550199", "246810").await.reason(),
+        "max_attempts_reached",
+        "the fixed code no longer works once the attempts are spent"
+    );
+    assert!(stack.twilio.received_requests().await.unwrap().is_empty());
 }
 
 async fn send_in_parallel(stack: &Arc<Stack>, phones: Vec<String>) -> Vec<Answer> {

@@ -20,6 +20,7 @@ mod secrets;
 mod storage_failure;
 mod store_contract;
 mod template_wiring;
+mod trust;
 mod twilio;
 mod verification_flow;
 mod verify_v2;

@@ -24,6 +24,7 @@ use integration_tests::{new_verification as code_for, unique_client, unique_numb
 fn requester(client: &Pseudonym) -> Requester<'_> {
     Requester {
         client,
+        ceiling: None,
         country: "US",
         prefix: "+1415555",
     }
@@ -166,16 +167,80 @@ async fn a_client_has_an_hourly_allowance(store: impl Store) {
     let client = unique_client();
     for _ in 0..3 {
         store
-            .count_client_request(&client, T0, &limits)
+            .count_client_request(&client, None, T0, &limits)
             .await
             .unwrap()
             .unwrap();
     }
     let refused = store
-        .count_client_request(&client, T0, &limits)
+        .count_client_request(&client, None, T0, &limits)
         .await
         .unwrap();
     assert_eq!(refused.map_err(|r| r.limit), Err(Limit::ClientRequests));
+}
+
+/// A Verify API key's ceiling counts the requests and sends of all its
+/// `DeviceIp` clients: fresh clients get no more past it.
+async fn an_api_key_ceiling_holds_over_fresh_clients(store: impl Store) {
+    let limits = Limits {
+        api_key_requests_per_hour: 3,
+        api_key_sends_per_hour: 2,
+        ..Limits::default()
+    };
+    let key = unique_client();
+    for _ in 0..3 {
+        let fresh = unique_client();
+        store
+            .count_client_request(&fresh, Some(&key), T0, &limits)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let refused = store
+        .count_client_request(&unique_client(), Some(&key), T0, &limits)
+        .await
+        .unwrap();
+    assert_eq!(refused.map_err(|r| r.limit), Err(Limit::ClientRequests));
+
+    let key = unique_client();
+    let send_as = |client: Pseudonym| {
+        let key = key.clone();
+        let store = &store;
+        let limits = &limits;
+        async move {
+            let new = code_for(&new_phone(), T0);
+            let requester = Requester {
+                ceiling: Some(&key),
+                ..requester(&client)
+            };
+            store
+                .save_new(&new, requester, limits)
+                .await
+                .unwrap()
+                .map_err(|r| r.limit)
+        }
+    };
+    assert_eq!(send_as(unique_client()).await, Ok(()));
+    assert_eq!(send_as(unique_client()).await, Ok(()));
+    assert_eq!(send_as(unique_client()).await, Err(Limit::ClientSends));
+}
+
+/// An approval after the code's lifetime is refused, even when the
+/// attempt was counted in time.
+async fn an_expired_code_is_not_approved(store: impl Store) {
+    let phone = new_phone();
+    let new = code_for(&phone, T0);
+    send(&store, &new).await.unwrap();
+    attempt(&store, &phone, T0.plus_seconds(LIFETIME - 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .approve(&phone, &new.id, T0.plus_seconds(LIFETIME))
+            .await
+            .unwrap(),
+        Approval::Expired
+    );
 }
 
 async fn an_idempotency_key_is_leased_then_replayed_for_a_day(store: impl Store) {
@@ -322,6 +387,8 @@ contract!(
     a_withdrawn_code_is_gone_and_lifts_the_cooldown_once,
     a_number_takes_5_codes_per_10_minutes,
     a_client_has_an_hourly_allowance,
+    an_api_key_ceiling_holds_over_fresh_clients,
+    an_expired_code_is_not_approved,
     an_idempotency_key_is_leased_then_replayed_for_a_day,
     traffic_counts_sends_and_approvals_and_keeps_restrictions,
     a_sharded_budget_still_counts_every_send_and_approval,

@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use integration_tests::{Answer, Stack, VERIFY_API_KEY, VERIFY_SERVICE_SID, unique_phone};
+use integration_tests::{
+    APPROVER_API_KEY, Answer, Stack, VERIFY_API_KEY, VERIFY_SERVICE_SID, unique_phone,
+};
 use serde_json::Value;
 use tokio::task::JoinSet;
 
@@ -349,7 +351,12 @@ async fn a_verification_is_checked_fetched_canceled_and_approved_by_its_sid() {
     let phone = unique_phone();
     let sid = sid_of(&create(&stack, &phone).await);
     let approved = stack
-        .twilio_verify("POST", &verification(&sid), &[("Status", "approved")])
+        .twilio_verify_as(
+            Some(APPROVER_API_KEY),
+            "POST",
+            &verification(&sid),
+            &[("Status", "approved")],
+        )
         .await;
     assert_eq!(
         (approved.status, &approved.body["valid"]),

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, Update};
 use super::DynamoDbStore;
 use super::attributes::{n, s};
 use super::keys::{budget_key, client_key};
-use crate::domain::{Limits, Pseudonym, Timestamp, Window, budget_shards, shard_budget};
+use crate::domain::{Allowance, Pseudonym, Timestamp, Window, budget_shards, shard_budget};
 use crate::ports::StoreError;
 
 /// An hourly counter below its maximum.
@@ -21,16 +21,11 @@ impl DynamoDbStore {
         &self,
         client: &Pseudonym,
         now: Timestamp,
-        limits: &Limits,
+        allowance: Allowance,
         sending: bool,
     ) -> Result<Update, StoreError> {
         let counter = self
-            .counter_update(
-                client_key(client),
-                Window::HOUR,
-                limits.client_requests_per_hour,
-                now,
-            )
+            .counter_update(client_key(client), Window::HOUR, allowance.requests, now)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         let counter = if sending {
             counter
@@ -38,7 +33,7 @@ impl DynamoDbStore {
                 .condition_expression(format!(
                     "({COUNTER_BELOW_MAX}) AND (attribute_not_exists(sends) OR sends < :max_sends)"
                 ))
-                .expression_attribute_values(":max_sends", n(limits.client_sends_per_hour))
+                .expression_attribute_values(":max_sends", n(allowance.sends))
         } else {
             counter
         };

@@ -10,7 +10,8 @@ use crate::ports::{AttemptRefused, StoreError};
 
 /// Explains a canceled send transaction from its cancellation reasons, one
 /// per item in the order of `save_new`: the number, its 10-minute and daily
-/// windows, the client, the country's budget, the global budget.
+/// windows, the client, the country's budget, the global budget, the
+/// prefix's tally (never refused), and the API key's ceiling when there is one.
 pub(super) fn why_transaction_canceled(
     reasons: &[CancellationReason],
     now: Timestamp,
@@ -27,14 +28,21 @@ pub(super) fn why_transaction_canceled(
         (3, Limit::ClientRequests, Window::HOUR),
         (4, Limit::MessagesPerCountryPerHour, Window::HOUR),
         (5, Limit::MessagesPerHour, Window::HOUR),
+        (7, Limit::ClientRequests, Window::HOUR),
     ];
-    if let Some(reason) = failed(3) {
-        // The client's item: its requests or its sends are used up.
+    for (index, allowance) in [
+        (3, limits.client_allowance()),
+        (7, limits.api_key_allowance()),
+    ] {
+        let Some(reason) = failed(index) else {
+            continue;
+        };
+        // The client's (or key's) item: its requests or its sends are used up.
         let requests = match reason.item() {
             Some(item) => get_n_or_zero::<u32>(item, "hits")?,
             None => 0,
         };
-        if requests < limits.client_requests_per_hour && failed(0).is_none() {
+        if requests < allowance.requests && failed(0).is_none() {
             return Ok(LimitReached {
                 limit: Limit::ClientSends,
                 retry_after_seconds: seconds_until(

@@ -84,14 +84,20 @@ impl VerificationStore for DynamoDbStore {
                 limits.sends_per_day,
                 now,
             )?,
-            self.client_counter(requester.client, now, limits, true)?,
+            self.client_counter(requester.client, now, limits.client_allowance(), true)?,
             self.budget_counter(requester.country, limits.messages_per_country_per_hour, now)?,
             self.budget_counter("all", limits.messages_per_hour, now)?,
             // Never refused: the prefix's sends, for fraud protection.
             self.tally(prefix_key(requester.prefix), now)?,
         ];
+        // Last, so the others keep their places in `why_transaction_canceled`.
+        let ceiling = requester
+            .ceiling
+            .map(|key| self.client_counter(key, now, limits.api_key_allowance(), true))
+            .transpose()?;
         let items: Vec<TransactWriteItem> = updates
             .into_iter()
+            .chain(ceiling)
             .map(|update| TransactWriteItem::builder().update(update).build())
             .collect();
         let mut tries = 0;
@@ -168,28 +174,53 @@ impl VerificationStore for DynamoDbStore {
     async fn count_client_request(
         &self,
         client: &Pseudonym,
+        ceiling: Option<&Pseudonym>,
         now: Timestamp,
         limits: &Limits,
     ) -> Result<Result<(), LimitReached>, StoreError> {
-        let counter = self.client_counter(client, now, limits, false)?;
-        let request = self
+        let refused = LimitReached {
+            limit: Limit::ClientRequests,
+            retry_after_seconds: seconds_until(now, Window::containing(now, Window::HOUR).ends_at),
+        };
+        let counter = self.client_counter(client, now, limits.client_allowance(), false)?;
+        let Some(key) = ceiling else {
+            let request = self
+                .client
+                .update_item()
+                .table_name(counter.table_name)
+                .set_key(Some(counter.key))
+                .update_expression(counter.update_expression)
+                .set_condition_expression(counter.condition_expression)
+                .set_expression_attribute_values(counter.expression_attribute_values);
+            return Ok(conditional(request).await?.map(|_| ()).map_err(|_| refused));
+        };
+        // With the key's ceiling: both counters in one transaction.
+        let ceiling = self.client_counter(key, now, limits.api_key_allowance(), false)?;
+        let result = self
             .client
-            .update_item()
-            .table_name(counter.table_name)
-            .set_key(Some(counter.key))
-            .update_expression(counter.update_expression)
-            .set_condition_expression(counter.condition_expression)
-            .set_expression_attribute_values(counter.expression_attribute_values);
-        Ok(conditional(request)
-            .await?
-            .map(|_| ())
-            .map_err(|_| LimitReached {
-                limit: Limit::ClientRequests,
-                retry_after_seconds: seconds_until(
-                    now,
-                    Window::containing(now, Window::HOUR).ends_at,
-                ),
-            }))
+            .transact_write_items()
+            .set_transact_items(Some(
+                [counter, ceiling]
+                    .into_iter()
+                    .map(|update| TransactWriteItem::builder().update(update).build())
+                    .collect(),
+            ))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Ok(())),
+            Err(SdkError::ServiceError(failure))
+                if matches!(
+                    failure.err(),
+                    TransactWriteItemsError::TransactionCanceledException(canceled)
+                        if canceled.cancellation_reasons().iter()
+                            .any(|r| r.code() == Some("ConditionalCheckFailed"))
+                ) =>
+            {
+                Ok(Err(refused))
+            }
+            Err(other) => Err(unavailable(other)),
+        }
     }
 
     async fn count_attempt(
@@ -241,7 +272,9 @@ impl VerificationStore for DynamoDbStore {
             .update_expression(
                 "SET #status = :approved, verified_at = :now, failures = :zero REMOVE code_mac",
             )
-            .condition_expression("verification_id = :id AND #status = :pending")
+            .condition_expression(
+                "verification_id = :id AND #status = :pending AND code_expires_at > :now",
+            )
             .expression_attribute_values(":id", s(id.as_str()))
             .expression_attribute_values(":pending", s(PENDING))
             .expression_attribute_values(":approved", s(APPROVED))
@@ -249,11 +282,12 @@ impl VerificationStore for DynamoDbStore {
             .expression_attribute_values(":now", n(now.unix_seconds()));
         Ok(match conditional(request).await? {
             Ok(_) => Approval::Approved,
-            Err(Some(old))
-                if get_s(&old, "verification_id").ok() == Some(id.as_str())
-                    && get_s(&old, "status").ok() == Some(APPROVED) =>
-            {
-                Approval::AlreadyApproved
+            Err(Some(old)) if get_s(&old, "verification_id").ok() == Some(id.as_str()) => {
+                match get_s(&old, "status").ok() {
+                    Some(APPROVED) => Approval::AlreadyApproved,
+                    Some(PENDING) => Approval::Expired,
+                    _ => Approval::Replaced,
+                }
             }
             Err(_) => Approval::Replaced,
         })

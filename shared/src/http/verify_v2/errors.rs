@@ -20,6 +20,8 @@ pub(super) enum Failure {
     NotFound,
     /// A parameter Twilio would refuse, by its name (`To`, `Code`...).
     InvalidParameter(&'static str),
+    /// `Status=approved` by a key without the right to approve.
+    ApprovalNotAllowed,
     /// A refusal the Parse API gives too.
     Api(ApiError),
 }
@@ -92,6 +94,14 @@ impl Failure {
             Failure::InvalidParameter(name) => TwilioError {
                 reason: "invalid_parameter",
                 ..invalid(name)
+            },
+            Failure::ApprovalNotAllowed => TwilioError {
+                reason: "approval_not_allowed",
+                ..TwilioError::new(
+                    StatusCode::FORBIDDEN,
+                    20403,
+                    "This API key may not approve verifications without a code",
+                )
             },
             Failure::Api(error) => {
                 use Reason::*;
@@ -204,6 +214,7 @@ mod tests {
     /// error pages give it.
     const TWILIO_STATUS: &[(u32, u16)] = &[
         (20003, 401),
+        (20403, 403),
         (20404, 404),
         (20429, 429),
         (20500, 500),
@@ -230,6 +241,7 @@ mod tests {
                 Failure::Unauthenticated,
                 Failure::NotFound,
                 Failure::InvalidParameter("To"),
+                Failure::ApprovalNotAllowed,
             ]);
         for failure in failures {
             let described = format!("{failure:?}");

@@ -20,12 +20,13 @@ use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
 
-pub use auth::{ApiKeys, MIN_SECRET_LENGTH};
+use auth::Caller;
+pub use auth::{ApiKeys, Grant, MIN_SECRET_LENGTH};
 use errors::Failure;
 use resource::View;
 
 use super::answer::json_response;
-use super::gateway::{Route, deadline, path_parameter, public_url};
+use super::gateway::{Route, deadline, network, path_parameter, public_url};
 use super::params::{MAX_BODY_BYTES, RequestError, well_formed_locale};
 use super::send_api::count_sent;
 use super::verify_api::approval_token;
@@ -34,8 +35,10 @@ use crate::metrics;
 use crate::ports::{
     Approval, Clock, CurrentVerification, MessageSender, VerificationStatus, VerificationStore,
 };
-use crate::proof::ProofSigner;
-use crate::service::{CheckError, Delivery, Found, SendRequest, ServiceRules, VerificationService};
+use crate::proof::{Earned, Method, ProofSigner};
+use crate::service::{
+    CheckError, Client, Delivery, Found, SendRequest, ServiceRules, VerificationService,
+};
 
 /// The send function's Verify route.
 pub const CREATE_ROUTE: Route = ("POST", "/v2/Services/{ServiceSid}/Verifications");
@@ -99,12 +102,16 @@ impl<V> VerifyServices<V> {
         self.services.iter().find(|(known, _)| known == sid)
     }
 
+    /// The stack's own service's SID.
+    fn own_sid(&self) -> &str {
+        self.services.first().map_or("", |(own, _)| own.as_str())
+    }
+
     /// Where Twilio reports on a message of service `sid`: the stack's own
     /// reports go to `callback` as the Parse endpoints' do, another's say
     /// which service they are about (Twilio signs the whole URL).
     fn callback_for(&self, sid: &str, callback: Option<String>) -> Option<String> {
-        let own = self.services.first().map(|(own, _)| own.as_str());
-        callback.map(|url| match own == Some(sid) {
+        callback.map(|url| match self.own_sid() == sid {
             true => url,
             false => format!("{url}?service={sid}"),
         })
@@ -121,9 +128,12 @@ pub fn is_service_sid(sid: &str) -> bool {
 struct Call<'a> {
     request: &'a Request,
     service_sid: &'a str,
-    /// Whose allowances the call counts against: the API key, and the end
-    /// user's address when the backend passes it (`DeviceIp`).
-    client: String,
+    /// The key that made the call, and what it may do.
+    caller: Caller,
+    /// Whose allowances the call counts against: the API key, or the key
+    /// and the end user's network when the backend passes it (`DeviceIp`),
+    /// with the key's ceiling above.
+    client: Client,
     form: HashMap<String, String>,
 }
 
@@ -155,7 +165,10 @@ impl Call<'_> {
             .filter(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
             .ok_or(Failure::NotFound)?;
         let id = VerificationId::from_stored(id.to_ascii_lowercase());
-        service.find(&id).await?.ok_or(Failure::NotFound)
+        service
+            .find(&id, &self.client)
+            .await?
+            .ok_or(Failure::NotFound)
     }
 
     fn view<'a>(
@@ -166,9 +179,9 @@ impl Call<'_> {
     ) -> View<'a> {
         View {
             service_sid: self.service_sid,
-            id: Some(&verification.id),
+            id: &verification.id,
             to: phone,
-            channel: Some(verification.channel),
+            channel: verification.channel,
             status,
             created_at: verification.created_at,
             updated_at: verification.created_at,
@@ -180,7 +193,7 @@ impl Call<'_> {
         let path = format!(
             "/v2/Services/{}/Verifications/{}",
             self.service_sid,
-            resource::sid(id)
+            id.sid()
         );
         public_url(self.request, &path)
     }
@@ -258,9 +271,9 @@ impl<S: VerificationStore, M: MessageSender, C: Clock>
                 count_sent(&sent);
                 let view = View {
                     service_sid: call.service_sid,
-                    id: Some(&sent.id),
+                    id: &sent.id,
                     to: &sent.phone,
-                    channel: Some(sent.channel),
+                    channel: sent.channel,
                     status: "pending",
                     created_at: sent.sent_at,
                     updated_at: sent.sent_at,
@@ -288,56 +301,53 @@ impl<S: VerificationStore, D, C: Clock> VerifyServices<VerificationService<S, D,
             CHECK_ROUTE,
             async |call, service| {
                 let code = call.required("Code")?;
+                let code = OneTimeCode::parse(code, service.policy().code_length)
+                    .map_err(|_| Failure::InvalidParameter("Code"))?;
                 // By SID, the verification is read first, to find its number.
-                let phone = match (call.optional("To"), call.optional("VerificationSid")) {
+                let (phone, checked) = match (call.optional("To"), call.optional("VerificationSid"))
+                {
                     (to, Some(sid)) => {
                         let found = call.found(service, Some(sid.to_owned())).await?;
                         if to.is_some_and(|to| call.to(to).ok().as_ref() != Some(&found.phone)) {
                             return Err(Failure::InvalidParameter("To"));
                         }
-                        found.phone
+                        (found.phone.clone(), service.check_found(found, &code).await)
                     }
-                    (Some(to), None) => call.to(to)?,
+                    (Some(to), None) => {
+                        let phone = call.to(to)?;
+                        let checked = service.check_code(phone.clone(), &code, &call.client);
+                        (phone, checked.await)
+                    }
                     (None, None) => return Err(Failure::InvalidParameter("To")),
                 };
-                let code = OneTimeCode::parse(code, service.policy().code_length)
-                    .map_err(|_| Failure::InvalidParameter("Code"))?;
                 // The check's own write returns the verification the answer shows.
-                let (status, token, checked) =
-                    match service.check_code(phone.clone(), &code, &call.client).await {
-                        Ok(approved) => (
-                            "approved",
-                            approval_token(proof, &approved.phone, approved.verified_at),
-                            approved.verification,
-                        ),
-                        Err(CheckError::IncorrectCode { verification, .. }) => {
-                            ("pending", None, verification)
-                        }
-                        Err(
-                            CheckError::NoPendingVerification
-                            | CheckError::AlreadyUsed
-                            | CheckError::Replaced,
-                        ) => return Err(Failure::NotFound),
-                        Err(other) => return Err(other.into()),
-                    };
-                let now = service.now();
-                let view = match &checked {
-                    Some(verification) => View {
-                        status,
-                        updated_at: now,
-                        ..call.view(&phone, verification, status)
-                    },
-                    // A test number's: storage never holds it.
-                    None => View {
-                        service_sid: call.service_sid,
-                        id: None,
-                        to: &phone,
-                        channel: None,
-                        status,
-                        created_at: now,
-                        updated_at: now,
-                        url: None,
-                    },
+                let (status, token, checked) = match checked {
+                    Ok(approved) => {
+                        let token = approval_token(
+                            proof,
+                            &Earned {
+                                phone: &approved.phone,
+                                verified_at: approved.verified_at,
+                                service: call.service_sid,
+                                verification: &approved.verification.id,
+                                method: Method::Code,
+                            },
+                        );
+                        ("approved", token, approved.verification)
+                    }
+                    Err(CheckError::IncorrectCode { verification, .. }) => {
+                        ("pending", None, verification)
+                    }
+                    Err(
+                        CheckError::NoPendingVerification
+                        | CheckError::AlreadyUsed
+                        | CheckError::Replaced,
+                    ) => return Err(Failure::NotFound),
+                    Err(other) => return Err(other.into()),
+                };
+                let view = View {
+                    updated_at: service.now(),
+                    ..call.view(&phone, &checked, status)
                 };
                 Ok(Answer {
                     token,
@@ -380,6 +390,10 @@ impl<S: VerificationStore, D, C: Clock> VerifyServices<VerificationService<S, D,
                 if !["canceled", "approved"].contains(&status) {
                     return Err(Failure::InvalidParameter("Status"));
                 }
+                // Approving without a code is a right of its own.
+                if status == "approved" && !call.caller.grant.approve {
+                    return Err(Failure::ApprovalNotAllowed);
+                }
                 let sid = path_parameter(request, UPDATE_ROUTE, "Sid");
                 let found = call.found(service, sid).await?;
                 if found.verification.status != VerificationStatus::Pending {
@@ -395,7 +409,14 @@ impl<S: VerificationStore, D, C: Clock> VerifyServices<VerificationService<S, D,
                     if service.approve(&found).await? != Approval::Approved {
                         return Err(Failure::NotFound);
                     }
-                    ("approved", approval_token(proof, &found.phone, now))
+                    let earned = Earned {
+                        phone: &found.phone,
+                        verified_at: now,
+                        service: call.service_sid,
+                        verification: &found.verification.id,
+                        method: Method::Backend,
+                    };
+                    ("approved", approval_token(proof, &earned))
                 };
                 let view = View {
                     updated_at: now,
@@ -421,21 +442,31 @@ impl<S: VerificationStore, D, C: Clock> VerifyServices<VerificationService<S, D,
     ) -> Response<Body> {
         let started = Instant::now();
         let outcome = async {
-            let key = self
+            let caller = self
                 .keys
                 .authenticate(request)
                 .ok_or(Failure::Unauthenticated)?;
             let sid = path_parameter(request, route, "ServiceSid").unwrap_or_default();
-            let (service_sid, service) = self.entry(&sid).ok_or(Failure::NotFound)?;
+            // A service the key may not use is answered as one that does
+            // not exist, as Twilio answers another account's.
+            let (service_sid, service) = self
+                .entry(&sid)
+                .filter(|(sid, _)| caller.grant.may_use(sid, self.own_sid()))
+                .ok_or(Failure::NotFound)?;
             let form = read_form(request)?;
+            let key = format!("api-key:{}", caller.sid);
             let client = match form.get("DeviceIp").map(|ip| ip.parse::<IpAddr>()) {
-                Some(Ok(ip)) => format!("api-key:{key} device:{ip}"),
+                Some(Ok(ip)) => Client {
+                    id: format!("{key} device:{}", network(ip)),
+                    ceiling: Some(key),
+                },
                 Some(Err(_)) => return Err(Failure::InvalidParameter("DeviceIp")),
-                None => format!("api-key:{key}"),
+                None => Client::new(key),
             };
             let call = Call {
                 request,
                 service_sid,
+                caller,
                 client,
                 form,
             };

@@ -8,10 +8,9 @@ use crate::domain::{Channel, PhoneNumber, Timestamp, VerificationId};
 /// What a Verify answer says about one verification.
 pub(super) struct View<'a> {
     pub service_sid: &'a str,
-    /// `None` for a test number's verification, which storage never holds.
-    pub id: Option<&'a VerificationId>,
+    pub id: &'a VerificationId,
     pub to: &'a PhoneNumber,
-    pub channel: Option<Channel>,
+    pub channel: Channel,
     /// `pending`, `approved`, `canceled` (Twilio's words).
     pub status: &'static str,
     pub created_at: Timestamp,
@@ -20,20 +19,15 @@ pub(super) struct View<'a> {
     pub url: Option<String>,
 }
 
-/// `VE` + the id's 32 hex digits.
-pub(super) fn sid(id: &VerificationId) -> String {
-    format!("VE{}", id.as_str())
-}
-
 impl View<'_> {
     fn common(&self) -> Value {
         json!({
-            "sid": self.id.map(sid),
+            "sid": self.id.sid(),
             "service_sid": self.service_sid,
             // No Twilio account is involved.
             "account_sid": null,
             "to": self.to.as_e164(),
-            "channel": self.channel.map(Channel::as_str),
+            "channel": self.channel.as_str(),
             "status": self.status,
             "valid": self.status == "approved",
             "amount": null,
@@ -49,8 +43,8 @@ impl View<'_> {
         resource["lookup"] = json!({});
         resource["send_code_attempts"] = json!([{
             "time": self.created_at.to_string(),
-            "channel": self.channel.map(Channel::as_str),
-            "attempt_sid": self.id.map(|id| format!("VL{}", id.as_str())),
+            "channel": self.channel.as_str(),
+            "attempt_sid": format!("VL{}", self.id.as_str()),
         }]);
         resource["sna"] = Value::Null;
         resource["url"] = self.url.clone().into();
