@@ -179,6 +179,12 @@ await check("the page's token passes clients/backend/verify-token.mjs (JWKS), fo
   assert(/not \+1312/.test(other?.message), `a token for ${numberA} passed as ${numberB}`);
   const foreign = await verifyProofToken(token, { apiUrl: api, audience: 'another-backend' }).then(() => null, (e) => e);
   assert(foreign?.code === 'ERR_JWT_CLAIM_VALIDATION_FAILED', `audience: ${foreign}`);
+  // A backend that asked for a Verify service's tokens, or for backend
+  // approvals only, refuses this Parse code check's token.
+  const service = await verifyProofToken(token, { apiUrl: api, service: 'VA0123456789abcdef0123456789abcdef' }).then(() => null, (e) => e);
+  assert(/earned through parse/.test(service?.message), `service: ${service}`);
+  const method = await verifyProofToken(token, { apiUrl: api, methods: ['backend'] }).then(() => null, (e) => e);
+  assert(/earned by \["otp"\]/.test(method?.message), `method: ${method}`);
 });
 
 await check(`a wrong code for ${numberB} shows incorrect_code and "4 attempts left"`, async () => {

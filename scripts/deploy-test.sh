@@ -25,7 +25,8 @@ require_free_port "$STANDIN_PORT"
 
 STACK=phone-verification-ci
 # Every caller comes from 127.0.0.1 in the emulator; smoke.sh's test number.
-SETTINGS="MAX_REQUESTS_PER_CLIENT_PER_HOUR=1000 ENABLE_TEST_PHONE_NUMBERS=true TEST_PHONE_NUMBERS=+14155550199=123456 TEST_PHONE_NUMBERS_VALID_UNTIL=$(date -u -d '+30 days' +%F)"
+# (Its fixed code is a secret: Parameter Store test-phone-numbers, deploy_check.py.)
+SETTINGS="MAX_REQUESTS_PER_CLIENT_PER_HOUR=1000 ENABLE_TEST_PHONE_NUMBERS=true TEST_PHONE_NUMBERS_VALID_UNTIL=$(date -u -d '+30 days' +%F)"
 SECRETS_PATH=/phone-verification/ci
 AUTH_TOKEN="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 # The Twilio Verify v2 compatible API: this run's service (template parameter
@@ -38,6 +39,10 @@ VERIFY_API_KEY_SECRET="$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
 # 8-digit codes and verifications.
 SHOP_SERVICE_SID="VA$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 VERIFY_SERVICES="$SHOP_SERVICE_SID|Shop|8|sms"
+# The stack's key may use both services (grant *), not approve without a
+# code; a second key may use the shop's service only (issue 20's boundaries).
+SHOP_KEY="SKshop$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n'):$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
+VERIFY_API_KEYS="$VERIFY_API_KEY_SID:$VERIFY_API_KEY_SECRET:*,$SHOP_KEY:$SHOP_SERVICE_SID"
 export VERIFY_SERVICE_SID VERIFY_API_KEY_SID VERIFY_API_KEY_SECRET VERIFY_SERVICES
 BUILD_DIR=.aws-sam/build-x86_64
 HOST_TEMPLATE=.aws-sam/template-x86_64.yaml
@@ -90,7 +95,7 @@ for auth in false true; do
   wait_http "$EMULATOR_URL/_ministack/health" 60
   step=$SECONDS
   "$MINISTACK_VENV/bin/aws" --endpoint-url "$EMULATOR_URL" s3 mb s3://deploy-artifacts >/dev/null
-  check secrets "$SECRETS_PATH" "$AUTH_TOKEN" "$VERIFY_API_KEY_SID:$VERIFY_API_KEY_SECRET"
+  check secrets "$SECRETS_PATH" "$AUTH_TOKEN" "$VERIFY_API_KEYS"
   deploy "Deploy Test"
   log "sam deploy: $((SECONDS - step)) s"
   api_url="$(check api-url "$STACK")"
@@ -119,6 +124,8 @@ for auth in false true; do
   "$TWILIO_PYTHON_VENV/bin/python" "$SCRIPTS/twilio_verify_flow.py" "$api_url" \
     --standin "http://127.0.0.1:$STANDIN_PORT"
   "$SCRIPTS/smoke.sh" "$api_url"
+  check trust "$api_url" "http://127.0.0.1:$STANDIN_PORT" "$VERIFY_SERVICE_SID" \
+    "$VERIFY_API_KEY_SID:$VERIFY_API_KEY_SECRET" "$SHOP_KEY"
 
   step=$SECONDS
   deploy "Deploy Test Two"

@@ -12,6 +12,8 @@ command of scripts/deploy-test.sh:
                                               the dashboard and the Restrictions alarm
     deploy_check.py updated STACK APP_NAME    the changed parameter reached the function
     deploy_check.py deleted STACK             the stack is gone, the table retained
+    deploy_check.py trust API_URL STANDIN_URL OWN_SID KEY SHOP_KEY
+                                              the trust boundaries of issue 20 through the API
 
 What the emulator accepts but ignores (TTL, point-in-time recovery, stage
 throttling, JSON logs) is asserted from template.yaml itself.
@@ -23,6 +25,9 @@ import os
 import re
 import secrets
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 
 import boto3
 import yaml
@@ -36,9 +41,11 @@ IDENTITY_SECRETS = ["identity-hmac-key", "identity-hmac-previous-keys"]
 VERIFY_API_SECRETS = ["verify-api-keys"]
 SEND_SECRETS = ["twilio-auth-token", "twilio-api-key-sid", "twilio-api-key-secret",
                 "code-hmac-key", "code-hmac-previous-keys", *IDENTITY_SECRETS,
-                *VERIFY_API_SECRETS]
+                *VERIFY_API_SECRETS, "test-phone-numbers"]
 VERIFY_SECRETS = ["code-hmac-key", "code-hmac-previous-keys", *IDENTITY_SECRETS,
-                  "proof-signing-key", *VERIFY_API_SECRETS]
+                  "proof-signing-key", "proof-previous-key", *VERIFY_API_SECRETS]
+# smoke.sh's test number and its fixed code, a secret of the send function.
+TEST_PHONE_NUMBERS = "+14155550199=123456"
 ROUTES = {
     "POST /functions/sendVerificationCode": "SendVerificationCodeFunction",
     "POST /twilio/status": "SendVerificationCodeFunction",
@@ -53,7 +60,8 @@ ROUTES = {
 # Every variable holding a secret value: none may be in a function's environment.
 SECRET_VARIABLES = {"TWILIO_AUTH_TOKEN", "TWILIO_API_KEY_SECRET", "CODE_HMAC_KEY",
                     "CODE_HMAC_PREVIOUS_KEYS", "IDENTITY_HMAC_KEY",
-                    "IDENTITY_HMAC_PREVIOUS_KEYS", "PROOF_SIGNING_KEY", "VERIFY_API_KEYS"}
+                    "IDENTITY_HMAC_PREVIOUS_KEYS", "PROOF_SIGNING_KEY", "PROOF_PREVIOUS_KEY",
+                    "VERIFY_API_KEYS", "TEST_PHONE_NUMBERS"}
 
 
 def client(name):
@@ -89,6 +97,7 @@ def put_secrets(path, auth_token, verify_api_keys=None):
         "identity-hmac-key": secrets.token_hex(32),
         "twilio-auth-token": auth_token,
         "proof-signing-key": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "test-phone-numbers": TEST_PHONE_NUMBERS,
     }
     if verify_api_keys is not None:  # SK...:secret[,SK...:secret]
         values["verify-api-keys"] = verify_api_keys
@@ -254,7 +263,54 @@ def deleted(stack):
     check(not dashboards, "sam delete: the dashboard is gone")
 
 
+def verify_api(api, key, method, path, form=None):
+    """A Twilio Verify v2 call with HTTP Basic `key` (SID:secret): status,
+    JSON body, headers."""
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    request = urllib.request.Request(f"{api}{path}", data=data, method=method)
+    request.add_header("Authorization", "Basic " + base64.b64encode(key.encode()).decode())
+    if data is not None:
+        request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read()), answer.headers
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read()), error.headers
+
+
+def trust(api, standin, own_sid, key, shop_key):
+    """Issue 20 through the deployed API: a key of one service finds nothing
+    in another (20404), approving without a code is a right the stack's key
+    lacks (20403), and a code-checked proof names its service,
+    verification and method."""
+    phone = "+14155550177"
+    status, body, _ = verify_api(api, shop_key, "POST", f"/v2/Services/{own_sid}/Verifications",
+                                 {"To": phone, "Channel": "sms"})
+    check((status, body.get("code")) == (404, 20404),
+          f"a key of the shop's service is 20404 in the stack's own ({status} {body.get('code')})")
+    status, body, _ = verify_api(api, key, "POST", f"/v2/Services/{own_sid}/Verifications",
+                                 {"To": phone, "Channel": "sms"})
+    check(status == 201, f"the stack's key creates a verification ({status})")
+    sid = body["sid"]
+    status, body, headers = verify_api(api, key, "POST", f"/v2/Services/{own_sid}/Verifications/{sid}",
+                                       {"Status": "approved"})
+    check((status, body.get("code")) == (403, 20403) and "x-verification-token" not in headers,
+          f"approving without a code needs the right: 403 20403, no token ({status})")
+    to = urllib.parse.quote(phone)
+    with urllib.request.urlopen(f"{standin}/messages?to={to}", timeout=30) as answer:
+        last = json.loads(answer.read())[-1]["body"]
+    code = re.search(r"\d{6}", last).group(0)
+    status, body, headers = verify_api(api, key, "POST", f"/v2/Services/{own_sid}/VerificationCheck",
+                                       {"To": phone, "Code": code})
+    token = headers.get("x-verification-token", "")
+    check(status == 200 and body.get("status") == "approved", f"the code approves ({status})")
+    part = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    check((claims.get("svc"), claims.get("vid"), claims.get("amr")) == (own_sid, sid, ["otp"]),
+          "the proof names its service, verification and method (svc, vid, amr: otp)")
+
+
 if __name__ == "__main__":
     step, args = sys.argv[1], sys.argv[2:]
     {"secrets": put_secrets, "api-url": api_url, "emulator-fixes": emulator_fixes,
-     "created": created, "updated": updated, "deleted": deleted}[step](*args)
+     "created": created, "updated": updated, "deleted": deleted, "trust": trust}[step](*args)

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Smoke test of a deployed stack, through its public URL, with a test number
-# (so nothing is sent and no limit is spent): send, a wrong code, the right
-# code, bad input, the JWKS. Enable the test number on the stack first:
-#   Settings="ENABLE_TEST_PHONE_NUMBERS=true TEST_PHONE_NUMBERS=+14155550199=123456 TEST_PHONE_NUMBERS_VALID_UNTIL=2026-12-31"
+# (so nothing is sent; its send and checks count as any number's): send, a
+# wrong code, the right code, bad input, the JWKS. Enable the test number on
+# the stack first: its fixed code is a secret,
+#   aws ssm put-parameter --type SecureString --name <SecretsPath>/test-phone-numbers --value +14155550199=123456
+#   Settings="ENABLE_TEST_PHONE_NUMBERS=true TEST_PHONE_NUMBERS_VALID_UNTIL=2026-12-31"
 #   scripts/smoke.sh https://abc123.execute-api.us-east-1.amazonaws.com [+14155550199 123456]
 set -euo pipefail
 api="${1:?usage: scripts/smoke.sh API_URL [TEST_NUMBER CODE]}"

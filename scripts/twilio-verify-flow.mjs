@@ -12,6 +12,7 @@
 import { createRequire } from 'node:module';
 import { randomInt } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { verifyProofToken } from '../clients/backend/verify-token.mjs';
 
 const twilio = createRequire(import.meta.url)('twilio');
 
@@ -28,12 +29,18 @@ const keySecret = process.env.VERIFY_API_KEY_SECRET || 'local-verify-secret-0123
 const accountSid = 'AC0123456789abcdef0123456789abcdef';
 const TWILIO_VERIFY = 'https://verify.twilio.com';
 
+/** The proof token of the last answer (an approval carries it in a header). */
+let lastToken;
+
 /** twilio-node's own RequestClient, with Twilio Verify's host replaced by `base`. */
 class BaseUrlRequestClient extends twilio.RequestClient {
   request(opts) {
     const uri = new URL(opts.uri);
     if (uri.origin !== TWILIO_VERIFY) throw new Error(`unexpected Twilio host: ${opts.uri}`);
-    return super.request({ ...opts, uri: `${base}${uri.pathname}${uri.search}` });
+    return super.request({ ...opts, uri: `${base}${uri.pathname}${uri.search}` }).then((response) => {
+      lastToken = response.headers?.['x-verification-token'];
+      return response;
+    });
   }
 }
 
@@ -136,6 +143,14 @@ await check('verificationChecks.create with the right code: approved, valid true
   assert(result.sid === verification.sid && result.to === phone, show(result));
 });
 
+await check("the approval's proof names this service and the code; a backend asking for another refuses it", async () => {
+  assert(lastToken, 'no X-Verification-Token on the approval');
+  const claims = await verifyProofToken(lastToken, { apiUrl: base, service: serviceSid, phoneNumber: phone });
+  assert(claims.vid === verification.sid && claims.amr.join() === 'otp', JSON.stringify(claims));
+  const refused = await verifyProofToken(lastToken, { apiUrl: base }).then(() => null, (e) => e);
+  assert(/earned through VA/.test(refused?.message), `a Parse-only backend accepted it: ${refused}`);
+});
+
 await check('checking the approved verification again: RestException 20404 (HTTP 404)', async () => {
   await rejects(service.verificationChecks.create({ to: phone, code }), 20404, 404);
 });
@@ -150,6 +165,8 @@ await check(`a second verification (${other}) canceled by update({status: 'cance
   second = await service.verifications.create({ to: other, channel: 'sms' });
   assert(second.status === 'pending' && /^VE[0-9a-f]{32}$/.test(second.sid), show(second));
   assert(second.sid !== verification.sid, `the same sid twice: ${second.sid}`);
+  // Approving without a code is a right this key lacks.
+  await rejects(service.verifications(second.sid).update({ status: 'approved' }), 20403, 403);
   const canceled = await service.verifications(second.sid).update({ status: 'canceled' });
   assert(canceled.sid === second.sid && canceled.status === 'canceled', show(canceled));
 });

@@ -6,6 +6,7 @@
 //   npm install                      (in this folder: jose)
 //   node verify-token.mjs API_URL TOKEN
 //   PROOF_AUDIENCE=my-backend node verify-token.mjs API_URL TOKEN   (when the API sets one)
+//   PROOF_SERVICE=VA... node verify-token.mjs API_URL TOKEN   (a token of a Verify service)
 //
 // or import { verifyProofToken } from './verify-token.mjs' in your server.
 import { createRemoteJWKSet, jwtVerify } from 'jose';
@@ -20,16 +21,31 @@ const keySets = new Map(); // one cached, rate-limited JWKS fetcher per API
  *  - audience: PROOF_AUDIENCE of the API; set one in production, so that a
  *              token minted for another backend is refused
  *  - phoneNumber: the E.164 number your user claims (optional)
+ *  - service:  where the token must have been earned (`svc`): "parse" (the
+ *              Parse endpoints, the default) or your Verify service SID
+ *              ("VA..."); a list accepts each of them
+ *  - methods:  how it may have been earned (`amr`): ["otp"] by default, the
+ *              user typed the code; add "backend" only to accept a backend's
+ *              approval without a code (the Verify API's Status=approved)
  */
-export async function verifyProofToken(token, { apiUrl, issuer = 'phone-verification', audience, phoneNumber } = {}) {
+export async function verifyProofToken(token, {
+  apiUrl, issuer = 'phone-verification', audience, phoneNumber, service = 'parse', methods = ['otp'],
+} = {}) {
   const jwksUrl = `${String(apiUrl).replace(/\/+$/, '')}/.well-known/jwks.json`;
   if (!keySets.has(jwksUrl)) keySets.set(jwksUrl, createRemoteJWKSet(new URL(jwksUrl)));
   const { payload } = await jwtVerify(token, keySets.get(jwksUrl), {
     algorithms: ['EdDSA'],
     issuer,
     ...(audience ? { audience } : {}),
-    requiredClaims: ['sub', 'phone_number', 'phone_number_verified', 'iat', 'exp', 'jti'],
+    requiredClaims: ['sub', 'phone_number', 'phone_number_verified', 'svc', 'vid', 'amr', 'iat', 'exp', 'jti'],
   });
+  const services = [service].flat();
+  if (!services.includes(payload.svc)) {
+    throw new Error(`the token was earned through ${payload.svc}, not ${services.join(' or ')}`);
+  }
+  if (!Array.isArray(payload.amr) || !payload.amr.length || !payload.amr.every((m) => methods.includes(m))) {
+    throw new Error(`the token was earned by ${JSON.stringify(payload.amr)}, not ${methods.join(' or ')}`);
+  }
   if (payload.phone_number_verified !== true || typeof payload.phone_number !== 'string') {
     throw new Error('the token does not state a verified phone number');
   }
@@ -46,7 +62,7 @@ export async function verifyProofToken(token, { apiUrl, issuer = 'phone-verifica
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const [apiUrl, token] = process.argv.slice(2);
   if (!apiUrl || !token) {
-    console.error('usage: node verify-token.mjs API_URL TOKEN   (env: PROOF_ISSUER, PROOF_AUDIENCE)');
+    console.error('usage: node verify-token.mjs API_URL TOKEN   (env: PROOF_ISSUER, PROOF_AUDIENCE, PROOF_SERVICE, PROOF_METHODS)');
     process.exit(2);
   }
   try {
@@ -54,6 +70,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       apiUrl,
       issuer: process.env.PROOF_ISSUER || undefined,
       audience: process.env.PROOF_AUDIENCE || undefined,
+      service: process.env.PROOF_SERVICE || undefined,
+      methods: process.env.PROOF_METHODS ? process.env.PROOF_METHODS.split(',') : undefined,
     });
     console.log(JSON.stringify(payload, null, 2));
   } catch (error) {

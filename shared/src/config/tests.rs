@@ -150,6 +150,27 @@ mod defaults_and_checks {
     }
 
     #[test]
+    fn api_keys_may_name_only_configured_services() {
+        let mut vars = with_verify_api(SHOP_SID);
+        vars.insert(
+            "VERIFY_API_KEYS",
+            "SKkey:a secret of 16+ characters:VAfedcba9876543210fedcba9876543210|approve",
+        );
+        assert!(load(&vars).is_ok());
+        vars.insert(
+            "VERIFY_API_KEYS",
+            "SKkey:a secret of 16+ characters:VA00000000000000000000000000000009",
+        );
+        assert!(matches!(
+            load(&vars),
+            Err(ConfigError::Invalid {
+                name: "VERIFY_API_KEYS",
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn minimal_settings_get_the_documented_defaults() {
         let config = load(&minimal()).unwrap();
         assert_eq!(config.common.policy.code_length.digits(), 6);
@@ -600,6 +621,41 @@ mod per_function {
     ];
 
     #[test]
+    fn a_previous_proof_key_is_published_until_its_tokens_expire() {
+        let with = |previous: &str| {
+            let mut vars = VERIFY_ONLY.to_vec();
+            vars.push(("PROOF_PREVIOUS_KEY", previous));
+            VerifyConfig::from_lookup(lookup(&vars))
+        };
+        let old = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=";
+        let signer = with(&format!("proof-0,{old},2026-12-05T16:00:00Z"))
+            .unwrap()
+            .proof
+            .unwrap();
+        let rotated = crate::domain::Timestamp::from_unix_seconds(1_796_486_400);
+        let kids =
+            |now: crate::domain::Timestamp| signer.jwks(now)["keys"].as_array().unwrap().len();
+        assert_eq!((kids(rotated), kids(rotated.plus_seconds(300))), (2, 1));
+        for refused in [
+            format!("proof-1,{old},2026-12-05T16:00:00Z"),
+            format!("proof-0,{old}"),
+            format!("proof-0,short,2026-12-05T16:00:00Z"),
+            format!("proof-0,{old},yesterday"),
+        ] {
+            assert!(
+                matches!(
+                    with(&refused),
+                    Err(ConfigError::Invalid {
+                        name: "PROOF_PREVIOUS_KEY",
+                        ..
+                    })
+                ),
+                "{refused}"
+            );
+        }
+    }
+
+    #[test]
     fn verify_needs_no_twilio_setting_and_send_needs_no_proof_key() {
         let verify = VerifyConfig::from_lookup(lookup(&VERIFY_ONLY)).unwrap();
         assert!(verify.proof.is_some());
@@ -638,6 +694,11 @@ mod per_function {
             with("CODE_HMAC_KEY=x").unwrap_err(),
             ConfigError::UnknownSetting("CODE_HMAC_KEY".into()),
             "secrets never go through SETTINGS"
+        );
+        assert_eq!(
+            with("TEST_PHONE_NUMBERS=+14155550199=123456").unwrap_err(),
+            ConfigError::UnknownSetting("TEST_PHONE_NUMBERS".into()),
+            "a fixed code is a secret too"
         );
         assert!(matches!(
             with("MAX_CHECK_ATTEMPTS=3 MAX_CHECK_ATTEMPTS=4"),

@@ -156,3 +156,42 @@ async fn without_a_key_there_is_no_token_and_no_jwks() {
         "proof_tokens_disabled"
     );
 }
+
+/// A rotation of the signing key breaks no token in flight: the JWKS
+/// publishes the replaced key for one token lifetime, then drops it.
+#[tokio::test]
+async fn after_a_rotation_the_old_key_is_published_for_one_token_lifetime() {
+    let stack = proof_stack().await;
+    let old_token = approved_token(&stack, &unique_phone()).await;
+    let rotated_at = stack.clock.now();
+    let previous = format!("test-key,{SIGNING_KEY},{rotated_at}");
+    let stack = stack
+        .redeployed_with(&[
+            (
+                "PROOF_SIGNING_KEY",
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            ),
+            ("PROOF_KEY_ID", "test-key-2"),
+            ("PROOF_PREVIOUS_KEY", &previous),
+        ])
+        .await;
+    let keys = jwks(&stack).await;
+    let kids: Vec<&Value> = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| &key["kid"])
+        .collect();
+    assert_eq!(kids, ["test-key-2", "test-key"]);
+    let now = stack.clock.now().unix_seconds();
+    assert!(verify(&old_token, &keys, now).is_ok(), "a token in flight");
+    let new_token = approved_token(&stack, &unique_phone()).await;
+    assert!(verify(&new_token, &keys, now).is_ok());
+
+    stack.clock.advance(300);
+    let keys = jwks(&stack).await;
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(keys["keys"][0]["kid"], "test-key-2");
+    let now = stack.clock.now().unix_seconds();
+    assert_eq!(verify(&old_token, &keys, now), Err("unknown key"));
+}
