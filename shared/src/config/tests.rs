@@ -639,7 +639,7 @@ mod per_function {
         for refused in [
             format!("proof-1,{old},2026-12-05T16:00:00Z"),
             format!("proof-0,{old}"),
-            format!("proof-0,short,2026-12-05T16:00:00Z"),
+            "proof-0,short,2026-12-05T16:00:00Z".to_string(),
             format!("proof-0,{old},yesterday"),
         ] {
             assert!(
