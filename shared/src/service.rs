@@ -1101,15 +1101,22 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn test_numbers_use_their_fixed_code_and_send_nothing() {
-        let (mut service, sender, clock) = service();
+    /// Makes `phone()` a test number with the fixed code 246810, valid
+    /// until `valid_until` (without one it is an ordinary number).
+    fn make_test_number(service: &mut Service, valid_until: Option<Timestamp>) -> OneTimeCode {
         let fixed = OneTimeCode::parse("246810", CodeLength::default()).unwrap();
         service
             .policy
             .test_numbers
             .insert(phone().as_e164().into(), fixed.clone());
-        service.policy.test_numbers_valid_until = Some(clock.now().plus_seconds(3_600));
+        service.policy.test_numbers_valid_until = valid_until;
+        fixed
+    }
+
+    #[tokio::test]
+    async fn test_numbers_use_their_fixed_code_and_send_nothing() {
+        let (mut service, sender, clock) = service();
+        let fixed = make_test_number(&mut service, Some(clock.now().plus_seconds(3_600)));
         send(&service).await;
         assert!(sender.sent().is_empty());
         assert!(service.check_code(phone(), &fixed, &client()).await.is_ok());
@@ -1120,12 +1127,7 @@ mod tests {
     #[tokio::test]
     async fn test_numbers_count_attempts_and_cooldowns_as_any_number() {
         let (mut service, sender, clock) = service();
-        let fixed = OneTimeCode::parse("246810", CodeLength::default()).unwrap();
-        service
-            .policy
-            .test_numbers
-            .insert(phone().as_e164().into(), fixed.clone());
-        service.policy.test_numbers_valid_until = Some(clock.now().plus_seconds(3_600));
+        let fixed = make_test_number(&mut service, Some(clock.now().plus_seconds(3_600)));
         let sent = send(&service).await;
         assert_eq!(sent.resend_available_at, clock.now().plus_seconds(60));
         assert!(matches!(
@@ -1152,12 +1154,7 @@ mod tests {
     #[tokio::test]
     async fn test_numbers_stop_working_at_their_expiry_in_a_warm_function() {
         let (mut service, sender, clock) = service();
-        let fixed = OneTimeCode::parse("246810", CodeLength::default()).unwrap();
-        service
-            .policy
-            .test_numbers
-            .insert(phone().as_e164().into(), fixed.clone());
-        service.policy.test_numbers_valid_until = Some(clock.now().plus_seconds(3_600));
+        let fixed = make_test_number(&mut service, Some(clock.now().plus_seconds(3_600)));
         clock.advance(3_540);
         send(&service).await;
         assert!(sender.sent().is_empty(), "still valid a minute before");
@@ -1188,11 +1185,7 @@ mod tests {
     #[tokio::test]
     async fn test_numbers_without_a_validity_are_ordinary_numbers() {
         let (mut service, sender, _) = service();
-        let fixed = OneTimeCode::parse("246810", CodeLength::default()).unwrap();
-        service
-            .policy
-            .test_numbers
-            .insert(phone().as_e164().into(), fixed);
+        make_test_number(&mut service, None);
         send(&service).await;
         assert_eq!(sender.sent().len(), 1);
     }

@@ -47,6 +47,21 @@ async fn create_as(stack: &Stack, key: (&str, &str), service: &str, phone: &str)
         .await
 }
 
+/// A create by the stack's key for the end user at `device_ip`.
+async fn create_for_device(stack: &Stack, device_ip: &str) -> Answer {
+    stack
+        .twilio_verify(
+            "POST",
+            &path(VERIFY_SERVICE_SID, "/Verifications"),
+            &[
+                ("To", unique_phone().as_str()),
+                ("Channel", "sms"),
+                ("DeviceIp", device_ip),
+            ],
+        )
+        .await
+}
+
 fn claims(token: &str) -> Value {
     let part = token.split('.').nth(1).expect("a JWT");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
@@ -159,18 +174,7 @@ async fn rotating_device_ip_stops_at_the_keys_ceiling() {
     let stack = stack_with(&[("MAX_SENDS_PER_API_KEY_PER_HOUR", "3")]).await;
     let mut statuses = Vec::new();
     for device in 1..=5 {
-        let ip = format!("198.51.100.{device}");
-        let answer = stack
-            .twilio_verify(
-                "POST",
-                &path(VERIFY_SERVICE_SID, "/Verifications"),
-                &[
-                    ("To", unique_phone().as_str()),
-                    ("Channel", "sms"),
-                    ("DeviceIp", ip.as_str()),
-                ],
-            )
-            .await;
+        let answer = create_for_device(&stack, &format!("198.51.100.{device}")).await;
         statuses.push((answer.status, answer.body["code"].clone()));
     }
     let refused = (429, json!(20429));
@@ -199,18 +203,7 @@ async fn ipv6_addresses_of_one_64_share_an_allowance_on_both_apis() {
     );
     let mut device = Vec::new();
     for ip in ["2001:db8:9:9::1", "2001:db8:9:9::2", "2001:db8:9:9::3"] {
-        let answer = stack
-            .twilio_verify(
-                "POST",
-                &path(VERIFY_SERVICE_SID, "/Verifications"),
-                &[
-                    ("To", unique_phone().as_str()),
-                    ("Channel", "sms"),
-                    ("DeviceIp", ip),
-                ],
-            )
-            .await;
-        device.push(answer.status);
+        device.push(create_for_device(&stack, ip).await.status);
     }
     assert_eq!(device, [201, 201, 429]);
 }
