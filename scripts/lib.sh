@@ -170,6 +170,9 @@ export LOCAL_VERIFY_SERVICE_SID=VA0123456789abcdef0123456789abcdef
 export LOCAL_SECOND_SERVICE_SID=VAfedcba9876543210fedcba9876543210
 export LOCAL_VERIFY_API_KEY_SID=SK0123456789abcdef0123456789abcdef
 export LOCAL_VERIFY_API_KEY_SECRET=local-verify-secret-0123456789abcdef
+# A second local key that may also approve without a code (grant `approve`).
+export LOCAL_VERIFY_APPROVER_KEY_SID=SKfedcba9876543210fedcba9876543210
+export LOCAL_VERIFY_APPROVER_KEY_SECRET=local-approver-secret-0123456789abcdef
 
 # start_functions STANDIN_PORT GATEWAY_PORT TABLE (after start_dynamodb_local):
 # the Twilio stand-in, and both functions behind one local API Gateway.
@@ -206,7 +209,7 @@ start_api() {
   APP_NAME="Local Dev" \
   VERIFY_SERVICE_SID="$LOCAL_VERIFY_SERVICE_SID" \
   VERIFY_SERVICES="$LOCAL_SECOND_SERVICE_SID|Local Shop|8|sms" \
-  VERIFY_API_KEYS="$LOCAL_VERIFY_API_KEY_SID:$LOCAL_VERIFY_API_KEY_SECRET:*" \
+  VERIFY_API_KEYS="$LOCAL_VERIFY_API_KEY_SID:$LOCAL_VERIFY_API_KEY_SECRET:*,$LOCAL_VERIFY_APPROVER_KEY_SID:$LOCAL_VERIFY_APPROVER_KEY_SECRET:*|approve" \
   STATUS_CALLBACK_URL="http://127.0.0.1:$port/twilio/status" \
   RUST_LOG="${RUST_LOG:-info}" \
     start_bg "${API_LOG:--}" node "$SCRIPTS/local-lambda.mjs" "$port" \
