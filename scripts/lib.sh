@@ -211,6 +211,8 @@ start_api() {
   VERIFY_SERVICES="$LOCAL_SECOND_SERVICE_SID|Local Shop|8|sms" \
   VERIFY_API_KEYS="$LOCAL_VERIFY_API_KEY_SID:$LOCAL_VERIFY_API_KEY_SECRET:*,$LOCAL_VERIFY_APPROVER_KEY_SID:$LOCAL_VERIFY_APPROVER_KEY_SECRET:*|approve" \
   STATUS_CALLBACK_URL="http://127.0.0.1:$port/twilio/status" \
+  HUMAN_PROOF_VERIFY_URL="http://127.0.0.1:$standin_port/siteverify" \
+  HUMAN_PROOF_SECRET=local-human-proof-secret \
   RUST_LOG="${RUST_LOG:-info}" \
     start_bg "${API_LOG:--}" node "$SCRIPTS/local-lambda.mjs" "$port" \
     target/debug/send-verification-code target/debug/verify-phone-number

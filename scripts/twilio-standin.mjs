@@ -4,6 +4,9 @@
 // developer can read the code, and never reaches the real Twilio.
 //   node scripts/twilio-standin.mjs [PORT]     (or TWILIO_STANDIN_PORT; default 3010)
 //   GET /messages[?to=NUMBER]  -> JSON list of what it received (newest last)
+//   POST /siteverify           -> a human check's verdict, as Turnstile's testing
+//                                 keys give it: HUMAN_PROOF_SECRET and the token
+//                                 XXXX.DUMMY.TOKEN.XXXX pass
 // TWILIO_STANDIN_QUIET=1 leaves out the boxes (load tests send thousands).
 import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -135,6 +138,9 @@ function createCall(res, accountSid, form) {
   send(res, 201, call);
 }
 
+const HUMAN_PROOF_SECRET = process.env.HUMAN_PROOF_SECRET || 'local-human-proof-secret';
+const HUMAN_PROOF_TOKEN = 'XXXX.DUMMY.TOKEN.XXXX';
+
 const server = createServer((req, res) => {
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
@@ -144,6 +150,15 @@ const server = createServer((req, res) => {
     if (req.method === 'GET' && path === '/messages') {
       const to = url.searchParams.get('to');
       return send(res, 200, to ? received.filter((m) => m.to.replace(/^whatsapp:/, '') === to) : received);
+    }
+
+    // A human check's siteverify (Turnstile's shape, as its testing keys
+    // behave): the local secret and Cloudflare's dummy token pass.
+    if (req.method === 'POST' && path === '/siteverify') {
+      const form = new URLSearchParams(Buffer.concat(chunks).toString());
+      const success = form.get('secret') === HUMAN_PROOF_SECRET && form.get('response') === HUMAN_PROOF_TOKEN;
+      box(`Human check: ${success ? 'passed' : 'failed'}`, []);
+      return send(res, 200, success ? { success } : { success, 'error-codes': ['invalid-input-response'] });
     }
 
     const match = path.match(/^\/2010-04-01\/Accounts\/([^/]+)\/(Messages|Calls)\.json$/);

@@ -16,6 +16,7 @@ use lambda_http::{Adapter, Error, LambdaEvent, Request, lambda_runtime, service_
 use crate::adapters::clock::SystemClock;
 use crate::adapters::dynamodb::DynamoDbStore;
 use crate::adapters::https;
+use crate::adapters::human_proof::HumanProofChecker;
 use crate::adapters::ssm::load_secrets;
 use crate::adapters::twilio::TwilioSender;
 use crate::config::{SendConfig, VerifyConfig, with_settings};
@@ -43,6 +44,7 @@ pub const SEND_SECRETS: &[&str] = &[
     "VERIFY_API_KEYS",
     // Their fixed codes: only the send function stores them (as MACs).
     "TEST_PHONE_NUMBERS",
+    "HUMAN_PROOF_SECRET",
 ];
 pub const VERIFY_SECRETS: &[&str] = &[
     "CODE_HMAC_KEY",
@@ -63,8 +65,10 @@ pub fn build_send<C: Clock + Clone>(
 ) -> Result<SendApi<DynamoDbStore, TwilioSender, C>, Error> {
     let common = config.common;
     let store = DynamoDbStore::new(dynamodb, common.table_name);
+    let human_proof = config.human_proof.map(HumanProofChecker::new).transpose()?;
     let service = VerificationService::new(store, clock, common.keys, common.policy)
-        .with_delivery(TwilioSender::new(config.twilio)?, config.messages);
+        .with_delivery(TwilioSender::new(config.twilio)?, config.messages)
+        .with_human_proof(human_proof);
     let mut messages = config.service_messages;
     let verify_api = common.verify_api.map(|settings| {
         VerifyServices::new(settings, service.clone(), |other| {

@@ -41,6 +41,16 @@ pub struct Requester<'a> {
     pub prefix: &'a str,
 }
 
+/// Where a send goes, as fraud protection judges it: its range and
+/// country, and the number (which passes restrictions once verified).
+#[derive(Debug, Clone, Copy)]
+pub struct Destination<'a> {
+    pub prefix: &'a str,
+    /// ISO 3166 region ("US").
+    pub country: &'a str,
+    pub number: &'a Pseudonym,
+}
+
 /// A pending verification whose attempt counter was just incremented.
 #[derive(Debug, Clone)]
 pub struct CountedAttempt {
@@ -141,21 +151,22 @@ pub trait VerificationStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<CurrentVerification>, StoreError>> + Send;
 
     /// This hour's (and the country's previous hour's) sends and approvals
-    /// of `prefix` and `country`, and their latest restrictions. A snapshot
-    /// for fraud protection: read without locking, it may lag a little.
+    /// of the destination's prefix and country, their latest restrictions,
+    /// and whether the number was verified before. A snapshot for fraud
+    /// protection: read without locking, it may lag a little.
     fn traffic(
         &self,
-        prefix: &str,
-        country: &str,
+        destination: Destination<'_>,
         now: Timestamp,
         limits: &Limits,
     ) -> impl Future<Output = Result<TrafficSnapshot, StoreError>> + Send;
 
-    /// Counts an approval towards the conversion of `prefix` and `country`.
+    /// Counts an approval towards the conversion of the destination's prefix
+    /// and country, and remembers the number as verified until `remembered_until`.
     fn count_approval(
         &self,
-        prefix: &str,
-        country: &str,
+        destination: Destination<'_>,
+        remembered_until: Timestamp,
         now: Timestamp,
         limits: &Limits,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;

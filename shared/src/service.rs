@@ -6,17 +6,18 @@ use std::time::{Duration, Instant};
 
 use secrecy::SecretBox;
 
+use crate::adapters::human_proof::HumanProofChecker;
 use crate::domain::{
-    Channel, CodeHasher, CodeLength, DestinationPolicy, DestinationRefused, FraudPolicy,
+    Channel, CodeHasher, CodeLength, DestinationPolicy, DestinationRefused, FraudMode, FraudPolicy,
     IdentityHasher, Limit, LimitReached, Limits, OneTimeCode, PhoneNumber, Pseudonym, Scope,
     Timestamp, VerificationId, seconds_until,
 };
 use crate::messages::Messages;
 use crate::metrics;
 use crate::ports::{
-    Approval, AttemptRefused, Clock, CountedAttempt, CurrentVerification, DeliveryError, Handover,
-    MessageSender, NewVerification, OutgoingMessage, Requester, StoreError, VerificationStatus,
-    VerificationStore,
+    Approval, AttemptRefused, Clock, CountedAttempt, CurrentVerification, DeliveryError,
+    Destination, Handover, MessageSender, NewVerification, OutgoingMessage, Requester, StoreError,
+    VerificationStatus, VerificationStore,
 };
 
 /// Time kept, after the provider's longest answer, to answer the caller.
@@ -108,6 +109,9 @@ pub struct SendRequest {
     pub status_callback: Option<String>,
     /// When the caller stops waiting (the Lambda invocation's deadline).
     pub deadline: Option<Instant>,
+    /// A proof of a human (a challenge's token), which lets the send
+    /// through a fraud restriction of its range or country.
+    pub human_proof: Option<String>,
 }
 
 /// A code is on its way.
@@ -206,6 +210,8 @@ pub struct Keys {
 pub struct Delivery<M> {
     pub sender: M,
     pub messages: Messages,
+    /// Checks proofs of a human, when the stack has a verifier for them.
+    pub human_proof: Option<HumanProofChecker>,
 }
 
 /// The rules over the ports. `D` is `Delivery<M>` for a service that sends
@@ -242,7 +248,11 @@ impl<S: VerificationStore, C: Clock> VerificationService<S, (), C> {
     ) -> VerificationService<S, Delivery<M>, C> {
         VerificationService {
             store: self.store,
-            delivery: Delivery { sender, messages },
+            delivery: Delivery {
+                sender,
+                messages,
+                human_proof: None,
+            },
             clock: self.clock,
             hasher: self.hasher,
             identities: self.identities,
@@ -291,21 +301,23 @@ impl<S: VerificationStore, D, C: Clock> VerificationService<S, D, C> {
         self.clock.now()
     }
 
-    /// Counts an approval towards its prefix's and country's conversion. A
-    /// failure only logs: the user is verified either way.
+    /// Counts an approval towards its prefix's and country's conversion, and
+    /// remembers the number as verified (it passes restrictions). A failure
+    /// only logs: the user is verified either way.
     async fn count_conversion(&self, phone: &PhoneNumber, now: Timestamp) {
         let fraud = &self.policy.fraud;
-        if !fraud.enabled {
+        if fraud.mode == FraudMode::Off {
             return;
         }
+        let destination = Destination {
+            prefix: &fraud.prefix(phone),
+            country: phone.region_code(),
+            number: &self.identities.number(phone),
+        };
+        let remembered_until = now.plus_seconds(fraud.verified_memory_seconds);
         let counted = self
             .store
-            .count_approval(
-                &fraud.prefix(phone),
-                phone.region_code(),
-                now,
-                &self.policy.limits,
-            )
+            .count_approval(destination, remembered_until, now, &self.policy.limits)
             .await;
         if let Err(error) = counted {
             tracing::warn!(%error, "could not count an approval for fraud protection");
@@ -535,6 +547,12 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
         self
     }
 
+    /// The same service, letting a proof of a human through restrictions.
+    pub fn with_human_proof(mut self, checker: Option<HumanProofChecker>) -> Self {
+        self.delivery.human_proof = checker;
+        self
+    }
+
     /// Checks the destination, stores the hash of a new code if every send
     /// limit admits it (replacing any previous code), then sends the code.
     /// If sending fails the code is withdrawn and the cooldown lifted. A
@@ -548,6 +566,7 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
             locale,
             status_callback,
             deadline,
+            human_proof,
         } = request;
         if !self.policy.enabled_channels.contains(&channel) {
             return Err(SendError::ChannelDisabled(channel));
@@ -563,19 +582,29 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
         let client = self.identities.client(&client.id);
         let counted = async |refusal| self.counted(&client, ceiling.as_ref(), now, refusal).await;
         let prefix = self.policy.fraud.prefix(&phone);
+        let number = self.identities.number(&phone);
         // A test number sends nothing: no destination or pumping to judge.
+        let mut country_cut = false;
         let limits = match test_code {
             Some(_) => Cow::Borrowed(&self.policy.limits),
             None => {
                 if let Err(refused) = self.policy.destinations.check(&phone, channel) {
                     return Err(counted(refused.into()).await);
                 }
-                match self.screen(&prefix, phone.region_code(), now).await {
+                let destination = Destination {
+                    prefix: &prefix,
+                    country: phone.region_code(),
+                    number: &number,
+                };
+                match self.screen(destination, human_proof.as_deref(), now).await {
                     Err(paused) => return Err(counted(SendError::Limited(paused)).await),
-                    Ok(Some(country_budget)) => Cow::Owned(Limits {
-                        messages_per_country_per_hour: country_budget,
-                        ..self.policy.limits.clone()
-                    }),
+                    Ok(Some(country_budget)) => {
+                        country_cut = true;
+                        Cow::Owned(Limits {
+                            messages_per_country_per_hour: country_budget,
+                            ..self.policy.limits.clone()
+                        })
+                    }
                     Ok(None) => Cow::Borrowed(&self.policy.limits),
                 }
             }
@@ -585,7 +614,7 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
         let code = test_code.unwrap_or_else(|| OneTimeCode::generate(self.policy.code_length));
         let new = NewVerification {
             code_mac: self.hasher.mac(&phone, &id, &code),
-            number: self.identities.number(&phone),
+            number,
             id,
             key_id: self.hasher.key_id().to_owned(),
             channel,
@@ -598,7 +627,11 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
             country: phone.region_code(),
             prefix: &prefix,
         };
-        if let Err(limit) = self.store.save_new(&new, requester, limits).await? {
+        if let Err(mut limit) = self.store.save_new(&new, requester, limits).await? {
+            // The cut budget is spent; the full one would have let a human in.
+            if country_cut && limit.limit == Limit::MessagesPerCountryPerHour {
+                limit.limit = self.restricted_refusal();
+            }
             match limit.limit {
                 Limit::MessagesPerHour | Limit::MessagesPerCountryPerHour => {
                     tracing::warn!(limit = ?limit.limit, country = requester.country, "message budget spent: sends refused until the hour ends");
@@ -660,22 +693,27 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
         Ok(sent)
     }
 
-    /// Fraud protection's word on a send to `prefix` in `country`: refused
-    /// while the prefix is paused, and `Some(budget)` (cut) while the country
-    /// is restricted. A scope found converting far below normal is restricted
-    /// now. Fails open: without a snapshot the static caps still bound the bill.
+    /// Fraud protection's word on a send to `destination`: refused while its
+    /// prefix is paused, and `Some(budget)` (cut) while its country is
+    /// restricted. A scope found converting far below normal is restricted
+    /// now. A number verified before, or a send with a valid proof of a
+    /// human, passes both; in audit mode everything passes, counted. Fails
+    /// open: without a snapshot the static caps still bound the bill.
     async fn screen(
         &self,
-        prefix: &str,
-        country: &str,
+        destination: Destination<'_>,
+        human_proof: Option<&str>,
         now: Timestamp,
     ) -> Result<Option<u32>, LimitReached> {
         let fraud = &self.policy.fraud;
         let limits = &self.policy.limits;
-        if !fraud.enabled {
+        let Destination {
+            prefix, country, ..
+        } = destination;
+        if fraud.mode == FraudMode::Off {
             return Ok(None);
         }
-        let snapshot = match self.store.traffic(prefix, country, now, limits).await {
+        let snapshot = match self.store.traffic(destination, now, limits).await {
             Ok(snapshot) => snapshot,
             Err(error) => {
                 tracing::warn!(%error, "no traffic snapshot: fraud protection skipped for this send");
@@ -701,15 +739,54 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
                 tracing::error!(%error, ?scope, "could not record a restriction");
             }
         }
+        let restricted = assessment.prefix_paused_until.is_some() || assessment.country_capped;
+        if !restricted {
+            return Ok(None);
+        }
+        let passes = match (fraud.mode, snapshot.verified_before) {
+            (FraudMode::Audit, _) => Some("audit"),
+            (_, true) => Some("verified_before"),
+            _ if self.is_human(human_proof).await => Some("human_proof"),
+            _ => None,
+        };
+        if let Some(why) = passes {
+            tracing::info!(why, country, "a fraud restriction let this send through");
+            metrics::count("RestrictionsPassed", &[("Why", why), ("Country", country)]);
+            return Ok(None);
+        }
         if let Some(until) = assessment.prefix_paused_until {
             return Err(LimitReached {
-                limit: Limit::DestinationRestricted,
+                limit: self.restricted_refusal(),
                 retry_after_seconds: seconds_until(now, until),
             });
         }
-        Ok(assessment
-            .country_capped
-            .then(|| fraud.restricted_budget(limits.messages_per_country_per_hour)))
+        Ok(Some(
+            fraud.restricted_budget(limits.messages_per_country_per_hour),
+        ))
+    }
+
+    /// Whether `token` proves a human. Without a verifier, a token, or an
+    /// answer from the verifier, it does not: the restriction stands.
+    async fn is_human(&self, token: Option<&str>) -> bool {
+        let (Some(checker), Some(token)) = (&self.delivery.human_proof, token) else {
+            return false;
+        };
+        match checker.passes(token).await {
+            Ok(passes) => passes,
+            Err(error) => {
+                tracing::warn!(%error, "no verdict on a proof of a human: the restriction stands");
+                false
+            }
+        }
+    }
+
+    /// How a restriction refuses: asking for a proof of a human where the
+    /// stack checks them, a plain refusal where it does not.
+    fn restricted_refusal(&self) -> Limit {
+        match self.delivery.human_proof {
+            Some(_) => Limit::HumanProofRequired,
+            None => Limit::DestinationRestricted,
+        }
     }
 
     /// A refused send still counts against the client's hourly allowance,
@@ -823,6 +900,7 @@ mod tests {
                 locale: None,
                 status_callback: None,
                 deadline: None,
+                human_proof: None,
             })
             .await
     }
@@ -893,6 +971,7 @@ mod tests {
                 locale: Some("fr-CA".into()),
                 status_callback: None,
                 deadline: None,
+                human_proof: None,
             })
             .await
             .unwrap();
@@ -915,6 +994,7 @@ mod tests {
             locale: None,
             status_callback: None,
             deadline: None,
+            human_proof: None,
         };
         assert!(matches!(
             service.send_code(call.clone()).await,
@@ -944,6 +1024,7 @@ mod tests {
                 locale: None,
                 status_callback: None,
                 deadline: None,
+                human_proof: None,
             })
             .await;
         assert!(matches!(
@@ -1212,6 +1293,7 @@ mod tests {
         service
             .send_code(SendRequest {
                 deadline: Some(Instant::now() + deadline),
+                human_proof: None,
                 phone: phone(),
                 channel: Channel::Sms,
                 client: client(),

@@ -10,7 +10,7 @@ use integration_tests::{Function, http_api_event};
 use lambda_http::Request;
 use phone_verification::adapters::clock::{ManualClock, SystemClock};
 use phone_verification::adapters::memory::{InMemoryStore, RecordingSender};
-use phone_verification::domain::{CodeHasher, FraudPolicy, Keyring, Limits};
+use phone_verification::domain::{CodeHasher, FraudMode, FraudPolicy, Keyring, Limits};
 use phone_verification::http::{HttpFunction, SendApi, VerifyApi};
 use phone_verification::messages::{MessageSettings, Messages};
 use phone_verification::ports::Clock;
@@ -57,7 +57,7 @@ async fn main() {
         // The rounds' numbers share prefixes and never convert: fraud
         // protection would (rightly) pause them.
         fraud: FraudPolicy {
-            enabled: false,
+            mode: FraudMode::Off,
             ..FraudPolicy::default()
         },
         ..Policy::default()

@@ -9,9 +9,10 @@ use crate::domain::{
     TrafficSnapshot, VerificationId, Window, seconds_until,
 };
 use crate::ports::{
-    Approval, AttemptRefused, Claim, CountedAttempt, CurrentVerification, DeliveryError, Handover,
-    IDEMPOTENCY_ANSWER_SECONDS, IDEMPOTENCY_LEASE_SECONDS, IdempotencyStore, MessageSender,
-    NewVerification, OutgoingMessage, Requester, StoreError, VerificationStatus, VerificationStore,
+    Approval, AttemptRefused, Claim, CountedAttempt, CurrentVerification, DeliveryError,
+    Destination, Handover, IDEMPOTENCY_ANSWER_SECONDS, IDEMPOTENCY_LEASE_SECONDS, IdempotencyStore,
+    MessageSender, NewVerification, OutgoingMessage, Requester, StoreError, VerificationStatus,
+    VerificationStore,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +106,8 @@ struct State {
     /// Approvals per prefix and country key (`prefix#..`, `budget#..`) and hour.
     approvals: HashMap<(String, i64), u32>,
     restrictions: HashMap<Scope, Restriction>,
+    /// Numbers verified before, until when they are remembered.
+    verified: HashMap<Pseudonym, Timestamp>,
     /// Idempotency keys: until when each is held, and the stored answer if
     /// its request completed.
     idempotency: HashMap<String, (Timestamp, Option<String>)>,
@@ -366,8 +369,11 @@ impl VerificationStore for InMemoryStore {
 
     async fn traffic(
         &self,
-        prefix: &str,
-        country: &str,
+        Destination {
+            prefix,
+            country,
+            number,
+        }: Destination<'_>,
         now: Timestamp,
         _limits: &Limits,
     ) -> Result<TrafficSnapshot, StoreError> {
@@ -386,17 +392,23 @@ impl VerificationStore for InMemoryStore {
                 .restrictions
                 .get(&Scope::Country(country.to_owned()))
                 .copied(),
+            verified_before: state.verified.get(number).is_some_and(|until| *until > now),
         })
     }
 
     async fn count_approval(
         &self,
-        prefix: &str,
-        country: &str,
+        Destination {
+            prefix,
+            country,
+            number,
+        }: Destination<'_>,
+        remembered_until: Timestamp,
         now: Timestamp,
         _limits: &Limits,
     ) -> Result<(), StoreError> {
         let mut state = self.state();
+        state.verified.insert(number.clone(), remembered_until);
         let hour = Window::containing(now, Window::HOUR).index;
         for key in [format!("prefix#{prefix}"), format!("budget#{country}")] {
             *state.approvals.entry((key, hour)).or_default() += 1;

@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod dynamodb;
 pub mod https;
+pub mod human_proof;
 #[cfg(any(test, feature = "memory-store"))]
 pub mod memory;
 pub mod ssm;

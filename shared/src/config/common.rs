@@ -11,8 +11,8 @@ use super::{Config, ConfigError};
 use crate::adapters::clock::SystemClock;
 use crate::domain::Timestamp;
 use crate::domain::{
-    Channel, CodeHasher, CodeLength, DestinationPolicy, FraudPolicy, IdentityHasher, Keyring,
-    Limits, NO_COUNTRY, OneTimeCode, PhoneNumber,
+    Channel, CodeHasher, CodeLength, DestinationPolicy, FraudMode, FraudPolicy, IdentityHasher,
+    Keyring, Limits, NO_COUNTRY, OneTimeCode, PhoneNumber,
 };
 use crate::http::verify_v2::{ApiKeys, OtherService, VerifySettings, is_service_sid};
 use crate::ports::Clock;
@@ -279,13 +279,14 @@ fn limits(get: &impl Fn(&str) -> Option<String>) -> Result<Limits, ConfigError> 
 
 /// Conversion-based fraud protection (`docs/security.md#fraud-protection`).
 fn fraud_policy(get: &impl Fn(&str) -> Option<String>) -> Result<FraudPolicy, ConfigError> {
-    let enabled = match get("FRAUD_PROTECTION").as_deref().map(str::trim) {
-        None | Some("on") => true,
-        Some("off") => false,
+    let mode = match get("FRAUD_PROTECTION").as_deref().map(str::trim) {
+        None | Some("on") => FraudMode::Enforce,
+        Some("audit") => FraudMode::Audit,
+        Some("off") => FraudMode::Off,
         Some(_) => {
             return Err(ConfigError::Invalid {
                 name: "FRAUD_PROTECTION",
-                problem: "must be on or off",
+                problem: "must be on, audit or off",
             });
         }
     };
@@ -295,7 +296,7 @@ fn fraud_policy(get: &impl Fn(&str) -> Option<String>) -> Result<FraudPolicy, Co
     };
     let d = FraudPolicy::default();
     Ok(FraudPolicy {
-        enabled,
+        mode,
         prefix_digits: count("FRAUD_PREFIX_DIGITS", d.prefix_digits as u32, 4..=10)? as usize,
         prefix_min_sends: count(
             "FRAUD_MIN_SENDS_PER_PREFIX",
@@ -323,6 +324,18 @@ fn fraud_policy(get: &impl Fn(&str) -> Option<String>) -> Result<FraudPolicy, Co
             d.restriction_seconds,
             60..=86_400,
         )?,
+        max_restriction_seconds: number(
+            get,
+            "FRAUD_MAX_RESTRICTION_SECONDS",
+            d.max_restriction_seconds,
+            60..=86_400,
+        )?,
+        verified_memory_seconds: number(
+            get,
+            "FRAUD_VERIFIED_MEMORY_DAYS",
+            d.verified_memory_seconds / 86_400,
+            0..=400,
+        )? * 86_400,
         restricted_country_budget_percent: count(
             "FRAUD_RESTRICTED_COUNTRY_BUDGET_PERCENT",
             d.restricted_country_budget_percent,

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 
 pub use settings::{TUNING_SETTINGS, with_settings};
 
+use crate::adapters::human_proof::HumanProofConfig;
 use crate::adapters::twilio::{DeliveryReports, TwilioConfig};
 use crate::http::verify_v2::VerifySettings;
 use crate::messages::{MessageTooLong, Messages};
@@ -48,6 +49,9 @@ pub struct SendConfig {
     /// Present when Twilio's delivery reports can be checked (an auth token
     /// is known): they go to `POST /twilio/status`.
     pub delivery_reports: Option<DeliveryReports>,
+    /// When set, a send with a valid proof of a human passes fraud
+    /// protection's restrictions.
+    pub human_proof: Option<HumanProofConfig>,
 }
 
 /// The verify function's configuration: the proof signing key.

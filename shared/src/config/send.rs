@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::settings::{checked, fits_app_name, getter, is_public_or_loopback_url, number};
 use super::{Config, ConfigError, SendConfig};
 use crate::adapters::clock::SystemClock;
+use crate::adapters::human_proof::HumanProofConfig;
 use crate::adapters::twilio::{
     DeliveryReports, TwilioConfig, TwilioCredentials, TwilioSenderId, WebhookValidator,
 };
@@ -218,8 +219,30 @@ impl SendConfig {
                 )?),
             },
             delivery_reports,
+            human_proof: human_proof(&get)?,
             common,
         })
+    }
+}
+
+/// The verifier of proofs of a human (`HUMAN_PROOF_VERIFY_URL`, a provider's
+/// siteverify address, and its `HUMAN_PROOF_SECRET`): both, or neither.
+fn human_proof(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<HumanProofConfig>, ConfigError> {
+    match (get("HUMAN_PROOF_VERIFY_URL"), get("HUMAN_PROOF_SECRET")) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(ConfigError::Missing("HUMAN_PROOF_SECRET")),
+        (None, Some(_)) => Err(ConfigError::Missing("HUMAN_PROOF_VERIFY_URL")),
+        (Some(url), Some(secret)) => Ok(Some(HumanProofConfig {
+            verify_url: checked(
+                "HUMAN_PROOF_VERIFY_URL",
+                url,
+                is_public_or_loopback_url,
+                "must be the https URL of a siteverify endpoint (plain http only for 127.0.0.1 or localhost)",
+            )?,
+            secret: secret.into(),
+        })),
     }
 }
 

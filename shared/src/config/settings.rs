@@ -8,7 +8,7 @@ use super::ConfigError;
 /// The settings that may also be given in the one `SETTINGS` variable
 /// (`NAME=value` pairs separated by spaces), which the template fills from
 /// its `Settings` parameter so that tuning values ask no deploy question.
-pub const TUNING_SETTINGS: [&str; 38] = [
+pub const TUNING_SETTINGS: [&str; 41] = [
     "CODE_LENGTH",
     "CODE_TTL_SECONDS",
     "MAX_CHECK_ATTEMPTS",
@@ -39,6 +39,9 @@ pub const TUNING_SETTINGS: [&str; 38] = [
     "FRAUD_EXPECTED_CONVERSION_PERCENT",
     "FRAUD_RESTRICTION_SECONDS",
     "FRAUD_RESTRICTED_COUNTRY_BUDGET_PERCENT",
+    "FRAUD_MAX_RESTRICTION_SECONDS",
+    "FRAUD_VERIFIED_MEMORY_DAYS",
+    "HUMAN_PROOF_VERIFY_URL",
     "STATUS_CALLBACK_URL",
     "TWILIO_TIMEOUT_MS",
     "TWILIO_VOICE_FROM",

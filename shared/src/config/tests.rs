@@ -8,7 +8,9 @@ mod defaults_and_checks {
     use crate::adapters::clock::ManualClock;
     use crate::adapters::twilio::TwilioSenderId;
     use crate::config::*;
-    use crate::domain::{Channel, CodeLength, FraudPolicy, Limits, OneTimeCode, Timestamp};
+    use crate::domain::{
+        Channel, CodeLength, FraudMode, FraudPolicy, Limits, OneTimeCode, Timestamp,
+    };
     use crate::ports::{Clock, Content};
     use secrecy::ExposeSecret;
 
@@ -569,6 +571,34 @@ mod defaults_and_checks {
     }
 
     #[test]
+    fn a_human_proof_verifier_needs_its_url_and_secret() {
+        assert!(load(&minimal()).unwrap().human_proof.is_none());
+        let mut vars = minimal();
+        vars.insert(
+            "HUMAN_PROOF_VERIFY_URL",
+            "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+        );
+        assert_eq!(
+            load(&vars).unwrap_err(),
+            ConfigError::Missing("HUMAN_PROOF_SECRET")
+        );
+        vars.insert("HUMAN_PROOF_SECRET", "0x4AAAAAAA-secret");
+        let verifier = load(&vars).unwrap().human_proof.unwrap();
+        assert_eq!(verifier.secret.expose_secret(), "0x4AAAAAAA-secret");
+        vars.insert(
+            "HUMAN_PROOF_VERIFY_URL",
+            "http://verifier.example/siteverify",
+        );
+        assert!(matches!(
+            load(&vars),
+            Err(ConfigError::Invalid {
+                name: "HUMAN_PROOF_VERIFY_URL",
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn fraud_protection_is_on_by_default_and_its_thresholds_are_read() {
         let config = load(&minimal()).unwrap();
         assert_eq!(config.common.policy.fraud, FraudPolicy::default());
@@ -577,13 +607,23 @@ mod defaults_and_checks {
         vars.insert("FRAUD_MIN_SENDS_PER_PREFIX", "50");
         vars.insert("FRAUD_RESTRICTED_COUNTRY_BUDGET_PERCENT", "0");
         let fraud = load(&vars).unwrap().common.policy.fraud;
-        assert!(!fraud.enabled);
+        assert_eq!(fraud.mode, FraudMode::Off);
         assert_eq!(fraud.prefix_min_sends, 50);
         assert_eq!(fraud.restricted_country_budget_percent, 0);
+        let mut vars = minimal();
+        vars.insert("FRAUD_PROTECTION", "audit");
+        vars.insert("FRAUD_MAX_RESTRICTION_SECONDS", "7200");
+        vars.insert("FRAUD_VERIFIED_MEMORY_DAYS", "30");
+        let fraud = load(&vars).unwrap().common.policy.fraud;
+        assert_eq!(fraud.mode, FraudMode::Audit);
+        assert_eq!(fraud.max_restriction_seconds, 7_200);
+        assert_eq!(fraud.verified_memory_seconds, 30 * 86_400);
         for (name, bad) in [
             ("FRAUD_PROTECTION", "maybe"),
             ("FRAUD_PREFIX_DIGITS", "3"),
             ("FRAUD_CONVERSION_RATIO_PERCENT", "101"),
+            ("FRAUD_MAX_RESTRICTION_SECONDS", "100000"),
+            ("FRAUD_VERIFIED_MEMORY_DAYS", "1000"),
         ] {
             let mut vars = minimal();
             vars.insert(name, bad);

@@ -9,13 +9,18 @@
 //! The normal level is learnt, not configured: a prefix is compared with the
 //! rest of its country in the same hour, a country with its own previous
 //! hour. With too little traffic to judge, the expected conversion stands in.
+//!
+//! A restriction must not become a weapon against the range's genuine users
+//! (a few dozen unchecked sends could otherwise shut a victim's range): a
+//! number verified before passes it, a send with a proof of a human passes
+//! it, and a restriction grows only while the attack goes on, up to a cap.
 
 use super::{PhoneNumber, Timestamp};
 
 /// The thresholds; `docs/security.md#fraud-protection` explains the defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FraudPolicy {
-    pub enabled: bool,
+    pub mode: FraudMode,
     /// Digits of the E.164 number (country code included) that make a prefix.
     pub prefix_digits: usize,
     /// Sends in the hour before a prefix is judged.
@@ -26,8 +31,12 @@ pub struct FraudPolicy {
     pub conversion_ratio_percent: u32,
     /// The conversion assumed when there is too little traffic to learn it.
     pub expected_conversion_percent: u32,
-    /// How long a first restriction lasts; each repeat doubles it, up to a day.
+    /// How long a first restriction lasts; a repeat while the attack goes
+    /// on doubles it, up to `max_restriction_seconds`.
     pub restriction_seconds: u64,
+    pub max_restriction_seconds: u64,
+    /// How long a verified number is remembered: it passes restrictions.
+    pub verified_memory_seconds: u64,
     /// A restricted country keeps this share of its hourly budget (percent).
     pub restricted_country_budget_percent: u32,
 }
@@ -35,16 +44,28 @@ pub struct FraudPolicy {
 impl Default for FraudPolicy {
     fn default() -> Self {
         Self {
-            enabled: true,
+            mode: FraudMode::Enforce,
             prefix_digits: 7,
             prefix_min_sends: 20,
             country_min_sends: 100,
             conversion_ratio_percent: 25,
             expected_conversion_percent: 50,
             restriction_seconds: 3_600,
+            max_restriction_seconds: 6 * 3_600,
+            verified_memory_seconds: 90 * 86_400,
             restricted_country_budget_percent: 10,
         }
     }
+}
+
+/// What fraud protection does with its judgement (`FRAUD_PROTECTION`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FraudMode {
+    Off,
+    /// Judges, records and counts restrictions, and refuses nothing: to
+    /// learn what enforcing would do to a stack's real traffic.
+    Audit,
+    Enforce,
 }
 
 /// Sends and approvals of one scope in one hour.
@@ -100,6 +121,8 @@ pub struct TrafficSnapshot {
     /// The latest restriction of each scope, lifted or not.
     pub prefix_restriction: Option<Restriction>,
     pub country_restriction: Option<Restriction>,
+    /// The number was verified within `verified_memory_seconds`.
+    pub verified_before: bool,
 }
 
 /// The decision for one send.
@@ -193,14 +216,17 @@ impl FraudPolicy {
         }
     }
 
-    /// The next restriction after `previous`: twice as long each time, up to
-    /// a day (an attacker who waits one out is back on a longer one).
+    /// The next restriction after `previous`: twice as long when the attack
+    /// went on within `restriction_seconds` of its end (an attacker who
+    /// waits one out is back on a longer one), up to the cap; a first
+    /// length again once the scope was quiet for that long.
     fn next(&self, previous: Option<Restriction>, now: Timestamp) -> Restriction {
-        let times = previous.map_or(0, |r| r.times);
+        let continued = |r: &Restriction| r.until.plus_seconds(self.restriction_seconds) > now;
+        let times = previous.filter(continued).map_or(0, |r| r.times);
         let seconds = self
             .restriction_seconds
             .saturating_mul(1 << times.min(16))
-            .min(86_400);
+            .min(self.max_restriction_seconds);
         Restriction {
             until: now.plus_seconds(seconds),
             times: times + 1,
@@ -363,7 +389,30 @@ mod tests {
             }),
             NOW,
         );
-        assert_eq!(long.until, NOW.plus_seconds(86_400), "a day at most");
+        assert_eq!(long.until, NOW.plus_seconds(6 * 3_600), "6 hours at most");
+    }
+
+    #[test]
+    fn a_day_of_sustained_attack_pauses_for_1_2_4_then_6_hours_and_a_quiet_scope_starts_over() {
+        let policy = FraudPolicy::default();
+        let mut now = NOW;
+        let mut previous = None;
+        let mut hours = Vec::new();
+        // The attacker comes back the moment each pause ends.
+        while now < NOW.plus_seconds(86_400) {
+            let restriction = policy.next(previous, now);
+            hours.push((restriction.until.unix_seconds() - now.unix_seconds()) / 3_600);
+            now = restriction.until;
+            previous = Some(restriction);
+        }
+        assert_eq!(hours, [1, 2, 4, 6, 6, 6]);
+        let after_a_quiet_hour = policy.next(previous, now.plus_seconds(3_600));
+        assert_eq!(after_a_quiet_hour.times, 1);
+        assert_eq!(
+            after_a_quiet_hour.until,
+            now.plus_seconds(2 * 3_600),
+            "a first pause's length again"
+        );
     }
 
     #[test]

@@ -89,6 +89,9 @@ pub enum Limit {
     MessagesPerCountryPerHour,
     /// Fraud protection paused the destination's prefix.
     DestinationRestricted,
+    /// Fraud protection restricts the destination (its prefix is paused or
+    /// its country's cut budget spent): a proof of a human lets the send in.
+    HumanProofRequired,
 }
 
 /// A refusal by a limit, with when trying again can succeed.

@@ -13,7 +13,7 @@ mod verification;
 
 pub use code::{CodeFormatError, CodeLength, OneTimeCode};
 pub use destination::{DestinationPolicy, DestinationRefused, NO_COUNTRY};
-pub use fraud::{Assessment, FraudPolicy, Restriction, Scope, Traffic, TrafficSnapshot};
+pub use fraud::{Assessment, FraudMode, FraudPolicy, Restriction, Scope, Traffic, TrafficSnapshot};
 pub use identity::{IdentityHasher, Pseudonym};
 pub use keyring::Keyring;
 pub use limits::{

@@ -30,6 +30,7 @@ impl From<RequestError> for ApiError {
                 .message(format!("The parameter {name} must be a string."))
                 .detail("parameter", name),
             InvalidLocale => Reason::InvalidLocale.into(),
+            InvalidHumanProof => Reason::InvalidHumanProof.into(),
             InvalidIdempotencyKey => Reason::InvalidIdempotencyKey.into(),
             IdempotencyKeyInUse => Reason::IdempotencyKeyInUse.into(),
             DeliveryReportsDisabled => Reason::DeliveryReportsDisabled.into(),
@@ -156,6 +157,7 @@ impl From<LimitReached> for ApiError {
             Limit::MessagesPerHour => Reason::MessageBudgetExhausted,
             Limit::MessagesPerCountryPerHour => Reason::CountryBudgetExhausted,
             Limit::DestinationRestricted => Reason::DestinationRestricted,
+            Limit::HumanProofRequired => Reason::HumanProofRequired,
         };
         ApiError::from(reason).retry_after(reached.retry_after_seconds)
     }

@@ -31,6 +31,8 @@ pub enum RequestError {
     NotAString(&'static str),
     #[error("invalid locale")]
     InvalidLocale,
+    #[error("invalid human proof")]
+    InvalidHumanProof,
     #[error("wrong or missing application id")]
     WrongApplicationId,
     #[error("invalid idempotency key")]
@@ -157,6 +159,16 @@ impl Params {
         }
     }
 
+    /// `humanProof`: a human check's token, for a restricted destination.
+    pub fn human_proof(&self) -> Result<Option<String>, ApiError> {
+        match self.optional_str("humanProof")? {
+            Some(token) if !well_formed_human_proof(token) => {
+                Err(RequestError::InvalidHumanProof.into())
+            }
+            token => Ok(token.map(str::to_owned)),
+        }
+    }
+
     /// The `Idempotency-Key` header or the `idempotencyKey` parameter: 1 to
     /// 255 visible ASCII characters. When both are given, both must be valid
     /// and the same.
@@ -190,6 +202,12 @@ impl Params {
         let code = self.required_str("phoneVerificationCode")?;
         Ok(OneTimeCode::parse(code, length)?)
     }
+}
+
+/// A human check's token as the providers issue them: visible ASCII, at
+/// most 4096 characters (Turnstile's are up to 2048).
+pub(crate) fn well_formed_human_proof(token: &str) -> bool {
+    (1..=4096).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// A BCP 47 language tag's shape (`pt-BR`, `zh_Hant`): what a locale may be.

@@ -101,6 +101,8 @@ reasons! {
         "This channel is not enabled on this service.";
     InvalidLocale = "invalid_locale", BAD_REQUEST, VALIDATION_ERROR, None,
         "The locale must be a language tag such as \"en\" or \"pt-BR\".";
+    InvalidHumanProof = "invalid_human_proof", BAD_REQUEST, VALIDATION_ERROR, None,
+        "The humanProof must be the token of a human check (visible characters, at most 4096).";
     InvalidCodeFormat = "invalid_code_format", BAD_REQUEST, VALIDATION_ERROR, None,
         "The verification code does not have the expected number of digits.";
 
@@ -155,6 +157,8 @@ reasons! {
         "Verification messages to this country are temporarily unavailable. Try again later.";
     DestinationRestricted = "destination_restricted", TOO_MANY_REQUESTS, REQUEST_LIMIT_EXCEEDED, None,
         "Verification messages to this number range are paused for a while. Try again later.";
+    HumanProofRequired = "human_proof_required", TOO_MANY_REQUESTS, REQUEST_LIMIT_EXCEEDED, None,
+        "Verification messages to this destination are restricted for a while. Solve the human check and send its token as humanProof.";
 
     // Proof tokens and Twilio's delivery reports.
     ProofTokensDisabled = "proof_tokens_disabled", NOT_FOUND, OPERATION_FORBIDDEN, None,

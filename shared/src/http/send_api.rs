@@ -116,7 +116,7 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
     }
 
     /// `POST /functions/sendVerificationCode` `{"phoneNumber", "channel"?, "locale"?,
-    /// "idempotencyKey"?}` (or an `Idempotency-Key` header).
+    /// "idempotencyKey"?, "humanProof"?}` (or an `Idempotency-Key` header).
     pub async fn send_verification_code(&self, request: Request) -> Response<Body> {
         let started = Instant::now();
         let outcome = async {
@@ -124,6 +124,7 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
             let phone = params.phone_number()?;
             let channel = params.channel()?;
             let locale = params.locale()?.map(str::to_owned);
+            let human_proof = params.human_proof()?;
             let key = params.idempotency_key(&request)?;
             let send = async || {
                 let sent = self
@@ -135,6 +136,7 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
                         locale: locale.clone(),
                         status_callback: self.status_callback(&request),
                         deadline: deadline(&request),
+                        human_proof: human_proof.clone(),
                     })
                     .await?;
                 count_sent(&sent);

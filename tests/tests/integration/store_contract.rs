@@ -7,7 +7,7 @@ use phone_verification::domain::{
     Limit, LimitReached, Limits, Pseudonym, Restriction, Scope, Timestamp, Traffic,
 };
 use phone_verification::ports::{
-    Approval, AttemptRefused, Claim, CurrentVerification, IDEMPOTENCY_ANSWER_SECONDS,
+    Approval, AttemptRefused, Claim, CurrentVerification, Destination, IDEMPOTENCY_ANSWER_SECONDS,
     IDEMPOTENCY_LEASE_SECONDS, IdempotencyStore, NewVerification, Requester, VerificationStatus,
     VerificationStore,
 };
@@ -27,6 +27,15 @@ fn requester(client: &Pseudonym) -> Requester<'_> {
         ceiling: None,
         country: "US",
         prefix: "+1415555",
+    }
+}
+
+/// A send to the contract's range, to `number`.
+fn to(number: &Pseudonym) -> Destination<'_> {
+    Destination {
+        prefix: "+1415555",
+        country: "US",
+        number,
     }
 }
 
@@ -270,11 +279,12 @@ async fn traffic_counts_sends_and_approvals_and_keeps_restrictions(store: impl S
     for _ in 0..3 {
         send(&store, &code_for(&new_phone(), T0)).await.unwrap();
     }
+    let verified = new_phone();
     store
-        .count_approval("+1415555", "US", T0, &limits)
+        .count_approval(to(&verified), T0.plus_seconds(86_400), T0, &limits)
         .await
         .unwrap();
-    let now = store.traffic("+1415555", "US", T0, &limits).await.unwrap();
+    let now = store.traffic(to(&new_phone()), T0, &limits).await.unwrap();
     let three_one = Traffic {
         sends: 3,
         approvals: 1,
@@ -291,13 +301,36 @@ async fn traffic_counts_sends_and_approvals_and_keeps_restrictions(store: impl S
     let scope = Scope::Prefix("+1415555".into());
     store.restrict(&scope, restriction, T0).await.unwrap();
     let next_hour = store
-        .traffic("+1415555", "US", T0.plus_seconds(3_600), &limits)
+        .traffic(to(&new_phone()), T0.plus_seconds(3_600), &limits)
         .await
         .unwrap();
     assert_eq!(next_hour.prefix, Traffic::default());
     assert_eq!(next_hour.country_previous_hour, three_one);
     assert_eq!(next_hour.prefix_restriction, Some(restriction));
     assert_eq!(next_hour.country_restriction, None);
+}
+
+/// An approval remembers its number as verified until the given time (it
+/// then passes fraud protection's restrictions); other numbers are not.
+async fn a_verified_number_is_remembered_until_its_time(store: impl Store) {
+    let limits = Limits::default();
+    let (verified, other) = (new_phone(), new_phone());
+    let until = T0.plus_seconds(90 * 86_400);
+    store
+        .count_approval(to(&verified), until, T0, &limits)
+        .await
+        .unwrap();
+    let seen = async |number, at| {
+        store
+            .traffic(to(number), at, &limits)
+            .await
+            .unwrap()
+            .verified_before
+    };
+    assert!(seen(&verified, T0).await);
+    assert!(seen(&verified, T0.plus_seconds(90 * 86_400 - 1)).await);
+    assert!(!seen(&verified, until).await, "forgotten at its time");
+    assert!(!seen(&other, T0).await);
 }
 
 /// A budget of a million an hour is spread over 10 items: the country's
@@ -317,11 +350,11 @@ async fn a_sharded_budget_still_counts_every_send_and_approval(store: impl Store
     }
     for _ in 0..12 {
         store
-            .count_approval("+1415555", "US", T0, &limits)
+            .count_approval(to(&new_phone()), T0, T0, &limits)
             .await
             .unwrap();
     }
-    let traffic = store.traffic("+1415555", "US", T0, &limits).await.unwrap();
+    let traffic = store.traffic(to(&new_phone()), T0, &limits).await.unwrap();
     let expected = Traffic {
         sends: 30,
         approvals: 12,
@@ -392,5 +425,6 @@ contract!(
     an_idempotency_key_is_leased_then_replayed_for_a_day,
     traffic_counts_sends_and_approvals_and_keeps_restrictions,
     a_sharded_budget_still_counts_every_send_and_approval,
+    a_verified_number_is_remembered_until_its_time,
     the_current_verification_is_read_back_as_it_stands,
 );

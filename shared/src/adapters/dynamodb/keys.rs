@@ -39,6 +39,11 @@ pub(super) fn restriction_key(scope: &Scope) -> String {
     }
 }
 
+/// A number verified before (fraud protection lets it through restrictions).
+pub(super) fn verified_key(number: &Pseudonym) -> String {
+    format!("verified#{number}")
+}
+
 /// Number items live as long as their longest-lived limit needs them.
 pub(super) fn number_ttl(now: Timestamp, limits: &Limits) -> AttributeValue {
     n(now

@@ -1,20 +1,21 @@
 //! Fraud protection's data: each prefix's hourly sends and approvals (its
 //! `prefix#` item), each country's (the `hits` and `approvals` of its budget
-//! items, summed over shards), and the latest restriction of each scope.
-//! Read in one eventually consistent BatchGetItem per send; approvals are
-//! counted with plain updates after the fact.
+//! items, summed over shards), the latest restriction of each scope, and
+//! the numbers verified before (a `verified#` item per pseudonym, which
+//! expires). Read in one eventually consistent BatchGetItem per send;
+//! approvals are counted with plain updates after the fact.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
 use super::attributes::{get_n, get_n_or_zero, n, s};
-use super::keys::{budget_key, prefix_key, restriction_key};
+use super::keys::{budget_key, prefix_key, restriction_key, verified_key};
 use super::{DynamoDbStore, Item, unavailable};
 use crate::domain::{
     Limits, Restriction, Scope, Timestamp, Traffic, TrafficSnapshot, Window, budget_shards,
 };
-use crate::ports::StoreError;
+use crate::ports::{Destination, StoreError};
 
 /// How long a lifted restriction is remembered, so a repeat lasts longer.
 const RESTRICTION_MEMORY_SECONDS: u64 = 2 * 86_400;
@@ -22,8 +23,11 @@ const RESTRICTION_MEMORY_SECONDS: u64 = 2 * 86_400;
 impl DynamoDbStore {
     pub(super) async fn read_traffic(
         &self,
-        prefix: &str,
-        country: &str,
+        Destination {
+            prefix,
+            country,
+            number,
+        }: Destination<'_>,
         now: Timestamp,
         limits: &Limits,
     ) -> Result<TrafficSnapshot, StoreError> {
@@ -35,10 +39,12 @@ impl DynamoDbStore {
         let prefix_restriction = restriction_key(&Scope::Prefix(prefix.to_owned()));
         let country_restriction = restriction_key(&Scope::Country(country.to_owned()));
         let prefix_now = format!("{}#{hour}", prefix_key(prefix));
+        let verified = verified_key(number);
         let keys: Vec<String> = [
             prefix_restriction.clone(),
             country_restriction.clone(),
             prefix_now.clone(),
+            verified.clone(),
         ]
         .into_iter()
         .chain(country_keys(hour))
@@ -62,6 +68,11 @@ impl DynamoDbStore {
             country_previous_hour: traffic(&mut country_keys(hour - 1))?,
             prefix_restriction: restriction(&prefix_restriction)?,
             country_restriction: restriction(&country_restriction)?,
+            // Past its expiry, waiting for the TTL sweep: forgotten.
+            verified_before: match items.get(&verified) {
+                Some(item) => get_n::<i64>(item, "expires_at")? > now.unix_seconds(),
+                None => false,
+            },
         })
     }
 
@@ -108,8 +119,12 @@ impl DynamoDbStore {
 
     pub(super) async fn add_approval(
         &self,
-        prefix: &str,
-        country: &str,
+        Destination {
+            prefix,
+            country,
+            number,
+        }: Destination<'_>,
+        remembered_until: Timestamp,
         now: Timestamp,
         limits: &Limits,
     ) -> Result<(), StoreError> {
@@ -126,12 +141,22 @@ impl DynamoDbStore {
                 .expression_attribute_values(":ttl", n(window.ends_at.unix_seconds() + 3_600))
                 .send()
         };
-        let (prefix, country) = tokio::join!(
+        let remember = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&verified_key(number)))
+            .update_expression("SET expires_at = :until")
+            .expression_attribute_values(":until", n(remembered_until.unix_seconds()))
+            .send();
+        let (prefix, country, verified) = tokio::join!(
             approve(prefix_key(prefix)),
-            approve(budget_key(country, shard, shards))
+            approve(budget_key(country, shard, shards)),
+            remember
         );
         prefix.map_err(unavailable)?;
         country.map_err(unavailable)?;
+        verified.map_err(unavailable)?;
         Ok(())
     }
 

@@ -20,8 +20,8 @@ use crate::domain::{
     TrafficSnapshot, VerificationId, Window, seconds_until,
 };
 use crate::ports::{
-    Approval, AttemptRefused, CountedAttempt, CurrentVerification, NewVerification, Requester,
-    StoreError, VerificationStatus, VerificationStore,
+    Approval, AttemptRefused, CountedAttempt, CurrentVerification, Destination, NewVerification,
+    Requester, StoreError, VerificationStatus, VerificationStore,
 };
 
 impl VerificationStore for DynamoDbStore {
@@ -315,22 +315,22 @@ impl VerificationStore for DynamoDbStore {
 
     async fn traffic(
         &self,
-        prefix: &str,
-        country: &str,
+        destination: Destination<'_>,
         now: Timestamp,
         limits: &Limits,
     ) -> Result<TrafficSnapshot, StoreError> {
-        self.read_traffic(prefix, country, now, limits).await
+        self.read_traffic(destination, now, limits).await
     }
 
     async fn count_approval(
         &self,
-        prefix: &str,
-        country: &str,
+        destination: Destination<'_>,
+        remembered_until: Timestamp,
         now: Timestamp,
         limits: &Limits,
     ) -> Result<(), StoreError> {
-        self.add_approval(prefix, country, now, limits).await
+        self.add_approval(destination, remembered_until, now, limits)
+            .await
     }
 
     async fn restrict(

@@ -140,6 +140,7 @@ impl Failure {
                     | OwnNumber => invalid("To"),
                     UnsupportedChannel => invalid("Channel"),
                     InvalidLocale => invalid("Locale"),
+                    InvalidHumanProof => invalid("HumanProof"),
                     InvalidCodeFormat | IncorrectCode => invalid("Code"),
                     ChannelDisabled => TwilioError::new(
                         StatusCode::BAD_REQUEST,
@@ -185,6 +186,10 @@ impl Failure {
                     DestinationRestricted => {
                         too_many(60410, "Verification delivery attempt blocked")
                     }
+                    HumanProofRequired => too_many(
+                        60410,
+                        "Verification delivery attempt blocked: send the end user's human check token as HumanProof",
+                    ),
                     StorageUnavailable | DeliveryUnavailable => TwilioError::new(
                         StatusCode::SERVICE_UNAVAILABLE,
                         20503,

@@ -27,7 +27,7 @@ use resource::View;
 
 use super::answer::json_response;
 use super::gateway::{Route, deadline, network, path_parameter, public_url};
-use super::params::{MAX_BODY_BYTES, RequestError, well_formed_locale};
+use super::params::{MAX_BODY_BYTES, RequestError, well_formed_human_proof, well_formed_locale};
 use super::send_api::count_sent;
 use super::verify_api::approval_token;
 use crate::domain::{Channel, OneTimeCode, PhoneNumber, VerificationId};
@@ -258,6 +258,14 @@ impl<S: VerificationStore, M: MessageSender, C: Clock>
                     }
                     tag => tag.map(str::to_owned),
                 };
+                // Our extension: the end user's human check token, for a
+                // restricted destination.
+                let human_proof = match call.optional("HumanProof") {
+                    Some(token) if !well_formed_human_proof(token) => {
+                        return Err(Failure::InvalidParameter("HumanProof"));
+                    }
+                    token => token.map(str::to_owned),
+                };
                 let sent = service
                     .send_code(SendRequest {
                         phone,
@@ -266,6 +274,7 @@ impl<S: VerificationStore, M: MessageSender, C: Clock>
                         locale,
                         status_callback: self.callback_for(call.service_sid, status_callback),
                         deadline: deadline(request),
+                        human_proof,
                     })
                     .await?;
                 count_sent(&sent);
