@@ -26,7 +26,9 @@ require_free_port "$STANDIN_PORT"
 STACK=phone-verification-ci
 # Every caller comes from 127.0.0.1 in the emulator; smoke.sh's test number.
 # (Its fixed code is a secret: Parameter Store test-phone-numbers, deploy_check.py.)
-SETTINGS="MAX_REQUESTS_PER_CLIENT_PER_HOUR=1000 ENABLE_TEST_PHONE_NUMBERS=true TEST_PHONE_NUMBERS_VALID_UNTIL=$(date -u -d '+30 days' +%F)"
+# The stand-in checks proofs of a human (secret human-proof-secret); a 2 s
+# cooldown lets the fraud check ask again for a number it verified.
+SETTINGS="MAX_REQUESTS_PER_CLIENT_PER_HOUR=1000 ENABLE_TEST_PHONE_NUMBERS=true TEST_PHONE_NUMBERS_VALID_UNTIL=$(date -u -d '+30 days' +%F) HUMAN_PROOF_VERIFY_URL=http://127.0.0.1:$STANDIN_PORT/siteverify RESEND_COOLDOWN_SECONDS=2"
 SECRETS_PATH=/phone-verification/ci
 AUTH_TOKEN="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 # The Twilio Verify v2 compatible API: this run's service (template parameter
@@ -126,6 +128,8 @@ for auth in false true; do
   "$SCRIPTS/smoke.sh" "$api_url"
   check trust "$api_url" "http://127.0.0.1:$STANDIN_PORT" "$VERIFY_SERVICE_SID" \
     "$VERIFY_API_KEY_SID:$VERIFY_API_KEY_SECRET" "$SHOP_KEY"
+  check fraud "$api_url" "http://127.0.0.1:$STANDIN_PORT" "$VERIFY_SERVICE_SID" \
+    "$VERIFY_API_KEY_SID:$VERIFY_API_KEY_SECRET"
 
   step=$SECONDS
   deploy "Deploy Test Two"

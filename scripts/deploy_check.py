@@ -14,6 +14,8 @@ command of scripts/deploy-test.sh:
     deploy_check.py deleted STACK             the stack is gone, the table retained
     deploy_check.py trust API_URL STANDIN_URL OWN_SID KEY SHOP_KEY
                                               the trust boundaries of issue 20 through the API
+    deploy_check.py fraud API_URL STANDIN_URL OWN_SID KEY
+                                              a paused range lets verified users and humans in
 
 What the emulator accepts but ignores (TTL, point-in-time recovery, stage
 throttling, JSON logs) is asserted from template.yaml itself.
@@ -25,6 +27,7 @@ import os
 import re
 import secrets
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -41,11 +44,15 @@ IDENTITY_SECRETS = ["identity-hmac-key", "identity-hmac-previous-keys"]
 VERIFY_API_SECRETS = ["verify-api-keys"]
 SEND_SECRETS = ["twilio-auth-token", "twilio-api-key-sid", "twilio-api-key-secret",
                 "code-hmac-key", "code-hmac-previous-keys", *IDENTITY_SECRETS,
-                *VERIFY_API_SECRETS, "test-phone-numbers"]
+                *VERIFY_API_SECRETS, "test-phone-numbers", "human-proof-secret"]
 VERIFY_SECRETS = ["code-hmac-key", "code-hmac-previous-keys", *IDENTITY_SECRETS,
                   "proof-signing-key", "proof-previous-key", *VERIFY_API_SECRETS]
 # smoke.sh's test number and its fixed code, a secret of the send function.
 TEST_PHONE_NUMBERS = "+14155550199=123456"
+# The stand-in's siteverify (HUMAN_PROOF_VERIFY_URL in SETTINGS) passes this
+# secret with Turnstile's dummy token.
+HUMAN_PROOF_SECRET = "local-human-proof-secret"
+HUMAN_PROOF_TOKEN = "XXXX.DUMMY.TOKEN.XXXX"
 ROUTES = {
     "POST /functions/sendVerificationCode": "SendVerificationCodeFunction",
     "POST /twilio/status": "SendVerificationCodeFunction",
@@ -61,7 +68,7 @@ ROUTES = {
 SECRET_VARIABLES = {"TWILIO_AUTH_TOKEN", "TWILIO_API_KEY_SECRET", "CODE_HMAC_KEY",
                     "CODE_HMAC_PREVIOUS_KEYS", "IDENTITY_HMAC_KEY",
                     "IDENTITY_HMAC_PREVIOUS_KEYS", "PROOF_SIGNING_KEY", "PROOF_PREVIOUS_KEY",
-                    "VERIFY_API_KEYS", "TEST_PHONE_NUMBERS"}
+                    "VERIFY_API_KEYS", "TEST_PHONE_NUMBERS", "HUMAN_PROOF_SECRET"}
 
 
 def client(name):
@@ -98,6 +105,7 @@ def put_secrets(path, auth_token, verify_api_keys=None):
         "twilio-auth-token": auth_token,
         "proof-signing-key": base64.b64encode(secrets.token_bytes(32)).decode(),
         "test-phone-numbers": TEST_PHONE_NUMBERS,
+        "human-proof-secret": HUMAN_PROOF_SECRET,
     }
     if verify_api_keys is not None:  # SK...:secret[,SK...:secret]
         values["verify-api-keys"] = verify_api_keys
@@ -310,7 +318,47 @@ def trust(api, standin, own_sid, key, shop_key):
           "the proof names its service, verification and method (svc, vid, amr: otp)")
 
 
+def fraud(api, standin, own_sid, key):
+    """Issue 20, finding 2, through the deployed API: 20 unchecked sends pause
+    a range (+1 646 555), yet a user of the range verified before still gets
+    a code, a new user gets one with a proof of a human (HumanProof), and
+    the attacker gets none beyond the 20."""
+    path = f"/v2/Services/{own_sid}/Verifications"
+
+    def create(phone, device_ip, **extra):
+        form = {"To": phone, "Channel": "sms", "DeviceIp": device_ip, **extra}
+        status, body, _ = verify_api(api, key, "POST", path, form)
+        return status, body.get("code")
+
+    def sms_to(phone):
+        with urllib.request.urlopen(f"{standin}/messages?to={urllib.parse.quote(phone)}",
+                                    timeout=30) as answer:
+            return json.loads(answer.read())
+
+    regular = "+16465550100"
+    check(create(regular, "203.0.113.1")[0] == 201, "the range's regular user gets a code")
+    code = re.search(r"\d{6}", sms_to(regular)[-1]["body"]).group(0)
+    status, body, _ = verify_api(api, key, "POST", f"/v2/Services/{own_sid}/VerificationCheck",
+                                 {"To": regular, "Code": code})
+    check(body.get("status") == "approved", f"the regular user verifies ({status})")
+    attack = [f"+1646555{1000 + n:04}" for n in range(21)]
+    sent = [create(phone, f"198.18.0.{n}")[0] for n, phone in enumerate(attack[:20])]
+    check(sent == [201] * 20, f"the attacker's first 20 unchecked sends go out ({sent})")
+    check(create(attack[20], "198.18.0.20") == (429, 60410), "then the range is paused (429 60410)")
+    time.sleep(2)  # RESEND_COOLDOWN_SECONDS in the deploy test's SETTINGS
+    check(create(regular, "203.0.113.1")[0] == 201,
+          "the user verified before still gets a code from the paused range")
+    victim = "+16465550200"
+    check(create(victim, "203.0.113.2") == (429, 60410), "a new user is asked for a proof of a human")
+    check(create(victim, "203.0.113.2", HumanProof="forged")[0] == 429, "a forged proof is refused")
+    check(create(victim, "203.0.113.2", HumanProof=HUMAN_PROOF_TOKEN)[0] == 201,
+          "a proof of a human lets the new user in")
+    attack_sms = sum(len(sms_to(phone)) for phone in attack)
+    check(attack_sms == 20, f"the attacker got 20 SMS, no more ({attack_sms})")
+
+
 if __name__ == "__main__":
     step, args = sys.argv[1], sys.argv[2:]
     {"secrets": put_secrets, "api-url": api_url, "emulator-fixes": emulator_fixes,
-     "created": created, "updated": updated, "deleted": deleted, "trust": trust}[step](*args)
+     "created": created, "updated": updated, "deleted": deleted, "trust": trust,
+     "fraud": fraud}[step](*args)
