@@ -5,7 +5,7 @@
 //   node scripts/twilio-standin.mjs [PORT]     (or TWILIO_STANDIN_PORT; default 3010)
 //   GET /messages[?to=NUMBER]  -> JSON list of what it received (newest last)
 //   POST /siteverify           -> a human check's verdict, as Turnstile's testing
-//                                 keys give it: HUMAN_PROOF_SECRET and the token
+//                                 keys give it: the secret local-human-proof-secret and the token
 //                                 XXXX.DUMMY.TOKEN.XXXX pass
 // TWILIO_STANDIN_QUIET=1 leaves out the boxes (load tests send thousands).
 import { createServer } from 'node:http';
@@ -138,7 +138,7 @@ function createCall(res, accountSid, form) {
   send(res, 201, call);
 }
 
-const HUMAN_PROOF_SECRET = process.env.HUMAN_PROOF_SECRET || 'local-human-proof-secret';
+const HUMAN_PROOF_SECRET = 'local-human-proof-secret';
 const HUMAN_PROOF_TOKEN = 'XXXX.DUMMY.TOKEN.XXXX';
 
 const server = createServer((req, res) => {
