@@ -28,9 +28,9 @@ async fn each_request_makes_the_fewest_dynamodb_calls() {
     stack.verify(&phone, &code).await;
     assert_eq!(
         stack.take_dynamodb_calls(),
-        ["UpdateItem"; 5],
+        ["UpdateItem"; 6],
         "right code: the two above, the approval, then the approval counted for the \
-         prefix and the country (two updates at once)"
+         prefix and the country and the number remembered as verified (three updates at once)"
     );
 
     stack.send(&phone).await; // inside the cooldown
