@@ -27,7 +27,7 @@ use phone_verification::adapters::dynamodb::{
 };
 use phone_verification::adapters::https;
 use phone_verification::app;
-use phone_verification::config::Config;
+use phone_verification::config::OperatorConfig;
 use phone_verification::domain::{PhoneNumber, Pseudonym, Scope, Timestamp, Traffic};
 use phone_verification::http::verify_v2::is_service_sid;
 use phone_verification::ports::{Clock, StoreError};
@@ -81,14 +81,14 @@ pub struct Invocation {
 }
 
 /// What the tool works on: the table, through the functions' adapter, and
-/// the stack's configuration (the identity key, the limits).
+/// the stack's configuration (the identity key, the limits; never the code key).
 pub struct Admin {
     store: DynamoDbStore,
-    config: Config,
+    config: OperatorConfig,
 }
 
 impl Admin {
-    pub fn new(store: DynamoDbStore, config: Config) -> Self {
+    pub fn new(store: DynamoDbStore, config: OperatorConfig) -> Self {
         Self { store, config }
     }
 
@@ -119,7 +119,7 @@ impl Admin {
         let settings = app::settings(&aws, app::OPERATOR_SECRETS)
             .await
             .map_err(|error| cannot(&error))?;
-        let config = Config::from_lookup(settings).map_err(|error| cannot(&error))?;
+        let config = OperatorConfig::from_lookup(settings).map_err(|error| cannot(&error))?;
         let store = DynamoDbStore::new(
             aws_sdk_dynamodb::Client::new(&aws),
             config.table_name.clone(),
@@ -313,7 +313,7 @@ fn storage(error: StoreError) -> String {
 /// previous ones (a code sent before a rotation is still kept under those),
 /// in its service.
 fn pseudonyms(admin: &Admin, number: &Number) -> Vec<Pseudonym> {
-    let stack = &admin.config.keys.identities;
+    let stack = &admin.config.identities;
     let identities = match &number.service {
         Some(sid) => stack.for_service(sid),
         None => stack.clone(),
@@ -329,28 +329,16 @@ fn key_id(pseudonym: &Pseudonym) -> &str {
 }
 
 fn no_item(admin: &Admin, number: &Number) -> String {
-    let phone = &number.phone;
-    let test = admin
-        .config
-        .policy
-        .test_numbers
-        .contains_key(phone.as_e164());
-    match test {
-        true => format!(
-            "{}: a test number, for which nothing is stored",
-            phone.as_e164()
-        ),
-        false => format!(
-            "no item for {}{} in {}: no code was asked for it lately (items expire a day after \
-             the last send or check, plus LOCKOUT_SECONDS), or under other keys",
-            phone.as_e164(),
-            number
-                .service
-                .as_ref()
-                .map_or(String::new(), |sid| format!(" in service {sid}")),
-            admin.config.table_name
-        ),
-    }
+    format!(
+        "no item for {}{} in {}: no code was asked for it lately (items expire a day after \
+         the last send or check, plus LOCKOUT_SECONDS), or under other keys",
+        number.phone.as_e164(),
+        number
+            .service
+            .as_ref()
+            .map_or(String::new(), |sid| format!(" in service {sid}")),
+        admin.config.table_name
+    )
 }
 
 /// Seconds from `now` until `later` (0 when past).

@@ -192,14 +192,9 @@ async fn load(
     Ok((aws, settings))
 }
 
-/// The secrets the operator tool (`operator/`) reads: the keys its
-/// configuration needs to make pseudonyms as the functions do.
-pub const OPERATOR_SECRETS: &[&str] = &[
-    "CODE_HMAC_KEY",
-    "CODE_HMAC_PREVIOUS_KEYS",
-    "IDENTITY_HMAC_KEY",
-    "IDENTITY_HMAC_PREVIOUS_KEYS",
-];
+/// The secrets the operator tool (`operator/`) reads: the identity keys, to
+/// make pseudonyms as the functions do. Never the code key (docs/operations.md).
+pub const OPERATOR_SECRETS: &[&str] = &["IDENTITY_HMAC_KEY", "IDENTITY_HMAC_PREVIOUS_KEYS"];
 
 /// A lookup of every setting as a function reads them: the environment,
 /// the `SETTINGS` variable, and `secrets` from Parameter Store (through

@@ -7,7 +7,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Date, Month, OffsetDateTime};
 
 use super::settings::{checked, fits_app_name, getter, number};
-use super::{Config, ConfigError};
+use super::{Config, ConfigError, OperatorConfig};
 use crate::adapters::clock::SystemClock;
 use crate::domain::Timestamp;
 use crate::domain::{
@@ -31,35 +31,14 @@ impl Config {
         now: Timestamp,
     ) -> Result<Self, ConfigError> {
         let get = getter(lookup);
-        let require = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
-        let code_length =
-            CodeLength::new(number(&get, "CODE_LENGTH", 6, 4..=10)? as u8).unwrap_or_default();
-        let test_numbers = get("TEST_PHONE_NUMBERS")
-            .map_or(Ok(HashMap::new()), |list| test_numbers(&list, code_length))?;
-        if !test_numbers.is_empty() && get("ENABLE_TEST_PHONE_NUMBERS").as_deref() != Some("true") {
-            return Err(ConfigError::Invalid {
-                name: "TEST_PHONE_NUMBERS",
-                problem: "is set but ENABLE_TEST_PHONE_NUMBERS is not \"true\" (never enable test numbers in production)",
-            });
-        }
-        let test_numbers_valid_until = match test_numbers.is_empty() {
-            true => None,
-            false => Some(test_numbers_valid_until(&get, now)?),
-        };
-        let policy = Policy {
-            code_length,
-            code_ttl_seconds: number(&get, "CODE_TTL_SECONDS", 600, 60..=86_400)?,
-            max_attempts: number(&get, "MAX_CHECK_ATTEMPTS", 5, 1..=20)? as u32,
-            enabled_channels: enabled_channels(&get)?,
-            limits: limits(&get)?,
-            destinations: destinations(&get)?,
-            test_numbers,
-            test_numbers_valid_until,
-            fraud: fraud_policy(&get)?,
-        };
+        let OperatorConfig {
+            table_name,
+            identities,
+            policy,
+        } = OperatorConfig::read(&get, now)?;
         Ok(Self {
             verify_api: verify_api(&get, &policy)?,
-            table_name: require("VERIFICATIONS_TABLE")?,
+            table_name,
             keys: Keys {
                 codes: CodeHasher::new(keyring(
                     &get,
@@ -70,18 +49,60 @@ impl Config {
                     ],
                     "v1",
                 )?),
-                identities: IdentityHasher::new(keyring(
-                    &get,
-                    [
-                        "IDENTITY_HMAC_KEY",
-                        "IDENTITY_HMAC_KEY_ID",
-                        "IDENTITY_HMAC_PREVIOUS_KEYS",
-                    ],
-                    "i1",
-                )?),
+                identities,
             },
             policy,
             parse_application_id: get("PARSE_APPLICATION_ID"),
+        })
+    }
+}
+
+impl OperatorConfig {
+    /// Reads the operator's settings through `lookup`: never the code key.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::read(&getter(lookup), SystemClock.now())
+    }
+
+    /// The settings both the functions and the operator need.
+    fn read(get: &impl Fn(&str) -> Option<String>, now: Timestamp) -> Result<Self, ConfigError> {
+        let code_length =
+            CodeLength::new(number(get, "CODE_LENGTH", 6, 4..=10)? as u8).unwrap_or_default();
+        let test_numbers = get("TEST_PHONE_NUMBERS")
+            .map_or(Ok(HashMap::new()), |list| test_numbers(&list, code_length))?;
+        if !test_numbers.is_empty() && get("ENABLE_TEST_PHONE_NUMBERS").as_deref() != Some("true") {
+            return Err(ConfigError::Invalid {
+                name: "TEST_PHONE_NUMBERS",
+                problem: "is set but ENABLE_TEST_PHONE_NUMBERS is not \"true\" (never enable test numbers in production)",
+            });
+        }
+        let test_numbers_valid_until = match test_numbers.is_empty() {
+            true => None,
+            false => Some(test_numbers_valid_until(get, now)?),
+        };
+        let policy = Policy {
+            code_length,
+            code_ttl_seconds: number(get, "CODE_TTL_SECONDS", 600, 60..=86_400)?,
+            max_attempts: number(get, "MAX_CHECK_ATTEMPTS", 5, 1..=20)? as u32,
+            enabled_channels: enabled_channels(get)?,
+            limits: limits(get)?,
+            destinations: destinations(get)?,
+            test_numbers,
+            test_numbers_valid_until,
+            fraud: fraud_policy(get)?,
+        };
+        Ok(Self {
+            table_name: get("VERIFICATIONS_TABLE")
+                .ok_or(ConfigError::Missing("VERIFICATIONS_TABLE"))?,
+            identities: IdentityHasher::new(keyring(
+                get,
+                [
+                    "IDENTITY_HMAC_KEY",
+                    "IDENTITY_HMAC_KEY_ID",
+                    "IDENTITY_HMAC_PREVIOUS_KEYS",
+                ],
+                "i1",
+            )?),
+            policy,
         })
     }
 }

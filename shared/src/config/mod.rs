@@ -19,6 +19,7 @@ pub use settings::{TUNING_SETTINGS, with_settings};
 
 use crate::adapters::human_proof::HumanProofConfig;
 use crate::adapters::twilio::{DeliveryReports, TwilioConfig};
+use crate::domain::IdentityHasher;
 use crate::http::verify_v2::VerifySettings;
 use crate::messages::{MessageTooLong, Messages};
 use crate::proof::ProofSigner;
@@ -36,6 +37,16 @@ pub struct Config {
     pub parse_application_id: Option<String>,
     /// When set, the functions also serve Twilio Verify's API.
     pub verify_api: Option<VerifySettings>,
+}
+
+/// What the operator CLI needs: the table, the limits it reports against,
+/// and the identity key that finds a number's pseudonym. Not the code key:
+/// whoever holds the operator's credentials cannot make a code that verifies.
+#[derive(Debug, Clone)]
+pub struct OperatorConfig {
+    pub table_name: String,
+    pub identities: IdentityHasher,
+    pub policy: Policy,
 }
 
 /// The send function's configuration: Twilio and the message texts.

@@ -6,16 +6,26 @@
 use ::operator::{Admin, run};
 use integration_tests::{Stack, dynamodb, unique_phone};
 use phone_verification::adapters::dynamodb::DynamoDbStore;
-use phone_verification::config::Config;
+use phone_verification::config::OperatorConfig;
 use phone_verification::domain::PhoneNumber;
 use phone_verification::ports::Clock;
 use serde_json::Value;
 
-/// The tool over the stack's table, with the stack's settings.
+/// The tool over the stack's table, with the stack's settings but the code
+/// key, which the operator never holds.
 async fn admin(stack: &Stack) -> Admin {
-    let config =
-        Config::from_lookup(|name| stack.setting(name)).expect("the stack's configuration");
-    Admin::new(DynamoDbStore::new(dynamodb().await, &stack.table), config)
+    Admin::new(
+        DynamoDbStore::new(dynamodb().await, &stack.table),
+        operator_config(stack),
+    )
+}
+
+fn operator_config(stack: &Stack) -> OperatorConfig {
+    OperatorConfig::from_lookup(|name| match name.starts_with("CODE_HMAC") {
+        true => None,
+        false => stack.setting(name),
+    })
+    .expect("the operator's configuration, without the code key")
 }
 
 /// Runs a command line at the stack's time: (exit code, output).
@@ -253,8 +263,7 @@ async fn errors_exit_with_1_and_say_what_is_wrong() {
     }
 
     // DynamoDB out of reach (nothing listens on the discard port).
-    let config =
-        Config::from_lookup(|name| stack.setting(name)).expect("the stack's configuration");
+    let config = operator_config(&stack);
     let sdk = integration_tests::aws_config().load().await;
     let unreachable = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&sdk)
@@ -313,4 +322,130 @@ async fn show_finds_a_number_of_another_verify_service_with_its_sid() {
     let (exit, text) = admin_run(&stack, &admin, &format!("unlock {phone} --service {shop}")).await;
     assert_eq!(exit, 0, "{text}");
     assert!(text.contains("nothing changed"), "{text}");
+}
+
+/// Finding 4 of issue 20: what the operator holds (the identity key, so
+/// every number's item; `UpdateItem` on the table, even beyond what its
+/// policy allows) cannot plant a code. The operator asks a code for a number
+/// of its own, then copies that item's code (MAC, key id, verification id,
+/// expiry, attempts) onto the victim's item: its code does not verify the
+/// victim, because the MAC binds the number under the code key, which the
+/// operator never had.
+#[tokio::test]
+async fn the_operators_rights_cannot_plant_a_code() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let stack = Stack::start().await;
+    let (own, victim) = (unique_phone(), unique_phone());
+    assert_eq!(stack.send(&own).await.status, 200);
+    assert_eq!(stack.send(&victim).await.status, 200);
+    let own_code = stack.code_sent_to(&own).await;
+    let own_item = stack
+        .stored_item(&own)
+        .await
+        .expect("the operator's own item");
+
+    let config = operator_config(&stack);
+    let victim_number = PhoneNumber::parse(&victim, None).unwrap();
+    let victim_key = format!("number#{}", config.identities.number(&victim_number));
+    let copied = ["code_mac", "key_id", "verification_id", "code_expires_at"];
+    let mut update = dynamodb()
+        .await
+        .update_item()
+        .table_name(&stack.table)
+        .key("pk", AttributeValue::S(victim_key))
+        .update_expression(format!(
+            "SET {}, attempts = :zero, failures = :zero",
+            copied.map(|name| format!("{name} = :{name}")).join(", ")
+        ))
+        .expression_attribute_values(":zero", AttributeValue::N("0".into()));
+    for name in copied {
+        update = update.expression_attribute_values(format!(":{name}"), own_item[name].clone());
+    }
+    update.send().await.expect("the planted item is written");
+
+    let answer = stack.verify(&victim, &own_code).await;
+    assert_eq!(
+        answer.reason(),
+        "incorrect_code",
+        "no proof for the victim: {answer:?}"
+    );
+}
+
+/// The template's operator policy is what the CLI needs and no more: reads,
+/// `UpdateItem` of the lock and restriction attributes only (so no code, MAC,
+/// status or verification id can be written), and exactly the secrets the
+/// CLI reads (`OPERATOR_SECRETS`): the identity keys, never the code key.
+#[test]
+fn the_operator_policy_grants_no_code_key_and_no_code_writes() {
+    use serde_yaml_ng::Value as Yaml;
+    let template = integration_tests::template();
+    let policy = &template["Resources"]["OperatorPolicy"];
+    assert_eq!(policy["Type"], "AWS::IAM::ManagedPolicy");
+    let statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .expect("the policy's statements");
+    let by_sid = |sid: &str| {
+        statements
+            .iter()
+            .find(|statement| statement["Sid"] == sid)
+            .unwrap_or_else(|| panic!("a {sid} statement"))
+    };
+    let actions = |statement: &Yaml| -> Vec<String> {
+        match &statement["Action"] {
+            Yaml::Sequence(list) => list
+                .iter()
+                .map(|a| a.as_str().unwrap().to_owned())
+                .collect(),
+            one => vec![one.as_str().unwrap().to_owned()],
+        }
+    };
+    assert_eq!(
+        actions(by_sid("Read")),
+        ["dynamodb:BatchGetItem", "dynamodb:Scan"]
+    );
+    let update = by_sid("UnlockAndLift");
+    assert_eq!(actions(update), ["dynamodb:UpdateItem"]);
+    let attributes: Vec<&str> =
+        update["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
+            .as_sequence()
+            .expect("UpdateItem limited to listed attributes")
+            .iter()
+            .map(|name| name.as_str().unwrap())
+            .collect();
+    assert_eq!(attributes, ["pk", "failures", "until", "exempt_until"]);
+    let secrets = by_sid("IdentityKey");
+    assert_eq!(actions(secrets), ["ssm:GetParameters"]);
+    let parameters: Vec<String> = secrets["Resource"]
+        .as_sequence()
+        .expect("the parameters")
+        .iter()
+        .map(|arn| match arn {
+            Yaml::Tagged(sub) => sub
+                .value
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .into(),
+            other => panic!("a !Sub parameter ARN: {other:?}"),
+        })
+        .collect();
+    let read: Vec<String> = phone_verification::app::OPERATOR_SECRETS
+        .iter()
+        .map(|setting| setting.to_lowercase().replace('_', "-"))
+        .collect();
+    assert_eq!(parameters, read);
+    assert!(read.iter().all(|name| !name.starts_with("code-")));
+    // Nothing else: the statements are these three and KMS decryption.
+    for statement in statements {
+        let all = match statement {
+            Yaml::Tagged(condition) => format!("{condition:?}"),
+            _ => actions(statement).join(","),
+        };
+        assert!(
+            !all.contains("PutItem") && !all.contains("Write") && !all.contains('*'),
+            "{all}"
+        );
+    }
 }

@@ -187,3 +187,36 @@ fn the_api_exposes_retry_after_to_browsers() {
         "ExposeHeaders {exposed:?} lacks retry-after"
     );
 }
+
+/// Issue 20, finding 6: CloudWatch may use the alarm topic's key only for
+/// this account's alarms (`aws:SourceAccount` and `aws:SourceArn`), so
+/// another account's alarm cannot make it encrypt or decrypt.
+#[test]
+fn the_alarm_topic_key_serves_only_this_accounts_alarms() {
+    let template = template();
+    let statements = template["Resources"]["AlarmTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+        .as_sequence()
+        .expect("the key policy's statements");
+    let cloudwatch: Vec<&Yaml> = statements
+        .iter()
+        .filter(|statement| statement["Principal"]["Service"] == "cloudwatch.amazonaws.com")
+        .collect();
+    let [statement] = cloudwatch[..] else {
+        panic!("one statement for CloudWatch: {statements:?}");
+    };
+    let condition = &statement["Condition"];
+    let account = &condition["StringEquals"]["aws:SourceAccount"];
+    assert!(
+        matches!(account, Yaml::Tagged(t) if t.tag == "Ref" && t.value == "AWS::AccountId"),
+        "aws:SourceAccount is the stack's account: {condition:?}"
+    );
+    let Yaml::Tagged(arn) = &condition["ArnLike"]["aws:SourceArn"] else {
+        panic!("aws:SourceArn is a !Sub: {condition:?}");
+    };
+    assert!(
+        arn.value.as_str().is_some_and(
+            |arn| arn.ends_with(":cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*")
+        ),
+        "aws:SourceArn names this account's alarms: {arn:?}"
+    );
+}
