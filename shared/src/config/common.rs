@@ -31,14 +31,10 @@ impl Config {
         now: Timestamp,
     ) -> Result<Self, ConfigError> {
         let get = getter(lookup);
-        let OperatorConfig {
-            table_name,
-            identities,
-            policy,
-        } = OperatorConfig::read(&get, now)?;
+        let policy = policy(&get, now)?;
         Ok(Self {
             verify_api: verify_api(&get, &policy)?,
-            table_name,
+            table_name: table_name(&get)?,
             keys: Keys {
                 codes: CodeHasher::new(keyring(
                     &get,
@@ -49,7 +45,7 @@ impl Config {
                     ],
                     "v1",
                 )?),
-                identities,
+                identities: identities(&get)?,
             },
             policy,
             parse_application_id: get("PARSE_APPLICATION_ID"),
@@ -60,51 +56,59 @@ impl Config {
 impl OperatorConfig {
     /// Reads the operator's settings through `lookup`: never the code key.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        Self::read(&getter(lookup), SystemClock.now())
-    }
-
-    /// The settings both the functions and the operator need.
-    fn read(get: &impl Fn(&str) -> Option<String>, now: Timestamp) -> Result<Self, ConfigError> {
-        let code_length =
-            CodeLength::new(number(get, "CODE_LENGTH", 6, 4..=10)? as u8).unwrap_or_default();
-        let test_numbers = get("TEST_PHONE_NUMBERS")
-            .map_or(Ok(HashMap::new()), |list| test_numbers(&list, code_length))?;
-        if !test_numbers.is_empty() && get("ENABLE_TEST_PHONE_NUMBERS").as_deref() != Some("true") {
-            return Err(ConfigError::Invalid {
-                name: "TEST_PHONE_NUMBERS",
-                problem: "is set but ENABLE_TEST_PHONE_NUMBERS is not \"true\" (never enable test numbers in production)",
-            });
-        }
-        let test_numbers_valid_until = match test_numbers.is_empty() {
-            true => None,
-            false => Some(test_numbers_valid_until(get, now)?),
-        };
-        let policy = Policy {
-            code_length,
-            code_ttl_seconds: number(get, "CODE_TTL_SECONDS", 600, 60..=86_400)?,
-            max_attempts: number(get, "MAX_CHECK_ATTEMPTS", 5, 1..=20)? as u32,
-            enabled_channels: enabled_channels(get)?,
-            limits: limits(get)?,
-            destinations: destinations(get)?,
-            test_numbers,
-            test_numbers_valid_until,
-            fraud: fraud_policy(get)?,
-        };
+        let get = getter(lookup);
         Ok(Self {
-            table_name: get("VERIFICATIONS_TABLE")
-                .ok_or(ConfigError::Missing("VERIFICATIONS_TABLE"))?,
-            identities: IdentityHasher::new(keyring(
-                get,
-                [
-                    "IDENTITY_HMAC_KEY",
-                    "IDENTITY_HMAC_KEY_ID",
-                    "IDENTITY_HMAC_PREVIOUS_KEYS",
-                ],
-                "i1",
-            )?),
-            policy,
+            policy: policy(&get, SystemClock.now())?,
+            table_name: table_name(&get)?,
+            identities: identities(&get)?,
         })
     }
+}
+
+fn table_name(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    get("VERIFICATIONS_TABLE").ok_or(ConfigError::Missing("VERIFICATIONS_TABLE"))
+}
+
+/// The identity key, which makes the pseudonyms of numbers and addresses.
+fn identities(get: &impl Fn(&str) -> Option<String>) -> Result<IdentityHasher, ConfigError> {
+    Ok(IdentityHasher::new(keyring(
+        get,
+        [
+            "IDENTITY_HMAC_KEY",
+            "IDENTITY_HMAC_KEY_ID",
+            "IDENTITY_HMAC_PREVIOUS_KEYS",
+        ],
+        "i1",
+    )?))
+}
+
+/// The code policy, limits, destinations, test numbers and fraud protection.
+fn policy(get: &impl Fn(&str) -> Option<String>, now: Timestamp) -> Result<Policy, ConfigError> {
+    let code_length =
+        CodeLength::new(number(get, "CODE_LENGTH", 6, 4..=10)? as u8).unwrap_or_default();
+    let test_numbers = get("TEST_PHONE_NUMBERS")
+        .map_or(Ok(HashMap::new()), |list| test_numbers(&list, code_length))?;
+    if !test_numbers.is_empty() && get("ENABLE_TEST_PHONE_NUMBERS").as_deref() != Some("true") {
+        return Err(ConfigError::Invalid {
+            name: "TEST_PHONE_NUMBERS",
+            problem: "is set but ENABLE_TEST_PHONE_NUMBERS is not \"true\" (never enable test numbers in production)",
+        });
+    }
+    let test_numbers_valid_until = match test_numbers.is_empty() {
+        true => None,
+        false => Some(test_numbers_valid_until(get, now)?),
+    };
+    Ok(Policy {
+        code_length,
+        code_ttl_seconds: number(get, "CODE_TTL_SECONDS", 600, 60..=86_400)?,
+        max_attempts: number(get, "MAX_CHECK_ATTEMPTS", 5, 1..=20)? as u32,
+        enabled_channels: enabled_channels(get)?,
+        limits: limits(get)?,
+        destinations: destinations(get)?,
+        test_numbers,
+        test_numbers_valid_until,
+        fraud: fraud_policy(get)?,
+    })
 }
 
 /// The Verify API's service and keys: both set, or neither (it is off);
