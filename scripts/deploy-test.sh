@@ -28,7 +28,7 @@ STACK=phone-verification-ci
 # (Its fixed code is a secret: Parameter Store test-phone-numbers, deploy_check.py.)
 # The stand-in checks proofs of a human (secret human-proof-secret); a 2 s
 # cooldown lets the fraud check ask again for a number it verified.
-SETTINGS="MAX_REQUESTS_PER_CLIENT_PER_HOUR=1000 ENABLE_TEST_PHONE_NUMBERS=true TEST_PHONE_NUMBERS_VALID_UNTIL=$(date -u -d '+30 days' +%F) HUMAN_PROOF_VERIFY_URL=http://127.0.0.1:$STANDIN_PORT/siteverify RESEND_COOLDOWN_SECONDS=2"
+SETTINGS="TWILIO_API_BASE=http://127.0.0.1:$STANDIN_PORT MAX_REQUESTS_PER_CLIENT_PER_HOUR=1000 ENABLE_TEST_PHONE_NUMBERS=true TEST_PHONE_NUMBERS_VALID_UNTIL=$(date -u -d '+30 days' +%F) HUMAN_PROOF_VERIFY_URL=http://127.0.0.1:$STANDIN_PORT/siteverify RESEND_COOLDOWN_SECONDS=2"
 SECRETS_PATH=/phone-verification/ci
 AUTH_TOKEN="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 # The Twilio Verify v2 compatible API: this run's service (template parameter
@@ -79,7 +79,7 @@ deploy() { # deploy APP_NAME: README's `sam deploy`, with this test's answers
     --s3-bucket deploy-artifacts --region us-east-1 --capabilities CAPABILITY_IAM \
     --no-confirm-changeset --no-fail-on-empty-changeset --parameter-overrides \
     TwilioAccountSid=ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa TwilioSender=+15005550006 \
-    "TwilioApiBase=http://127.0.0.1:$STANDIN_PORT" "SecretsPath=$SECRETS_PATH" \
+    "SecretsPath=$SECRETS_PATH" \
     "AppName=\"$1\"" CorsAllowOrigin=https://app.example.com \
     "Settings=\"$SETTINGS\"" "VerifyServiceSid=$VERIFY_SERVICE_SID" \
     "VerifyServices=\"$VERIFY_SERVICES\"" >"$LOGS/sam-deploy.log" 2>&1 ||

@@ -141,8 +141,8 @@ impl SendConfig {
                 .transpose()?,
             whatsapp,
         };
-        // Another Verify service's channels need the stack's senders (the
-        // verify function, which sends nothing, has no ENABLED_CHANNELS).
+        // Another Verify service's channels need the stack's senders, which
+        // only the send function has: checked here.
         let others = common.verify_api.iter().flat_map(|api| &api.others);
         if others
             .clone()

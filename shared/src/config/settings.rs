@@ -8,7 +8,7 @@ use super::ConfigError;
 /// The settings that may also be given in the one `SETTINGS` variable
 /// (`NAME=value` pairs separated by spaces), which the template fills from
 /// its `Settings` parameter so that tuning values ask no deploy question.
-pub const TUNING_SETTINGS: [&str; 41] = [
+pub const TUNING_SETTINGS: [&str; 45] = [
     "CODE_LENGTH",
     "CODE_TTL_SECONDS",
     "MAX_CHECK_ATTEMPTS",
@@ -42,9 +42,13 @@ pub const TUNING_SETTINGS: [&str; 41] = [
     "FRAUD_MAX_RESTRICTION_SECONDS",
     "FRAUD_VERIFIED_MEMORY_DAYS",
     "HUMAN_PROOF_VERIFY_URL",
+    "ENABLED_CHANNELS",
     "STATUS_CALLBACK_URL",
+    "TWILIO_API_BASE",
     "TWILIO_TIMEOUT_MS",
     "TWILIO_VOICE_FROM",
+    "TWILIO_WHATSAPP_FROM",
+    "TWILIO_WHATSAPP_CONTENT_SIDS",
     "WHATSAPP_MODE",
     "PROOF_KEY_ID",
     "PROOF_ISSUER",

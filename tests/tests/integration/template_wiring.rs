@@ -220,3 +220,38 @@ fn the_alarm_topic_key_serves_only_this_accounts_alarms() {
         "aws:SourceArn names this account's alarms: {arn:?}"
     );
 }
+
+/// `sam deploy --guided` asks one question per template parameter: a first
+/// deploy asks at most 15 (issue 21), the two required ones first, and every
+/// parameter sits in one of the console's groups.
+#[test]
+fn the_first_deploy_asks_at_most_15_questions() {
+    let template = template();
+    let parameters = template["Parameters"].as_mapping().expect("Parameters");
+    assert!(
+        parameters.len() <= 15,
+        "{} template parameters, each a guided-deploy question: fold tuning values into Settings",
+        parameters.len()
+    );
+    let required: Vec<&str> = parameters
+        .iter()
+        .filter(|(_, parameter)| parameter.get("Default").is_none())
+        .map(|(name, _)| name.as_str().unwrap())
+        .collect();
+    let first: Vec<&str> = parameters
+        .keys()
+        .take(required.len())
+        .map(|name| name.as_str().unwrap())
+        .collect();
+    assert_eq!(required, first, "the required parameters come first");
+    let grouped: BTreeSet<&str> = template["Metadata"]["AWS::CloudFormation::Interface"]
+        ["ParameterGroups"]
+        .as_sequence()
+        .expect("ParameterGroups")
+        .iter()
+        .flat_map(|group| group["Parameters"].as_sequence().expect("a group's Parameters"))
+        .map(|name| name.as_str().unwrap())
+        .collect();
+    let all: BTreeSet<&str> = parameters.keys().map(|name| name.as_str().unwrap()).collect();
+    assert_eq!(grouped, all, "each parameter in one group, no stale names");
+}
