@@ -244,14 +244,21 @@ fn the_first_deploy_asks_at_most_15_questions() {
         .map(|name| name.as_str().unwrap())
         .collect();
     assert_eq!(required, first, "the required parameters come first");
-    let grouped: BTreeSet<&str> = template["Metadata"]["AWS::CloudFormation::Interface"]
-        ["ParameterGroups"]
-        .as_sequence()
-        .expect("ParameterGroups")
-        .iter()
-        .flat_map(|group| group["Parameters"].as_sequence().expect("a group's Parameters"))
+    let grouped: BTreeSet<&str> =
+        template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+            .as_sequence()
+            .expect("ParameterGroups")
+            .iter()
+            .flat_map(|group| {
+                group["Parameters"]
+                    .as_sequence()
+                    .expect("a group's Parameters")
+            })
+            .map(|name| name.as_str().unwrap())
+            .collect();
+    let all: BTreeSet<&str> = parameters
+        .keys()
         .map(|name| name.as_str().unwrap())
         .collect();
-    let all: BTreeSet<&str> = parameters.keys().map(|name| name.as_str().unwrap()).collect();
     assert_eq!(grouped, all, "each parameter in one group, no stale names");
 }
