@@ -1,7 +1,7 @@
 //! Wiring for the Lambda binaries: each function builds, once per execution
-//! environment, only what it uses. The send function holds the Twilio client
-//! and credentials; the verify function holds the proof key and no Twilio
-//! client at all (its service type cannot send).
+//! environment, only what it uses. The send function holds the message
+//! providers' clients and credentials; the verify function holds the proof
+//! key and no provider at all (its service type cannot send).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,20 +14,25 @@ use lambda_http::tower::ServiceExt;
 use lambda_http::{Adapter, Error, LambdaEvent, Request, lambda_runtime, service_fn};
 
 use crate::adapters::clock::SystemClock;
-use crate::adapters::dynamodb::DynamoDbStore;
+use crate::adapters::dynamodb::{DynamoDbHealth, DynamoDbStore};
 use crate::adapters::https;
 use crate::adapters::human_proof::HumanProofChecker;
 use crate::adapters::ssm::load_secrets;
+use crate::adapters::providers::ProviderSender;
+use crate::adapters::routed::RoutedSender;
 use crate::adapters::twilio::TwilioSender;
 use crate::config::{SendConfig, VerifyConfig, with_settings};
-use crate::domain::PhoneNumber;
+use crate::domain::{BreakerPolicy, PhoneNumber, Provider};
 use crate::http::verify_v2::VerifyServices;
 use crate::http::{HttpFunction, SendApi, VerifyApi, with_decodable_body};
 use crate::ports::Clock;
 use crate::service::VerificationService;
 
-/// The send function as deployed: DynamoDB, Twilio and the system clock.
-pub type LambdaSendApi = SendApi<DynamoDbStore, TwilioSender, SystemClock>;
+/// The providers as deployed: each message through its route
+/// (`DELIVERY_ROUTES`), the circuit breakers shared through DynamoDB.
+pub type LambdaSender = RoutedSender<ProviderSender, DynamoDbHealth>;
+/// The send function as deployed: DynamoDB, the providers and the system clock.
+pub type LambdaSendApi = SendApi<DynamoDbStore, LambdaSender, SystemClock>;
 /// The verify function as deployed: DynamoDB and the system clock.
 pub type LambdaVerifyApi = VerifyApi<DynamoDbStore, SystemClock>;
 
@@ -62,12 +67,18 @@ pub fn build_send<C: Clock + Clone>(
     config: SendConfig,
     clock: C,
     dynamodb: aws_sdk_dynamodb::Client,
-) -> Result<SendApi<DynamoDbStore, TwilioSender, C>, Error> {
+) -> Result<SendApi<DynamoDbStore, LambdaSender, C>, Error> {
     let common = config.common;
     let store = DynamoDbStore::new(dynamodb, common.table_name);
     let human_proof = config.human_proof.map(HumanProofChecker::new).transpose()?;
+    let senders = vec![(
+        Provider::Twilio,
+        ProviderSender::Twilio(TwilioSender::new(config.twilio)?),
+    )];
+    let health = DynamoDbHealth::new(store.clone(), BreakerPolicy::default());
+    let sender = RoutedSender::new(senders, config.routes, health);
     let service = VerificationService::new(store, clock, common.keys, common.policy)
-        .with_delivery(TwilioSender::new(config.twilio)?, config.messages)
+        .with_delivery(sender, config.messages)
         .with_human_proof(human_proof);
     let mut messages = config.service_messages;
     let verify_api = common.verify_api.map(|settings| {

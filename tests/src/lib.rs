@@ -23,7 +23,6 @@ use base64::Engine;
 use lambda_http::request::LambdaRequest;
 use phone_verification::adapters::clock::{ManualClock, SystemClock};
 use phone_verification::adapters::dynamodb::DynamoDbStore;
-use phone_verification::adapters::twilio::TwilioSender;
 use phone_verification::app;
 use phone_verification::config::{SendConfig, VerifyConfig};
 use phone_verification::domain::{
@@ -71,7 +70,7 @@ impl Answer {
 }
 
 pub struct Stack {
-    pub send_api: SendApi<DynamoDbStore, TwilioSender, Arc<ManualClock>>,
+    pub send_api: SendApi<DynamoDbStore, app::LambdaSender, Arc<ManualClock>>,
     pub verify_api: VerifyApi<DynamoDbStore, Arc<ManualClock>>,
     pub twilio: MockServer,
     pub clock: Arc<ManualClock>,
@@ -443,7 +442,7 @@ async fn build_apis(
     calls: &Arc<Mutex<Vec<String>>>,
     lambda_timeouts: bool,
 ) -> (
-    SendApi<DynamoDbStore, TwilioSender, Arc<ManualClock>>,
+    SendApi<DynamoDbStore, app::LambdaSender, Arc<ManualClock>>,
     VerifyApi<DynamoDbStore, Arc<ManualClock>>,
 ) {
     let lookup = |name: &str| env.get(name).cloned();

@@ -11,7 +11,7 @@ use crate::adapters::human_proof::HumanProofConfig;
 use crate::adapters::twilio::{
     DeliveryReports, TwilioConfig, TwilioCredentials, TwilioSenderId, WebhookValidator,
 };
-use crate::domain::{Channel, PhoneNumber, Timestamp};
+use crate::domain::{Channel, PhoneNumber, Provider, Routes, Timestamp};
 use crate::messages::{MessageSettings, Messages, WhatsappContent};
 use crate::ports::Clock;
 
@@ -204,6 +204,7 @@ impl SendConfig {
         Ok(Self {
             messages,
             service_messages,
+            routes: routes(&get)?,
             twilio: TwilioConfig {
                 api_base,
                 account_sid,
@@ -222,6 +223,25 @@ impl SendConfig {
             human_proof: human_proof(&get)?,
             common,
         })
+    }
+}
+
+/// `DELIVERY_ROUTES` (every message through Twilio by default): each
+/// provider it names must be configured.
+fn routes(get: &impl Fn(&str) -> Option<String>) -> Result<Routes, ConfigError> {
+    let Some(text) = get("DELIVERY_ROUTES") else {
+        return Ok(Routes::only(Provider::Twilio));
+    };
+    let routes = Routes::parse(&text).map_err(|_| ConfigError::Invalid {
+        name: "DELIVERY_ROUTES",
+        problem: "must be COUNTRY[/channel]=provider,... entries separated by ';' with a default *=..., providers among twilio, aws, plivo, each once per entry",
+    })?;
+    match routes.providers().into_iter().find(|p| *p != Provider::Twilio) {
+        None => Ok(routes),
+        Some(_) => Err(ConfigError::Invalid {
+            name: "DELIVERY_ROUTES",
+            problem: "names a provider that is not configured",
+        }),
     }
 }
 

@@ -14,6 +14,7 @@ mod key_rotation;
 mod limits;
 mod operator;
 mod privacy;
+mod provider_health;
 mod proof;
 mod round_trips;
 mod secrets;
