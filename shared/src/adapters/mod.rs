@@ -8,5 +8,7 @@ pub mod https;
 pub mod human_proof;
 #[cfg(any(test, feature = "memory-store"))]
 pub mod memory;
+pub mod plivo;
+mod provider;
 pub mod ssm;
 pub mod twilio;
