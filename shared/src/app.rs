@@ -18,8 +18,8 @@ use crate::adapters::dynamodb::{DynamoDbHealth, DynamoDbStore};
 use crate::adapters::https;
 use crate::adapters::human_proof::HumanProofChecker;
 use crate::adapters::ssm::load_secrets;
-use crate::adapters::providers::ProviderSender;
-use crate::adapters::routed::RoutedSender;
+use crate::adapters::plivo::PlivoSender;
+use crate::adapters::routed::{ProviderSender, RoutedSender};
 use crate::adapters::twilio::TwilioSender;
 use crate::config::{SendConfig, VerifyConfig, with_settings};
 use crate::domain::{BreakerPolicy, PhoneNumber, Provider};
@@ -47,6 +47,7 @@ pub const SEND_SECRETS: &[&str] = &[
     "IDENTITY_HMAC_KEY",
     "IDENTITY_HMAC_PREVIOUS_KEYS",
     "VERIFY_API_KEYS",
+    "PLIVO_AUTH_TOKEN",
     // Their fixed codes: only the send function stores them (as MACs).
     "TEST_PHONE_NUMBERS",
     "HUMAN_PROOF_SECRET",
@@ -71,10 +72,15 @@ pub fn build_send<C: Clock + Clone>(
     let common = config.common;
     let store = DynamoDbStore::new(dynamodb, common.table_name);
     let human_proof = config.human_proof.map(HumanProofChecker::new).transpose()?;
-    let senders = vec![(
+    // Only the providers a route names: any other adds nothing to init.
+    let routed = config.routes.providers();
+    let mut senders = vec![(
         Provider::Twilio,
         ProviderSender::Twilio(TwilioSender::new(config.twilio)?),
     )];
+    if let Some(plivo) = config.plivo.filter(|_| routed.contains(&Provider::Plivo)) {
+        senders.push((Provider::Plivo, ProviderSender::Plivo(PlivoSender::new(plivo)?)));
+    }
     let health = DynamoDbHealth::new(store.clone(), BreakerPolicy::default());
     let sender = RoutedSender::new(senders, config.routes, health);
     let service = VerificationService::new(store, clock, common.keys, common.policy)

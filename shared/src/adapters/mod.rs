@@ -8,7 +8,8 @@ pub mod https;
 pub mod human_proof;
 #[cfg(any(test, feature = "memory-store"))]
 pub mod memory;
-pub mod providers;
+pub mod plivo;
+mod provider;
 pub mod routed;
 pub mod ssm;
 pub mod twilio;

@@ -8,7 +8,8 @@
 
 use std::time::Duration;
 
-use crate::adapters::providers::ProviderSender;
+use crate::adapters::plivo::PlivoSender;
+use crate::adapters::twilio::TwilioSender;
 use crate::domain::{Provider, Routes};
 use crate::ports::{
     DeliveryError, Handover, MessageSender, OutgoingMessage, ProviderHealth, ProviderOutcome,
@@ -93,6 +94,38 @@ impl<M: MessageSender, H: ProviderHealth> MessageSender for RoutedSender<M, H> {
             .iter()
             .map(|(_, sender)| sender.max_duration())
             .sum()
+    }
+}
+
+/// Any configured provider, so one route can hold them all.
+pub enum ProviderSender {
+    Twilio(TwilioSender),
+    Plivo(PlivoSender),
+}
+
+impl ProviderSender {
+    /// Opens the provider's connection at cold start (failures only log).
+    pub async fn warm_up(&self) {
+        match self {
+            ProviderSender::Twilio(twilio) => twilio.warm_up().await,
+            ProviderSender::Plivo(_) => {}
+        }
+    }
+}
+
+impl MessageSender for ProviderSender {
+    async fn send(&self, message: &OutgoingMessage) -> Result<Handover, DeliveryError> {
+        match self {
+            ProviderSender::Twilio(twilio) => twilio.send(message).await,
+            ProviderSender::Plivo(plivo) => plivo.send(message).await,
+        }
+    }
+
+    fn max_duration(&self) -> Duration {
+        match self {
+            ProviderSender::Twilio(twilio) => twilio.max_duration(),
+            ProviderSender::Plivo(plivo) => plivo.max_duration(),
+        }
     }
 }
 

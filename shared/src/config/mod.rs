@@ -18,6 +18,7 @@ use std::collections::HashMap;
 pub use settings::{TUNING_SETTINGS, with_settings};
 
 use crate::adapters::human_proof::HumanProofConfig;
+use crate::adapters::plivo::PlivoConfig;
 use crate::adapters::twilio::{DeliveryReports, TwilioConfig};
 use crate::domain::{IdentityHasher, Routes};
 use crate::http::verify_v2::VerifySettings;
@@ -57,6 +58,8 @@ pub struct SendConfig {
     pub twilio: TwilioConfig,
     /// Which providers each message goes through (`DELIVERY_ROUTES`).
     pub routes: Routes,
+    /// Plivo, when configured.
+    pub plivo: Option<PlivoConfig>,
     pub messages: Messages,
     /// Each other Verify service's messages (`VERIFY_SERVICES`), by SID.
     pub service_messages: HashMap<String, Messages>,

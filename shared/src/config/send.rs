@@ -8,6 +8,7 @@ use super::settings::{checked, fits_app_name, getter, is_public_or_loopback_url,
 use super::{Config, ConfigError, SendConfig};
 use crate::adapters::clock::SystemClock;
 use crate::adapters::human_proof::HumanProofConfig;
+use crate::adapters::plivo::{PlivoConfig, PlivoSenderId};
 use crate::adapters::twilio::{
     DeliveryReports, TwilioConfig, TwilioCredentials, TwilioSenderId, WebhookValidator,
 };
@@ -201,10 +202,12 @@ impl SendConfig {
             |url| is_public_or_loopback_url(url) && !url.ends_with('/'),
             "must be an https URL without trailing slash (plain http only for 127.0.0.1 or localhost)",
         )?;
+        let plivo = plivo(&get)?;
         Ok(Self {
             messages,
             service_messages,
-            routes: routes(&get)?,
+            routes: routes(&get, &plivo)?,
+            plivo,
             twilio: TwilioConfig {
                 api_base,
                 account_sid,
@@ -228,7 +231,10 @@ impl SendConfig {
 
 /// `DELIVERY_ROUTES` (every message through Twilio by default): each
 /// provider it names must be configured.
-fn routes(get: &impl Fn(&str) -> Option<String>) -> Result<Routes, ConfigError> {
+fn routes(
+    get: &impl Fn(&str) -> Option<String>,
+    plivo: &Option<PlivoConfig>,
+) -> Result<Routes, ConfigError> {
     let Some(text) = get("DELIVERY_ROUTES") else {
         return Ok(Routes::only(Provider::Twilio));
     };
@@ -236,13 +242,45 @@ fn routes(get: &impl Fn(&str) -> Option<String>) -> Result<Routes, ConfigError> 
         name: "DELIVERY_ROUTES",
         problem: "must be COUNTRY[/channel]=provider,... entries separated by ';' with a default *=..., providers among twilio, aws, plivo, each once per entry",
     })?;
-    match routes.providers().into_iter().find(|p| *p != Provider::Twilio) {
-        None => Ok(routes),
-        Some(_) => Err(ConfigError::Invalid {
+    let configured = |provider: &Provider| match provider {
+        Provider::Twilio => true,
+        Provider::Plivo => plivo.is_some(),
+        Provider::Aws => false,
+    };
+    match routes.providers().iter().all(configured) {
+        true => Ok(routes),
+        false => Err(ConfigError::Invalid {
             name: "DELIVERY_ROUTES",
-            problem: "names a provider that is not configured",
+            problem: "names a provider that is not configured (plivo needs PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN and PLIVO_SENDER)",
         }),
     }
+}
+
+/// Plivo, when `PLIVO_AUTH_ID` is set: its auth token (a secret) and
+/// sender, a number or sender id (`src`), or a Powerpack's UUID.
+fn plivo(get: &impl Fn(&str) -> Option<String>) -> Result<Option<PlivoConfig>, ConfigError> {
+    let Some(auth_id) = get("PLIVO_AUTH_ID") else {
+        return Ok(None);
+    };
+    let auth_token = get("PLIVO_AUTH_TOKEN").ok_or(ConfigError::Missing("PLIVO_AUTH_TOKEN"))?;
+    let sender = get("PLIVO_SENDER").ok_or(ConfigError::Missing("PLIVO_SENDER"))?;
+    let is_powerpack = sender.len() == 36 && sender.bytes().filter(|&b| b == b'-').count() == 4;
+    let api_base = checked(
+        "PLIVO_API_BASE",
+        get("PLIVO_API_BASE").unwrap_or_else(|| "https://api.plivo.com".into()),
+        |url| is_public_or_loopback_url(url) && !url.ends_with('/'),
+        "must be an https URL without trailing slash (plain http only for 127.0.0.1 or localhost)",
+    )?;
+    Ok(Some(PlivoConfig {
+        api_base,
+        auth_id,
+        auth_token: auth_token.into(),
+        sender: match is_powerpack {
+            true => PlivoSenderId::PowerpackUuid(sender),
+            false => PlivoSenderId::Src(sender.trim_start_matches('+').to_owned()),
+        },
+        timeout: Duration::from_millis(number(get, "PLIVO_TIMEOUT_MS", 5_000, 100..=60_000)?),
+    }))
 }
 
 /// The verifier of proofs of a human (`HUMAN_PROOF_VERIFY_URL`, a provider's

@@ -1,5 +1,5 @@
 //! The integration suite: both functions through their real handlers, against
-//! DynamoDB Local, moto (SSM) and Twilio fakes. One binary links once.
+//! DynamoDB Local, moto (SSM) and Twilio and Plivo fakes. One binary links once.
 
 mod bad_input;
 mod channels;
@@ -7,12 +7,14 @@ mod concurrency;
 mod delivery_reports;
 mod dynamodb_faults;
 mod events;
+mod failover;
 mod faults;
 mod fraud;
 mod idempotency;
 mod key_rotation;
 mod limits;
 mod operator;
+mod plivo;
 mod privacy;
 mod provider_health;
 mod proof;
