@@ -31,7 +31,8 @@ use phone_verification::domain::{
 };
 use phone_verification::http::{HttpFunction, SendApi, VerifyApi, with_decodable_body};
 use phone_verification::ports::Clock;
-use phone_verification::ports::NewVerification;
+use phone_verification::ports::{Content, NewVerification, OutgoingMessage, Speech};
+use secrecy::SecretBox;
 use serde_json::{Value, json};
 use wiremock::matchers::{basic_auth, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -611,6 +612,23 @@ pub fn aws_config() -> aws_config::ConfigLoader {
             .operation_timeout(Duration::from_secs(30))
             .build(),
     )
+}
+
+/// A message to +14155550123 as the service hands it to a sender: `text`
+/// by SMS or WhatsApp, `speech` by call.
+pub fn outgoing_message(channel: Channel, text: &str, speech: Speech) -> OutgoingMessage {
+    let content = match channel {
+        Channel::Call => Content::Speech(speech),
+        Channel::Sms | Channel::Whatsapp => Content::Text(text.into()),
+    };
+    OutgoingMessage {
+        to: PhoneNumber::parse("+14155550123", None).unwrap(),
+        channel,
+        content: SecretBox::new(Box::new(content)),
+        verification_id: VerificationId::random(),
+        sent_at: Timestamp::from_unix_seconds(1_800_000_000),
+        status_callback: None,
+    }
 }
 
 /// template.yaml, parsed. CloudFormation's short forms (`!Ref X`) are

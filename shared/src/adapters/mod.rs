@@ -2,6 +2,7 @@
 //! fast unit tests and benchmarks (feature `memory-store`, never in a
 //! function's build).
 
+pub mod aws_sms;
 pub mod clock;
 pub mod dynamodb;
 pub mod https;
@@ -10,3 +11,12 @@ pub mod human_proof;
 pub mod memory;
 pub mod ssm;
 pub mod twilio;
+
+/// `text` as XML character data or an attribute value (TwiML, SSML).
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
