@@ -13,6 +13,7 @@ use lambda_http::request::LambdaRequest;
 use lambda_http::tower::ServiceExt;
 use lambda_http::{Adapter, Error, LambdaEvent, Request, lambda_runtime, service_fn};
 
+use crate::adapters::aws_sms::AwsSmsSender;
 use crate::adapters::clock::SystemClock;
 use crate::adapters::dynamodb::{DynamoDbHealth, DynamoDbStore};
 use crate::adapters::https;
@@ -67,6 +68,7 @@ pub const VERIFY_SECRETS: &[&str] = &[
 pub fn build_send<C: Clock + Clone>(
     config: SendConfig,
     clock: C,
+    aws: &aws_config::SdkConfig,
     dynamodb: aws_sdk_dynamodb::Client,
 ) -> Result<SendApi<DynamoDbStore, LambdaSender, C>, Error> {
     let common = config.common;
@@ -80,6 +82,10 @@ pub fn build_send<C: Clock + Clone>(
     )];
     if let Some(plivo) = config.plivo.filter(|_| routed.contains(&Provider::Plivo)) {
         senders.push((Provider::Plivo, ProviderSender::Plivo(PlivoSender::new(plivo)?)));
+    }
+    if let Some(aws_sms) = config.aws_sms.filter(|_| routed.contains(&Provider::Aws)) {
+        let sender = AwsSmsSender::new(aws, aws_sms);
+        senders.push((Provider::Aws, ProviderSender::Aws(sender)));
     }
     let health = DynamoDbHealth::new(store.clone(), BreakerPolicy::default());
     let sender = RoutedSender::new(senders, config.routes, health);
@@ -128,7 +134,7 @@ pub async fn serve_send() -> Result<(), Error> {
     serve(async || {
         let (aws, settings) = load(SEND_SECRETS).await?;
         let config = SendConfig::from_lookup(settings)?;
-        let api = build_send(config, SystemClock, aws_sdk_dynamodb::Client::new(&aws))?;
+        let api = build_send(config, SystemClock, &aws, aws_sdk_dynamodb::Client::new(&aws))?;
         let service = api.service();
         tokio::join!(service.store().warm_up(), service.sender().warm_up());
         Ok(api)

@@ -2,6 +2,7 @@
 //! fast unit tests and benchmarks (feature `memory-store`, never in a
 //! function's build).
 
+pub mod aws_sms;
 pub mod clock;
 pub mod dynamodb;
 pub mod https;

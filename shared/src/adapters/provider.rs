@@ -166,3 +166,12 @@ mod tests {
         }
     }
 }
+
+/// `text` as XML character data or an attribute value (TwiML, SSML).
+pub(crate) fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}

@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use crate::adapters::aws_sms::AwsSmsSender;
 use crate::adapters::plivo::PlivoSender;
 use crate::adapters::twilio::TwilioSender;
 use crate::domain::{Provider, Routes};
@@ -101,6 +102,7 @@ impl<M: MessageSender, H: ProviderHealth> MessageSender for RoutedSender<M, H> {
 pub enum ProviderSender {
     Twilio(TwilioSender),
     Plivo(PlivoSender),
+    Aws(AwsSmsSender),
 }
 
 impl ProviderSender {
@@ -108,7 +110,7 @@ impl ProviderSender {
     pub async fn warm_up(&self) {
         match self {
             ProviderSender::Twilio(twilio) => twilio.warm_up().await,
-            ProviderSender::Plivo(_) => {}
+            ProviderSender::Plivo(_) | ProviderSender::Aws(_) => {}
         }
     }
 }
@@ -118,6 +120,7 @@ impl MessageSender for ProviderSender {
         match self {
             ProviderSender::Twilio(twilio) => twilio.send(message).await,
             ProviderSender::Plivo(plivo) => plivo.send(message).await,
+            ProviderSender::Aws(aws) => aws.send(message).await,
         }
     }
 
@@ -125,6 +128,7 @@ impl MessageSender for ProviderSender {
         match self {
             ProviderSender::Twilio(twilio) => twilio.max_duration(),
             ProviderSender::Plivo(plivo) => plivo.max_duration(),
+            ProviderSender::Aws(aws) => aws.max_duration(),
         }
     }
 }

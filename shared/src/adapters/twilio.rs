@@ -12,7 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sha1::Sha1;
 
-use super::provider;
+use super::provider::{self, xml_escape};
 use crate::domain::Channel;
 use crate::ports::{
     Content, DeliveryError, Handover, MessageSender, OutgoingMessage, RecipientProblem, Speech,
@@ -253,14 +253,6 @@ fn twiml(speech: &Speech) -> String {
         say(&xml_escape(&speech.repeat)),
         say(&digits),
     )
-}
-
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
 }
 
 /// Twilio's delivery reports: how to check them, and where they go.

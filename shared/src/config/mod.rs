@@ -17,6 +17,7 @@ use std::collections::HashMap;
 
 pub use settings::{TUNING_SETTINGS, with_settings};
 
+use crate::adapters::aws_sms::AwsSmsConfig;
 use crate::adapters::human_proof::HumanProofConfig;
 use crate::adapters::plivo::PlivoConfig;
 use crate::adapters::twilio::{DeliveryReports, TwilioConfig};
@@ -60,6 +61,8 @@ pub struct SendConfig {
     pub routes: Routes,
     /// Plivo, when configured.
     pub plivo: Option<PlivoConfig>,
+    /// AWS End User Messaging SMS and Voice, when configured.
+    pub aws_sms: Option<AwsSmsConfig>,
     pub messages: Messages,
     /// Each other Verify service's messages (`VERIFY_SERVICES`), by SID.
     pub service_messages: HashMap<String, Messages>,

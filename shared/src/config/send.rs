@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::settings::{checked, fits_app_name, getter, is_public_or_loopback_url, number};
 use super::{Config, ConfigError, SendConfig};
 use crate::adapters::clock::SystemClock;
+use crate::adapters::aws_sms::AwsSmsConfig;
 use crate::adapters::human_proof::HumanProofConfig;
 use crate::adapters::plivo::{PlivoConfig, PlivoSenderId};
 use crate::adapters::twilio::{
@@ -203,11 +204,13 @@ impl SendConfig {
             "must be an https URL without trailing slash (plain http only for 127.0.0.1 or localhost)",
         )?;
         let plivo = plivo(&get)?;
+        let aws_sms = aws_sms(&get, common.policy.code_ttl_seconds)?;
         Ok(Self {
             messages,
             service_messages,
-            routes: routes(&get, &plivo)?,
+            routes: routes(&get, &plivo, &aws_sms)?,
             plivo,
+            aws_sms,
             twilio: TwilioConfig {
                 api_base,
                 account_sid,
@@ -234,6 +237,7 @@ impl SendConfig {
 fn routes(
     get: &impl Fn(&str) -> Option<String>,
     plivo: &Option<PlivoConfig>,
+    aws_sms: &Option<AwsSmsConfig>,
 ) -> Result<Routes, ConfigError> {
     let Some(text) = get("DELIVERY_ROUTES") else {
         return Ok(Routes::only(Provider::Twilio));
@@ -245,15 +249,36 @@ fn routes(
     let configured = |provider: &Provider| match provider {
         Provider::Twilio => true,
         Provider::Plivo => plivo.is_some(),
-        Provider::Aws => false,
+        Provider::Aws => aws_sms.is_some(),
     };
     match routes.providers().iter().all(configured) {
         true => Ok(routes),
         false => Err(ConfigError::Invalid {
             name: "DELIVERY_ROUTES",
-            problem: "names a provider that is not configured (plivo needs PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN and PLIVO_SENDER)",
+            problem: "names a provider that is not configured (aws needs AWS_SMS_ORIGINATION_IDENTITY; plivo needs PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN and PLIVO_SENDER)",
         }),
     }
+}
+
+/// AWS End User Messaging, when `AWS_SMS_ORIGINATION_IDENTITY` is set: the
+/// sender (phone number, sender id or pool), the configuration set whose
+/// event destination reports deliveries, a protect configuration, and the
+/// fallback voice of calls. Messages live as long as the code.
+fn aws_sms(
+    get: &impl Fn(&str) -> Option<String>,
+    code_ttl_seconds: u64,
+) -> Result<Option<AwsSmsConfig>, ConfigError> {
+    let Some(origination_identity) = get("AWS_SMS_ORIGINATION_IDENTITY") else {
+        return Ok(None);
+    };
+    Ok(Some(AwsSmsConfig {
+        origination_identity,
+        configuration_set: get("AWS_SMS_CONFIGURATION_SET"),
+        protect_configuration_id: get("AWS_SMS_PROTECT_CONFIGURATION_ID"),
+        voice_id: get("AWS_SMS_VOICE_ID"),
+        time_to_live: Some(Duration::from_secs(code_ttl_seconds)),
+        timeout: Duration::from_millis(number(get, "AWS_SMS_TIMEOUT_MS", 5_000, 100..=60_000)?),
+    }))
 }
 
 /// Plivo, when `PLIVO_AUTH_ID` is set: its auth token (a secret) and
