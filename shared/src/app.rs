@@ -18,9 +18,9 @@ use crate::adapters::clock::SystemClock;
 use crate::adapters::dynamodb::{DynamoDbHealth, DynamoDbStore};
 use crate::adapters::https;
 use crate::adapters::human_proof::HumanProofChecker;
-use crate::adapters::ssm::load_secrets;
 use crate::adapters::plivo::PlivoSender;
 use crate::adapters::routed::{ProviderSender, RoutedSender};
+use crate::adapters::ssm::load_secrets;
 use crate::adapters::twilio::TwilioSender;
 use crate::config::{SendConfig, VerifyConfig, with_settings};
 use crate::domain::{BreakerPolicy, PhoneNumber, Provider};
@@ -81,7 +81,10 @@ pub fn build_send<C: Clock + Clone>(
         ProviderSender::Twilio(TwilioSender::new(config.twilio)?),
     )];
     if let Some(plivo) = config.plivo.filter(|_| routed.contains(&Provider::Plivo)) {
-        senders.push((Provider::Plivo, ProviderSender::Plivo(PlivoSender::new(plivo)?)));
+        senders.push((
+            Provider::Plivo,
+            ProviderSender::Plivo(PlivoSender::new(plivo)?),
+        ));
     }
     if let Some(aws_sms) = config.aws_sms.filter(|_| routed.contains(&Provider::Aws)) {
         let sender = AwsSmsSender::new(aws, aws_sms);
@@ -134,7 +137,12 @@ pub async fn serve_send() -> Result<(), Error> {
     serve(async || {
         let (aws, settings) = load(SEND_SECRETS).await?;
         let config = SendConfig::from_lookup(settings)?;
-        let api = build_send(config, SystemClock, &aws, aws_sdk_dynamodb::Client::new(&aws))?;
+        let api = build_send(
+            config,
+            SystemClock,
+            &aws,
+            aws_sdk_dynamodb::Client::new(&aws),
+        )?;
         let service = api.service();
         tokio::join!(service.store().warm_up(), service.sender().warm_up());
         Ok(api)

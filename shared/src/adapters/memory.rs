@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::domain::{
-    Admission, BreakerPolicy, BreakerState, Limit, LimitReached, Provider, Limits, Pseudonym, Restriction, Scope, Timestamp, Traffic,
-    TrafficSnapshot, VerificationId, Window, seconds_until,
+    Admission, BreakerPolicy, BreakerState, Limit, LimitReached, Limits, Provider, Pseudonym,
+    Restriction, Scope, Timestamp, Traffic, TrafficSnapshot, VerificationId, Window, seconds_until,
 };
 use crate::ports::{
     Approval, AttemptRefused, Claim, CountedAttempt, CurrentVerification, DeliveryError,
@@ -485,7 +485,11 @@ impl RecordingSender {
 
 impl MessageSender for RecordingSender {
     async fn send(&self, message: &OutgoingMessage) -> Result<Handover, DeliveryError> {
-        let answer = self.answer.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let answer = self
+            .answer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         if answer.is_ok() {
             self.sent
                 .lock()

@@ -109,6 +109,15 @@ pub(crate) fn describe_transport_error(error: &reqwest::Error) -> String {
     }
 }
 
+/// `text` as XML character data or an attribute value (TwiML, SSML).
+pub(crate) fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,13 +174,4 @@ mod tests {
             assert_eq!(reported_code(&pairs), None, "{query}");
         }
     }
-}
-
-/// `text` as XML character data or an attribute value (TwiML, SSML).
-pub(crate) fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
 }

@@ -6,6 +6,7 @@
 //! whose circuit breaker is open are skipped; a one-provider route never
 //! consults the breakers (nothing to fail over to, nothing to read).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::adapters::aws_sms::AwsSmsSender;
@@ -16,25 +17,36 @@ use crate::ports::{
     DeliveryError, Handover, MessageSender, OutgoingMessage, ProviderHealth, ProviderOutcome,
 };
 
-pub struct RoutedSender<M, H> {
+/// Cheap to clone: every Verify service's copy shares the senders and the
+/// breakers' view.
+pub struct RoutedSender<M, H>(Arc<Route<M, H>>);
+
+struct Route<M, H> {
     senders: Vec<(Provider, M)>,
     routes: Routes,
     health: H,
+}
+
+impl<M, H> Clone for RoutedSender<M, H> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
 }
 
 impl<M: MessageSender, H: ProviderHealth> RoutedSender<M, H> {
     /// `senders` must hold every provider `routes` names (the configuration
     /// checks it); a route's provider without a sender is skipped.
     pub fn new(senders: Vec<(Provider, M)>, routes: Routes, health: H) -> Self {
-        Self {
+        Self(Arc::new(Route {
             senders,
             routes,
             health,
-        }
+        }))
     }
 
     fn sender(&self, provider: Provider) -> Option<&M> {
-        self.senders
+        self.0
+            .senders
             .iter()
             .find_map(|(name, sender)| (*name == provider).then_some(sender))
     }
@@ -43,7 +55,7 @@ impl<M: MessageSender, H: ProviderHealth> RoutedSender<M, H> {
 impl<H> RoutedSender<ProviderSender, H> {
     /// Opens each provider's connection at cold start.
     pub async fn warm_up(&self) {
-        for (_, sender) in &self.senders {
+        for (_, sender) in &self.0.senders {
             sender.warm_up().await;
         }
     }
@@ -52,16 +64,18 @@ impl<H> RoutedSender<ProviderSender, H> {
 impl<M: MessageSender, H: ProviderHealth> MessageSender for RoutedSender<M, H> {
     async fn send(&self, message: &OutgoingMessage) -> Result<Handover, DeliveryError> {
         let route = self
+            .0
             .routes
             .for_message(message.to.region_code(), message.channel);
         let now = message.sent_at;
-        let mut failure = DeliveryError::Unavailable("every provider of the route is paused".into());
+        let mut failure =
+            DeliveryError::Unavailable("every provider of the route is paused".into());
         for &provider in route {
             let Some(sender) = self.sender(provider) else {
                 continue;
             };
             let alone = route.len() == 1;
-            if !alone && !self.health.admits(provider, now).await {
+            if !alone && !self.0.health.admits(provider, now).await {
                 count(provider, "skipped");
                 continue;
             }
@@ -74,7 +88,7 @@ impl<M: MessageSender, H: ProviderHealth> MessageSender for RoutedSender<M, H> {
             };
             count(provider, outcome);
             if !alone {
-                self.health.record(provider, health, now).await;
+                self.0.health.record(provider, health, now).await;
             }
             match result {
                 // Certainly not taken: the next provider may send it.
@@ -91,7 +105,8 @@ impl<M: MessageSender, H: ProviderHealth> MessageSender for RoutedSender<M, H> {
 
     /// Every provider of the longest route, one after the other.
     fn max_duration(&self) -> Duration {
-        self.senders
+        self.0
+            .senders
             .iter()
             .map(|(_, sender)| sender.max_duration())
             .sum()
@@ -224,13 +239,21 @@ mod tests {
         let refused = DeliveryError::Recipient(RecipientProblem::OptedOut);
         stack.twilio.answer_with(Err(refused.clone()));
         assert_eq!(stack.routed.send(&message(US, 0)).await, Err(refused));
-        assert_eq!(received(&stack), [0, 0, 0], "the opt-out holds for every provider");
+        assert_eq!(
+            received(&stack),
+            [0, 0, 0],
+            "the opt-out holds for every provider"
+        );
     }
 
     #[tokio::test]
     async fn each_country_takes_its_route() {
         let stack = providers("IN=plivo,aws;*=twilio");
-        stack.routed.send(&message("+919876543210", 0)).await.unwrap();
+        stack
+            .routed
+            .send(&message("+919876543210", 0))
+            .await
+            .unwrap();
         stack.routed.send(&message(US, 0)).await.unwrap();
         assert_eq!(received(&stack), [1, 0, 1]);
     }
@@ -238,8 +261,12 @@ mod tests {
     #[tokio::test]
     async fn when_every_provider_fails_the_last_certain_failure_is_the_answer() {
         let stack = providers("*=twilio,aws");
-        stack.twilio.answer_with(Err(DeliveryError::Unavailable("503".into())));
-        stack.aws.answer_with(Err(DeliveryError::Misconfigured("denied".into())));
+        stack
+            .twilio
+            .answer_with(Err(DeliveryError::Unavailable("503".into())));
+        stack
+            .aws
+            .answer_with(Err(DeliveryError::Misconfigured("denied".into())));
         let answer = stack.routed.send(&message(US, 0)).await;
         assert_eq!(answer, Err(DeliveryError::Misconfigured("denied".into())));
         assert_eq!(received(&stack), [0, 0, 0]);
@@ -248,7 +275,9 @@ mod tests {
     #[tokio::test]
     async fn an_open_breaker_skips_its_provider_until_one_probe_finds_it_back() {
         let stack = providers("*=twilio,aws");
-        stack.twilio.answer_with(Err(DeliveryError::Unavailable("down".into())));
+        stack
+            .twilio
+            .answer_with(Err(DeliveryError::Unavailable("down".into())));
         for second in 0..5 {
             stack.routed.send(&message(US, second)).await.unwrap();
         }
@@ -269,7 +298,9 @@ mod tests {
     #[tokio::test]
     async fn a_one_provider_route_never_skips_its_provider() {
         let stack = providers("*=twilio");
-        stack.twilio.answer_with(Err(DeliveryError::Unavailable("down".into())));
+        stack
+            .twilio
+            .answer_with(Err(DeliveryError::Unavailable("down".into())));
         for second in 0..10 {
             assert!(stack.routed.send(&message(US, second)).await.is_err());
         }

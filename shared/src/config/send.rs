@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use super::settings::{checked, fits_app_name, getter, is_public_or_loopback_url, number};
 use super::{Config, ConfigError, SendConfig};
-use crate::adapters::clock::SystemClock;
 use crate::adapters::aws_sms::AwsSmsConfig;
+use crate::adapters::clock::SystemClock;
 use crate::adapters::human_proof::HumanProofConfig;
 use crate::adapters::plivo::{PlivoConfig, PlivoSenderId};
 use crate::adapters::twilio::{

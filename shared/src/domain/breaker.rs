@@ -135,8 +135,16 @@ mod tests {
         assert_eq!(state.admission(at(70)), Admission::HalfOpen);
 
         let probing = state.probing(&policy, at(70));
-        assert_eq!(probing.admission(at(71)), Admission::Open, "one probe at a time");
-        assert_eq!(probing.admission(at(85)), Admission::HalfOpen, "a lost probe expires");
+        assert_eq!(
+            probing.admission(at(71)),
+            Admission::Open,
+            "one probe at a time"
+        );
+        assert_eq!(
+            probing.admission(at(85)),
+            Admission::HalfOpen,
+            "a lost probe expires"
+        );
 
         let failed_probe = probing.after_failure(&policy, at(72));
         assert_eq!(failed_probe.admission(at(131)), Admission::Open);

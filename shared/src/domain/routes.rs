@@ -32,7 +32,9 @@ impl Provider {
     }
 
     pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|provider| provider.as_str() == name)
+        Self::ALL
+            .into_iter()
+            .find(|provider| provider.as_str() == name)
     }
 }
 
@@ -143,8 +145,8 @@ mod tests {
 
     #[test]
     fn the_most_specific_entry_wins() {
-        let routes = Routes::parse("IN=plivo,aws; US/call=aws ;*/whatsapp=twilio;*=twilio,aws")
-            .unwrap();
+        let routes =
+            Routes::parse("IN=plivo,aws; US/call=aws ;*/whatsapp=twilio;*=twilio,aws").unwrap();
         assert_eq!(routes.for_message("IN", Channel::Sms), [Plivo, Aws]);
         assert_eq!(routes.for_message("IN", Channel::Whatsapp), [Plivo, Aws]);
         assert_eq!(routes.for_message("US", Channel::Call), [Aws]);
@@ -167,11 +169,13 @@ mod tests {
             refused("*=twilio,twilio"),
             RoutesError::Repeated("twilio".into())
         );
-        assert_eq!(
-            refused("*=twilio;*=aws"),
-            RoutesError::Repeated("*".into())
-        );
-        for malformed in ["*", "in=aws;*=twilio", "IND=aws;*=twilio", "IN/fax=aws;*=twilio"] {
+        assert_eq!(refused("*=twilio;*=aws"), RoutesError::Repeated("*".into()));
+        for malformed in [
+            "*",
+            "in=aws;*=twilio",
+            "IND=aws;*=twilio",
+            "IN/fax=aws;*=twilio",
+        ] {
             assert!(
                 matches!(refused(malformed), RoutesError::Malformed(_)),
                 "{malformed}"

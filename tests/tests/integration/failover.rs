@@ -82,7 +82,11 @@ async fn certain_failures_fail_over_and_the_code_arrives_once_throughplivo() {
         let answer = stack.send(&unique_phone()).await;
         assert_eq!(answer.status, 200, "{case}: {answer:?}");
         assert_eq!(received(&stack.twilio).await, 1, "{case}");
-        assert_eq!(received(&plivo).await, 1, "{case}: exactly one message through Plivo");
+        assert_eq!(
+            received(&plivo).await,
+            1,
+            "{case}: exactly one message through Plivo"
+        );
     }
 }
 
@@ -100,9 +104,16 @@ async fn a_timeout_after_the_request_was_written_never_sends_a_second_code() {
     let slow = twilio_accepted().set_delay(Duration::from_millis(1_500));
     let (stack, plivo) = twilio_thenplivo(Some(slow), None).await;
     let answer = stack.send(&unique_phone()).await;
-    assert_eq!(answer.status, 200, "maybe sent: the code stays valid: {answer:?}");
+    assert_eq!(
+        answer.status, 200,
+        "maybe sent: the code stays valid: {answer:?}"
+    );
     assert_eq!(received(&stack.twilio).await, 1);
-    assert_eq!(received(&plivo).await, 0, "no second provider for a maybe-sent code");
+    assert_eq!(
+        received(&plivo).await,
+        0,
+        "no second provider for a maybe-sent code"
+    );
 }
 
 #[tokio::test]
@@ -140,7 +151,11 @@ async fn after_five_failures_the_dead_provider_is_skipped_and_each_code_still_ar
         let answer = stack.send(&unique_phone()).await;
         assert_eq!(answer.status, 200, "{answer:?}");
     }
-    assert_eq!(received(&stack.twilio).await, 5, "the circuit opened after 5 failures");
+    assert_eq!(
+        received(&stack.twilio).await,
+        5,
+        "the circuit opened after 5 failures"
+    );
     assert_eq!(received(&plivo).await, 8, "every code through Plivo, once");
 }
 
@@ -149,7 +164,10 @@ async fn when_every_provider_fails_the_client_gets_a_503_and_can_ask_again() {
     let (stack, plivo) = twilio_thenplivo(Some(twilio_error(503, 20500)), None).await;
     let down = ResponseTemplate::new(503).set_body_json(json!({"api_id": "x", "error": "down"}));
     plivo.reset().await;
-    Mock::given(method("POST")).respond_with(down).mount(&plivo).await;
+    Mock::given(method("POST"))
+        .respond_with(down)
+        .mount(&plivo)
+        .await;
     let phone = unique_phone();
     let answer = stack.send(&phone).await;
     assert_eq!(answer.status, 503, "{answer:?}");

@@ -99,6 +99,17 @@ impl DynamoDbHealth {
         Ok(result)
     }
 
+    /// An unconditional update of the breaker.
+    async fn set(
+        &self,
+        provider: Provider,
+        expression: &str,
+        values: &[(&str, i64)],
+    ) -> Result<BreakerState, StoreError> {
+        let written = self.update(provider, expression, None, values).await?;
+        Ok(written.unwrap_or_else(|found| found))
+    }
+
     async fn take_probe(&self, provider: Provider, now: Timestamp) -> Result<bool, StoreError> {
         let probe = now.plus_seconds(self.policy.probe_seconds).unix_seconds();
         let taken = self
@@ -113,18 +124,28 @@ impl DynamoDbHealth {
     }
 
     async fn open(&self, provider: Provider, now: Timestamp) -> Result<(), StoreError> {
-        let until = now.plus_seconds(self.policy.cooldown_seconds).unix_seconds();
+        let until = now
+            .plus_seconds(self.policy.cooldown_seconds)
+            .unix_seconds();
         let opened = self
             .update(
                 provider,
                 "SET open_until = :until, failures = :zero REMOVE probe_until",
                 // Only one environment opens it (and says so); a failed probe reopens it.
                 Some("attribute_not_exists(open_until) OR open_until <= :now"),
-                &[(":until", until), (":zero", 0), (":now", now.unix_seconds())],
+                &[
+                    (":until", until),
+                    (":zero", 0),
+                    (":now", now.unix_seconds()),
+                ],
             )
             .await?;
         if opened.is_ok() {
-            tracing::warn!(provider = provider.as_str(), open_for_seconds = self.policy.cooldown_seconds, "circuit opened: the provider is skipped");
+            tracing::warn!(
+                provider = provider.as_str(),
+                open_for_seconds = self.policy.cooldown_seconds,
+                "circuit opened: the provider is skipped"
+            );
             circuit(provider, "opened");
         }
         Ok(())
@@ -148,10 +169,9 @@ impl DynamoDbHealth {
             // No window, or its window is over: this failure starts one.
             Err(_) => {
                 let window = now.plus_seconds(self.policy.window_seconds).unix_seconds();
-                self.update(
+                self.set(
                     provider,
                     "SET failures = :one, window_ends_at = :window",
-                    None,
                     &[(":one", 1), (":window", window)],
                 )
                 .await?;
@@ -169,10 +189,9 @@ impl DynamoDbHealth {
         if !was.is_open() && was.failures == 0 {
             return Ok(());
         }
-        self.update(
+        self.set(
             provider,
             "SET failures = :zero REMOVE open_until, probe_until",
-            None,
             &[(":zero", 0)],
         )
         .await?;
