@@ -72,7 +72,7 @@ fn twilio_accepted() -> ResponseTemplate {
 }
 
 #[tokio::test]
-async fn certain_failures_fail_over_and_the_code_arrives_once_throughplivo() {
+async fn certain_failures_fail_over_and_the_code_arrives_once_through_plivo() {
     for (case, twilio) in [
         ("503 before acceptance", twilio_error(503, 20500)),
         ("429 throttled", twilio_error(429, 20429)),
