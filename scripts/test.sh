@@ -65,6 +65,16 @@ MAX_SENDS_PER_CLIENT_PER_HOUR=100000 MAX_REQUESTS_PER_CLIENT_PER_HOUR=100000 \
 TWILIO_AUTH_TOKEN="$LOCAL_TWILIO_AUTH_TOKEN" \
   node "$SCRIPTS/e2e-parse-sdk.mjs" "http://127.0.0.1:${E2E_GATEWAY_PORT:-3001}" "http://127.0.0.1:${E2E_STANDIN_PORT:-3011}"
 
+section "End to end: the Kotlin client kit (clients/android) on the JVM against the same stack"
+# The kit's portable part, compiled by kotlinc from npm (cached per content in
+# .tools/kotlin-kit/), with clients/android/check/KitCheck.kt: send, a resend
+# too soon (Retry-After), the code from the stand-in's SMS through the kit's
+# OneTimeCodeSource, a wrong code, the right code, its reuse, and the proof
+# token checked against the JWKS with the JDK's Ed25519.
+build_kotlin_kit
+java -cp "$KOTLIN_KIT_CLASSPATH" com.example.phoneverification.check.KitCheckKt \
+  "http://127.0.0.1:${E2E_GATEWAY_PORT:-3001}" "http://127.0.0.1:${E2E_STANDIN_PORT:-3011}"
+
 section "Schemathesis: openapi.yaml against the local stack (checks, fuzzing, send-then-verify links)"
 # Options in tests/schemathesis.toml. A fixed seed keeps CI repeatable.
 if ! "$SCHEMATHESIS_VENV/bin/schemathesis" --config-file tests/schemathesis.toml run openapi.yaml \

@@ -1,43 +1,22 @@
-// Phone verification client for Android (Kotlin, minSdk 26): the two API calls
-// with OkHttp and org.json, and the SMS Retriever API, which reads the code
-// from the SMS without the SMS permission.
+// Phone verification client for Android (Kotlin 1.9+, minSdk 26): the two API
+// calls, the error's reason and Retry-After, and what the app does next. It
+// needs no Android API and no library but kotlinx-coroutines (HttpURLConnection,
+// the small JSON reader and writer below), so it also runs on a plain JVM:
+// scripts/test.sh compiles it there and runs a whole verification with it
+// against the local stack (check/KitCheck.kt). The Android-only part, the SMS
+// Retriever, is in SmsRetrieverCodeSource.kt, behind the OneTimeCodeSource
+// interface.
 //
-// Gradle: implementation("com.squareup.okhttp3:okhttp:4.12.0")
-//         implementation("com.google.android.gms:play-services-auth-api-phone:18.1.0")
-//         implementation("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.8.1")
-//         implementation("androidx.core:core-ktx:1.13.1")
-//
-// The SMS Retriever hands your app only an SMS that carries your app's
-// 11-character hash. Compute it once per signing key (the Play App Signing key
-// for store builds, your debug key for debug builds; they differ):
-//   keytool -exportcert -alias KEY -keystore KEYSTORE | xxd -p | tr -d "[:space:]" |
-//     (printf 'com.example.app '; cat) | sha256sum | tr -d "[:space:]-" | xxd -r -p | base64 | cut -c1-11
-// and give it to the API: ANDROID_APP_HASH=FA+9qCX9VSu (in SETTINGS). The SMS
-// then reads, within the one SMS segment (140 bytes) the Retriever requires:
-//   Your Acme verification code is 123456.
-//   FA+9qCX9VSu
-//
-//   @example.com #123456          <- only with AUTOFILL_DOMAIN (iOS, WebOTP)
+// Gradle: implementation("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.8.1")
+// Plain http (the local stack at http://10.0.2.2:3000 from the emulator) needs
+// android:usesCleartextTraffic="true" in a debug manifest.
 package com.example.phoneverification
 
-import android.content.BroadcastReceiver
-import android.content.Context
-import android.content.Intent
-import android.content.IntentFilter
-import androidx.core.content.ContextCompat
-import androidx.core.os.BundleCompat
-import com.google.android.gms.auth.api.phone.SmsRetriever
-import com.google.android.gms.common.api.CommonStatusCodes
-import com.google.android.gms.common.api.Status
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.withContext
-import okhttp3.MediaType.Companion.toMediaType
-import okhttp3.OkHttpClient
-import okhttp3.Request
-import okhttp3.RequestBody.Companion.toRequestBody
-import org.json.JSONException
-import org.json.JSONObject
 import java.io.IOException
+import java.net.HttpURLConnection
+import java.net.URI
 import java.time.Instant
 import java.util.Locale
 
@@ -57,16 +36,57 @@ data class ApprovedVerification(val phoneNumber: String, val verifiedAt: Instant
 /** A failure: {code, error, reason, attemptsRemaining?, retryAfter?, parameter?}. */
 class VerificationException(
     val httpStatus: Int,
-    val reason: String, // stable and machine-readable: branch on this
+    val reason: String, // stable and machine-readable: branch on this, or on nextStep
     message: String, // the API's human message, fit to show
     val attemptsRemaining: Int?,
     val retryAfterSeconds: Long?, // Retry-After header, else the body's retryAfter
     val parameter: String?,
-) : Exception(message)
+) : Exception(message) {
+    val nextStep: NextStep get() = NextStep.of(this)
+
+    override fun toString() = "VerificationException: HTTP $httpStatus $reason: $message"
+}
+
+/** What the app does for the reasons a user can meet (docs/api.md, "Errors"). */
+sealed interface NextStep {
+    data class RetypeCode(val attemptsLeft: Int?) : NextStep // incorrect_code
+    data object EnterNewerCode : NextStep // code_replaced
+    data object RequestNewCode : NextStep // the code is spent, gone or used
+    data class Wait(val seconds: Long) : NextStep // resend_too_soon and the other limits; 503s
+    data object FixNumber : NextStep // back to the number field
+    data object ChooseOtherChannel : NextStep // offer a call, or another number
+    data object ShowMessage : NextStep // anything else: show the exception's message
+
+    companion object {
+        fun of(e: VerificationException): NextStep = when (e.reason) {
+            "incorrect_code" -> RetypeCode(e.attemptsRemaining)
+            "code_replaced" -> EnterNewerCode
+            "max_attempts_reached", "no_pending_verification", "code_already_used" -> RequestNewCode
+            "phone_number_missing_country_code", "invalid_phone_number", "recipient_invalid",
+            "recipient_unreachable", "premium_rate_number" -> FixNumber
+            "number_cannot_receive_sms", "recipient_cannot_receive", "channel_disabled" -> ChooseOtherChannel
+            else -> e.retryAfterSeconds?.let(::Wait) ?: ShowMessage
+        }
+    }
+}
+
+/**
+ * Where the code can come from without the user typing it: on Android the SMS
+ * Retriever (SmsRetrieverCodeSource.kt); in scripts/test.sh the Twilio
+ * stand-in. [start] it right before sendCode; [onCode] gets the code, or
+ * [onTimeout] is called (let the user type it). [stop] when the screen goes away.
+ */
+interface OneTimeCodeSource {
+    fun start(onCode: (String) -> Unit, onTimeout: () -> Unit)
+    fun stop()
+}
+
+/** The code in an SMS: the first run of exactly [length] digits (the text, which holds it, comes before the app-hash line). */
+fun codeInMessage(sms: String, length: Int = 6): String? = Regex("(?<!\\d)\\d{$length}(?!\\d)").find(sms)?.value
 
 class PhoneVerificationClient(
     apiBase: String, // the stack's ApiUrl output, e.g. https://abc123.execute-api.us-east-1.amazonaws.com
-    private val http: OkHttpClient = OkHttpClient(),
+    private val timeoutMillis: Int = 15_000,
 ) {
     private val base = apiBase.trimEnd('/')
 
@@ -78,109 +98,159 @@ class PhoneVerificationClient(
     ): PendingVerification {
         val r = call("sendVerificationCode", mapOf("phoneNumber" to phoneNumber, "channel" to channel, "locale" to locale))
         return PendingVerification(
-            phoneNumber = r.getString("phoneNumber"),
-            channel = r.getString("channel"),
-            expiresAt = Instant.parse(r.getString("expiresAt")),
-            resendAvailableAt = Instant.parse(r.getString("resendAvailableAt")),
-            attemptsRemaining = r.getInt("attemptsRemaining"),
-            deliveryUnconfirmed = r.optString("delivery") == "unconfirmed",
+            phoneNumber = r.string("phoneNumber"),
+            channel = r.string("channel"),
+            expiresAt = Instant.parse(r.string("expiresAt")),
+            resendAvailableAt = Instant.parse(r.string("resendAvailableAt")),
+            attemptsRemaining = r.int("attemptsRemaining") ?: throw IOException("the answer lacks attemptsRemaining"),
+            deliveryUnconfirmed = r["delivery"] == "unconfirmed",
         )
     }
 
     suspend fun verify(phoneNumber: String, code: String): ApprovedVerification {
         val r = call("verifyPhoneNumber", mapOf("phoneNumber" to phoneNumber, "phoneVerificationCode" to code))
         return ApprovedVerification(
-            phoneNumber = r.getString("phoneNumber"),
-            verifiedAt = Instant.parse(r.getString("verifiedAt")),
-            token = if (r.has("token")) r.getString("token") else null,
+            phoneNumber = r.string("phoneNumber"),
+            verifiedAt = Instant.parse(r.string("verifiedAt")),
+            token = r["token"] as? String,
         )
     }
 
     /** POST {base}/functions/NAME; the `result`, or throws VerificationException (IOException when offline). */
-    private suspend fun call(function: String, params: Map<String, String>): JSONObject = withContext(Dispatchers.IO) {
-        val request = Request.Builder()
-            .url("$base/functions/$function")
-            .post(JSONObject(params).toString().toRequestBody("application/json".toMediaType()))
-            .build()
-        http.newCall(request).execute().use { response ->
-            val json = try {
-                JSONObject(response.body?.string().orEmpty())
-            } catch (e: JSONException) {
-                throw IOException("not the API's answer (HTTP ${response.code})", e)
-            }
-            if (response.isSuccessful) return@withContext json.getJSONObject("result")
+    private suspend fun call(function: String, params: Map<String, String>): Map<*, *> = withContext(Dispatchers.IO) {
+        val connection = URI("$base/functions/$function").toURL().openConnection() as HttpURLConnection
+        try {
+            connection.requestMethod = "POST"
+            connection.connectTimeout = timeoutMillis
+            connection.readTimeout = timeoutMillis
+            connection.doOutput = true
+            connection.setRequestProperty("Content-Type", "application/json")
+            connection.outputStream.use { it.write(Json.write(params).encodeToByteArray()) }
+            val status = connection.responseCode
+            val body = (if (status < 400) connection.inputStream else connection.errorStream)
+                ?.use { it.readBytes().decodeToString() }.orEmpty()
+            val notTheApi = { IOException("not the API's answer (HTTP $status)") } // a proxy's error page?
+            val json = (try { Json.parse(body) } catch (e: IllegalArgumentException) { null }) as? Map<*, *>
+                ?: throw notTheApi()
+            if (status == 200) return@withContext json["result"] as? Map<*, *> ?: throw notTheApi()
             throw VerificationException(
-                httpStatus = response.code,
-                reason = json.optString("reason", "unknown"),
-                message = json.optString("error", "HTTP ${response.code}"),
-                attemptsRemaining = if (json.has("attemptsRemaining")) json.getInt("attemptsRemaining") else null,
-                retryAfterSeconds = response.header("Retry-After")?.toLongOrNull()
-                    ?: if (json.has("retryAfter")) json.getLong("retryAfter") else null,
-                parameter = if (json.has("parameter")) json.getString("parameter") else null,
+                httpStatus = status,
+                reason = json["reason"] as? String ?: throw notTheApi(),
+                message = json["error"] as? String ?: "HTTP $status",
+                attemptsRemaining = json.int("attemptsRemaining"),
+                retryAfterSeconds = connection.getHeaderField("Retry-After")?.toLongOrNull()
+                    ?: (json["retryAfter"] as? Long),
+                parameter = json["parameter"] as? String,
             )
+        } finally {
+            connection.disconnect()
         }
     }
+
+    private fun Map<*, *>.string(key: String) = this[key] as? String ?: throw IOException("the answer lacks $key")
+
+    private fun Map<*, *>.int(key: String) = (this[key] as? Long)?.toInt()
 }
 
 /**
- * SMS Retriever: call [start] right before sendCode; [onCode] gets the code of
- * the SMS carrying this app's hash, within 5 minutes ([onTimeout] otherwise:
- * let the user type it). [stop] when the screen goes away.
+ * Just the JSON the API speaks, so that the kit needs no library on a plain
+ * JVM: objects become Map<String, Any?>, arrays List<Any?>, integers Long,
+ * other numbers Double. Anything else throws IllegalArgumentException.
  */
-class SmsCodeRetriever(
-    private val context: Context,
-    private val codeLength: Int = 6, // the API's CODE_LENGTH
-    private val onCode: (String) -> Unit,
-    private val onTimeout: () -> Unit = {},
-) : BroadcastReceiver() {
-    fun start() {
-        // Play services broadcasts from outside the app: exported, but only to its permission.
-        ContextCompat.registerReceiver(
-            context, this, IntentFilter(SmsRetriever.SMS_RETRIEVED_ACTION),
-            SmsRetriever.SEND_PERMISSION, null, ContextCompat.RECEIVER_EXPORTED,
-        )
-        SmsRetriever.getClient(context).startSmsRetriever()
-            .addOnFailureListener { onTimeout() } // no Play services: the user types the code
+internal object Json {
+    fun parse(text: String): Any? = Reader(text).document()
+
+    fun write(params: Map<String, String>): String =
+        params.entries.joinToString(",", "{", "}") { (key, value) -> "${quote(key)}:${quote(value)}" }
+
+    private fun quote(s: String) = buildString {
+        append('"')
+        for (c in s) {
+            when {
+                c == '"' || c == '\\' -> append('\\').append(c)
+                c < ' ' -> append("\\u%04x".format(c.code))
+                else -> append(c)
+            }
+        }
+        append('"')
     }
 
-    fun stop() = runCatching { context.unregisterReceiver(this) }
+    private val NUMBER = Regex("-?(0|[1-9]\\d*)(\\.\\d+)?([eE][+-]?\\d+)?")
+    private val ESCAPES = mapOf('"' to '"', '\\' to '\\', '/' to '/', 'b' to '\b', 'f' to '\u000C', 'n' to '\n', 'r' to '\r', 't' to '\t')
 
-    override fun onReceive(context: Context, intent: Intent) {
-        if (intent.action != SmsRetriever.SMS_RETRIEVED_ACTION) return
-        val extras = intent.extras ?: return
-        when (BundleCompat.getParcelable(extras, SmsRetriever.EXTRA_STATUS, Status::class.java)?.statusCode) {
-            CommonStatusCodes.SUCCESS -> {
-                val sms = extras.getString(SmsRetriever.EXTRA_SMS_MESSAGE).orEmpty()
-                // The text comes first and holds the code; the hash line may hold digits too.
-                Regex("(?<!\\d)\\d{$codeLength}(?!\\d)").find(sms)?.value?.let(onCode) ?: onTimeout()
+    private class Reader(private val text: String) {
+        private var at = 0
+
+        fun document(): Any? = value().also { space(); require(at == text.length) { "junk after the JSON at $at" } }
+
+        private fun value(): Any? {
+            space()
+            return when (text.getOrNull(at)) {
+                '{' -> items('}') { string().also { expect(':') } to value() }.toMap()
+                '[' -> items(']') { value() }
+                '"' -> string()
+                't' -> word("true", true)
+                'f' -> word("false", false)
+                'n' -> word("null", null)
+                else -> NUMBER.matchAt(text, at)?.value?.also { at += it.length }
+                    ?.let { it.toLongOrNull() ?: it.toDouble() }
+                    ?: throw IllegalArgumentException("unexpected character at $at")
             }
-            CommonStatusCodes.TIMEOUT -> onTimeout()
+        }
+
+        /** The items of an object or array, from its opening bracket to [end]. */
+        private fun <T> items(end: Char, item: () -> T): List<T> {
+            at++
+            val items = mutableListOf<T>()
+            space()
+            if (text.getOrNull(at) == end) return items.also { at++ }
+            while (true) {
+                items += item()
+                space()
+                when (text.getOrNull(at++)) {
+                    ',' -> {}
+                    end -> return items
+                    else -> throw IllegalArgumentException("expected ',' or '$end' at ${at - 1}")
+                }
+            }
+        }
+
+        private fun string(): String {
+            expect('"')
+            val out = StringBuilder()
+            while (true) {
+                when (val c = text.getOrNull(at++)) {
+                    null -> throw IllegalArgumentException("unterminated string")
+                    '"' -> return out.toString()
+                    '\\' -> {
+                        val e = text.getOrNull(at++)
+                        if (e == 'u') {
+                            val hex = text.substring(at, minOf(at + 4, text.length))
+                            out.append(hex.toIntOrNull(16)?.takeIf { hex.length == 4 }?.toChar()
+                                ?: throw IllegalArgumentException("bad \\u escape at $at"))
+                            at += 4
+                        } else {
+                            out.append(ESCAPES[e] ?: throw IllegalArgumentException("bad escape at ${at - 1}"))
+                        }
+                    }
+                    else -> out.append(c)
+                }
+            }
+        }
+
+        private fun word(word: String, value: Any?): Any? {
+            require(text.startsWith(word, at)) { "unexpected character at $at" }
+            at += word.length
+            return value
+        }
+
+        private fun expect(c: Char) {
+            space()
+            require(text.getOrNull(at++) == c) { "expected '$c' at ${at - 1}" }
+        }
+
+        private fun space() {
+            while (at < text.length && text[at] in " \t\r\n") at++
         }
     }
 }
-
-/*
- * In a ViewModel, on the user's actions:
- *
- *   retriever.start()
- *   try {
- *       pending = client.sendCode(phoneNumber, channel)
- *       showCodeScreen(pending)            // countdown to pending.resendAvailableAt
- *   } catch (e: VerificationException) { handle(e) } catch (e: IOException) { showOffline() }
- *
- *   // from the retriever's onCode, or the user's input (EditText with
- *   // android:inputType="number" android:autofillHints="smsOTPCode")
- *   try {
- *       val approved = client.verify(pending.phoneNumber, code)
- *       backend.linkPhone(approved.token)    // the backend checks the token against the JWKS
- *   } catch (e: VerificationException) { handle(e) }
- *
- *   fun handle(e: VerificationException) = when (e.reason) {
- *       "incorrect_code" -> showError("${e.message} ${e.attemptsRemaining} attempts left")
- *       "code_replaced" -> showError("A newer code was sent: type that one")
- *       "max_attempts_reached", "no_pending_verification", "code_already_used" -> offerNewCode()
- *       "phone_number_missing_country_code", "invalid_phone_number", "recipient_invalid" -> editNumber(e.message)
- *       "number_cannot_receive_sms", "recipient_cannot_receive", "channel_disabled" -> offerCall()
- *       else -> if (e.retryAfterSeconds != null) waitThenRetry(e.retryAfterSeconds) else showError(e.message)
- *   }
- */

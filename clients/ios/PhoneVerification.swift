@@ -1,5 +1,12 @@
-// Phone verification client for iOS (Swift 5.9+, iOS 15+): URLSession, async/await,
-// no dependency. Copy this file into your app and point it at the API base URL
+// Phone verification client for iOS (Swift 5.9+, iOS 15+): the two API calls
+// with URLSession and async/await, the error's reason and Retry-After, and what
+// the app does next. No dependency, no UIKit: the iOS-only part, the code
+// field, is in OneTimeCodeField.swift, behind the OneTimeCodeSource protocol.
+// The same shape as the Kotlin kit (clients/android), which scripts/test.sh
+// compiles and runs against the local stack; this one is not compiled there
+// (no Swift toolchain on those Linux machines).
+//
+// Copy both files into your app and point the client at the API base URL
 // (the stack's `ApiUrl` output; locally http://127.0.0.1:3000, which needs an
 // App Transport Security exception for plain http).
 //
@@ -7,13 +14,6 @@
 //   let pending = try await client.sendCode(to: "+14155550123")
 //   let approved = try await client.verify(phoneNumber: pending.phoneNumber, code: typedCode)
 //   // send approved.token to your backend, which checks it against the JWKS
-//
-// The code field: iOS offers the code from Messages above the keyboard.
-//   UIKit:   codeField.textContentType = .oneTimeCode; codeField.keyboardType = .numberPad
-//   SwiftUI: TextField("Code", text: $code).textContentType(.oneTimeCode).keyboardType(.numberPad)
-// With AUTOFILL_DOMAIN=example.com the SMS ends in "@example.com #123456" and
-// iOS offers the code only in the app or site tied to example.com (add the
-// "webcredentials:example.com" associated domain to the app).
 import Foundation
 
 /// 200 {"result": {...}} of sendVerificationCode.
@@ -54,6 +54,17 @@ struct VerificationError: Error, LocalizedError {
     var reason: String { body.reason }
     var attemptsRemaining: Int? { body.attemptsRemaining }
     var errorDescription: String? { body.error }
+    var nextStep: NextStep { NextStep(self) }
+}
+
+/// Where the code can come from without the user typing it: on iOS the
+/// keyboard's suggestion from Messages in a `.oneTimeCode` field
+/// (OneTimeCodeField.swift). Start it right before sendCode; onCode gets the
+/// code, or onTimeout is called (let the user type it). Stop it when the
+/// screen goes away.
+protocol OneTimeCodeSource: AnyObject {
+    func start(onCode: @escaping (String) -> Void, onTimeout: @escaping () -> Void)
+    func stop()
 }
 
 final class PhoneVerificationClient {

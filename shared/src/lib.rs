@@ -19,3 +19,5 @@ pub(crate) mod metrics;
 pub mod ports;
 pub mod proof;
 pub mod service;
+#[cfg(test)]
+mod source_tokens;

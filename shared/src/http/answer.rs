@@ -8,16 +8,6 @@ use serde_json::{Map, Value, json};
 use super::Reason;
 use crate::metrics;
 
-/// Parse Server error codes (`Parse.Error`), which Parse SDKs understand.
-pub(super) mod parse_code {
-    pub const INTERNAL_SERVER_ERROR: u16 = 1;
-    pub const INVALID_JSON: u16 = 107;
-    pub const OPERATION_FORBIDDEN: u16 = 119;
-    pub const SCRIPT_FAILED: u16 = 141;
-    pub const VALIDATION_ERROR: u16 = 142;
-    pub const REQUEST_LIMIT_EXCEEDED: u16 = 155;
-}
-
 /// A failure as the client sees it: a [`Reason`] (which fixes the HTTP
 /// status and Parse code), a human message (never internal details) and
 /// extra fields.

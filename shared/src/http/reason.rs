@@ -5,10 +5,20 @@
 
 use lambda_http::http::StatusCode;
 
-use super::answer::parse_code::{
+use parse_code::{
     INTERNAL_SERVER_ERROR, INVALID_JSON, OPERATION_FORBIDDEN, REQUEST_LIMIT_EXCEEDED,
     SCRIPT_FAILED, VALIDATION_ERROR,
 };
+
+/// Parse Server error codes (`Parse.Error`), which Parse SDKs understand.
+mod parse_code {
+    pub const INTERNAL_SERVER_ERROR: u16 = 1;
+    pub const INVALID_JSON: u16 = 107;
+    pub const OPERATION_FORBIDDEN: u16 = 119;
+    pub const SCRIPT_FAILED: u16 = 141;
+    pub const VALIDATION_ERROR: u16 = 142;
+    pub const REQUEST_LIMIT_EXCEEDED: u16 = 155;
+}
 
 macro_rules! reasons {
     ($($variant:ident = $name:literal, $status:ident, $parse_code:ident, $retry:expr, $message:literal;)+) => {

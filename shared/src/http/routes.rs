@@ -1,6 +1,5 @@
-//! Each function's routes (as in template.yaml, with the Verify API's in
-//! `verify_v2`; a test holds the two to each
-//! other) and the one entry point that dispatches a request to its handler.
+//! Each function's one entry point: dispatches a request to the handler of
+//! the route it matched (the routes are data, in `paths`).
 
 use std::future::Future;
 use std::time::Instant;
@@ -9,18 +8,15 @@ use lambda_http::{Body, Request, Response};
 
 use super::RequestError;
 use super::answer::respond;
-use super::gateway::{Route, match_route};
+use super::gateway::match_route;
+use super::paths::{
+    CHECK_ROUTE, CREATE_ROUTE, FETCH_ROUTE, JWKS_ROUTE, SEND_ROUTE, STATUS_ROUTE, UPDATE_ROUTE,
+    VERIFY_ROUTE,
+};
 use super::send_api::SendApi;
 use super::verify_api::VerifyApi;
-use super::verify_v2::{CHECK_ROUTE, CREATE_ROUTE, FETCH_ROUTE, UPDATE_ROUTE};
+use super::verify_v2;
 use crate::ports::{Clock, IdempotencyStore, MessageSender, VerificationStore};
-
-/// `sendVerificationCode`'s routes, as in template.yaml.
-pub const SEND_ROUTE: Route = ("POST", "/functions/sendVerificationCode");
-pub const STATUS_ROUTE: Route = ("POST", "/twilio/status");
-/// `verifyPhoneNumber`'s routes.
-pub const VERIFY_ROUTE: Route = ("POST", "/functions/verifyPhoneNumber");
-pub const JWKS_ROUTE: Route = ("GET", "/.well-known/jwks.json");
 
 /// One Lambda function's HTTP entry point: routes a request to its handler.
 pub trait HttpFunction: Send + Sync {
@@ -42,7 +38,10 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> HttpFu
         match match_route(&request, &[SEND_ROUTE, STATUS_ROUTE, CREATE_ROUTE]) {
             Ok(SEND_ROUTE) => self.send_verification_code(request).await,
             Ok(STATUS_ROUTE) => self.twilio_status(request).await,
-            Ok(_) => self.verify_v2_create(request).await,
+            Ok(_) => match &self.verify_api {
+                Some(api) => api.create(&request, self.status_callback(&request)).await,
+                None => verify_v2::disabled("verifyV2Create", &request),
+            },
             Err(path_known) => no_route(path_known, "sendVerificationCode"),
         }
     }
@@ -60,7 +59,17 @@ impl<S: VerificationStore, C: Clock> HttpFunction for VerifyApi<S, C> {
         match match_route(&request, &routes) {
             Ok(VERIFY_ROUTE) => self.verify_phone_number(request).await,
             Ok(JWKS_ROUTE) => self.jwks(),
-            Ok(route) => self.verify_v2(route, request).await,
+            Ok(route) => {
+                let Some(api) = &self.verify_api else {
+                    return verify_v2::disabled("verifyV2", &request);
+                };
+                let proof = self.proof.as_ref();
+                match route {
+                    CHECK_ROUTE => api.check(proof, &request).await,
+                    FETCH_ROUTE => api.fetch(&request).await,
+                    _ => api.update(proof, &request).await,
+                }
+            }
             Err(path_known) => no_route(path_known, "verifyPhoneNumber"),
         }
     }

@@ -12,12 +12,12 @@ use super::delivery_report::DeliveryReport;
 use super::gateway::{client_address, deadline, public_url};
 use super::idempotency::{once, scoped_key};
 use super::params::Params;
-use super::routes::STATUS_ROUTE;
-use super::verify_v2::{self, VerifyServices};
+use super::paths::STATUS_ROUTE;
+use super::side_effects::count_sent;
+use super::verify_services::VerifyServices;
 use crate::adapters::twilio::DeliveryReports;
-use crate::metrics;
 use crate::ports::{Clock, IdempotencyStore, MessageSender, VerificationStore};
-use crate::service::{CodeSent, Delivery, SendRequest, VerificationService};
+use crate::service::{Delivery, SendRequest, VerificationService};
 
 /// The send function: sends codes, and takes Twilio's delivery reports.
 pub struct SendApi<S, M, C> {
@@ -27,7 +27,7 @@ pub struct SendApi<S, M, C> {
     /// Accepts Twilio's delivery reports when set.
     delivery_reports: Option<DeliveryReports>,
     /// Serves Twilio Verify's `verifications.create` when set.
-    verify_api: Option<VerifyServices<VerificationService<S, Delivery<M>, C>>>,
+    pub(super) verify_api: Option<VerifyServices<VerificationService<S, Delivery<M>, C>>>,
 }
 impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendApi<S, M, C> {
     pub fn new(
@@ -57,7 +57,7 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
     }
 
     /// Where Twilio should report on messages sent for `request`.
-    fn status_callback(&self, request: &Request) -> Option<String> {
+    pub(super) fn status_callback(&self, request: &Request) -> Option<String> {
         let reports = self.delivery_reports.as_ref()?;
         reports
             .callback_url
@@ -105,14 +105,6 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
             Ok(json!({ "withdrawn": withdrawn }))
         };
         respond("twilioStatus", started, outcome.await)
-    }
-
-    /// `POST /v2/Services/{ServiceSid}/Verifications` (Twilio Verify).
-    pub async fn verify_v2_create(&self, request: Request) -> Response<Body> {
-        match &self.verify_api {
-            Some(api) => api.create(&request, self.status_callback(&request)).await,
-            None => verify_v2::disabled("verifyV2Create", &request),
-        }
     }
 
     /// `POST /functions/sendVerificationCode` `{"phoneNumber", "channel"?, "locale"?,
@@ -168,15 +160,4 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
         };
         respond("sendVerificationCode", started, outcome.await)
     }
-}
-
-/// Counts a code sent, whichever API asked for it.
-pub(super) fn count_sent(sent: &CodeSent) {
-    metrics::count(
-        "CodesSent",
-        &[
-            ("Country", sent.phone.region_code()),
-            ("Channel", sent.channel.as_str()),
-        ],
-    );
 }

@@ -6,13 +6,12 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 use super::answer::{public_json, respond};
-use super::gateway::Route;
 use super::gateway::client_address;
 use super::params::Params;
-use super::verify_v2::{self, CHECK_ROUTE, FETCH_ROUTE, VerifyServices};
+use super::side_effects::approval_token;
+use super::verify_services::VerifyServices;
 use super::{ApiError, Reason};
 
-use crate::metrics;
 use crate::ports::{Clock, VerificationStore};
 use crate::proof::{Earned, Method, PARSE_SERVICE, ProofSigner};
 use crate::service::VerificationService;
@@ -23,9 +22,9 @@ pub struct VerifyApi<S, C> {
     /// Required on every call when set (`X-Parse-Application-Id`).
     application_id: Option<String>,
     /// Signs a proof of verification on approval when set.
-    proof: Option<ProofSigner>,
+    pub(super) proof: Option<ProofSigner>,
     /// Serves Twilio Verify's checks, fetches and updates when set.
-    verify_api: Option<VerifyServices<VerificationService<S, (), C>>>,
+    pub(super) verify_api: Option<VerifyServices<VerificationService<S, (), C>>>,
 }
 impl<S: VerificationStore, C: Clock> VerifyApi<S, C> {
     pub fn new(
@@ -48,20 +47,6 @@ impl<S: VerificationStore, C: Clock> VerifyApi<S, C> {
     ) -> Self {
         self.verify_api = verify_api;
         self
-    }
-
-    /// The Verify API's routes: `route` is one of `CHECK_ROUTE`,
-    /// `FETCH_ROUTE` and `UPDATE_ROUTE`.
-    pub async fn verify_v2(&self, route: Route, request: Request) -> Response<Body> {
-        let Some(api) = &self.verify_api else {
-            return verify_v2::disabled("verifyV2", &request);
-        };
-        let proof = self.proof.as_ref();
-        match route {
-            CHECK_ROUTE => api.check(proof, &request).await,
-            FETCH_ROUTE => api.fetch(&request).await,
-            _ => api.update(proof, &request).await,
-        }
     }
 
     pub fn service(&self) -> &VerificationService<S, (), C> {
@@ -109,11 +94,4 @@ impl<S: VerificationStore, C: Clock> VerifyApi<S, C> {
         };
         respond("verifyPhoneNumber", started, outcome.await)
     }
-}
-
-/// What every approval does at the edge, whichever API answers it: counts
-/// it, and signs its proof when proof tokens are on.
-pub(super) fn approval_token(proof: Option<&ProofSigner>, earned: &Earned<'_>) -> Option<String> {
-    metrics::count("Approvals", &[("Country", earned.phone.region_code())]);
-    proof.map(|signer| signer.sign(earned))
 }

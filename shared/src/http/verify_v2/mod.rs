@@ -8,7 +8,6 @@
 //! allowances are keyed on it. A Verify answer has no field for the proof
 //! token, so an approval carries it in the `X-Verification-Token` header.
 
-mod auth;
 mod errors;
 mod resource;
 
@@ -20,109 +19,28 @@ use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
 
-use auth::Caller;
-pub use auth::{ApiKeys, Grant, MIN_SECRET_LENGTH};
 use errors::Failure;
 use resource::View;
 
 use super::answer::json_response;
 use super::gateway::{Route, deadline, network, path_parameter, public_url};
 use super::params::{MAX_BODY_BYTES, RequestError, well_formed_human_proof, well_formed_locale};
-use super::send_api::count_sent;
-use super::verify_api::approval_token;
+pub use super::paths::{CHECK_ROUTE, CREATE_ROUTE, FETCH_ROUTE, UPDATE_ROUTE};
+use super::side_effects::{approval_token, count_sent};
+use super::verify_services::Caller;
+pub use super::verify_services::{
+    ApiKeys, Grant, MIN_SECRET_LENGTH, OtherService, VerifyServices, VerifySettings, is_service_sid,
+};
 use crate::domain::{Channel, OneTimeCode, PhoneNumber, VerificationId};
 use crate::metrics;
 use crate::ports::{
     Approval, Clock, CurrentVerification, MessageSender, VerificationStatus, VerificationStore,
 };
 use crate::proof::{Earned, Method, ProofSigner};
-use crate::service::{
-    CheckError, Client, Delivery, Found, SendRequest, ServiceRules, VerificationService,
-};
-
-/// The send function's Verify route.
-pub const CREATE_ROUTE: Route = ("POST", "/v2/Services/{ServiceSid}/Verifications");
-/// The verify function's Verify routes.
-pub const CHECK_ROUTE: Route = ("POST", "/v2/Services/{ServiceSid}/VerificationCheck");
-pub const FETCH_ROUTE: Route = ("GET", "/v2/Services/{ServiceSid}/Verifications/{Sid}");
-pub const UPDATE_ROUTE: Route = ("POST", "/v2/Services/{ServiceSid}/Verifications/{Sid}");
+use crate::service::{CheckError, Client, Delivery, Found, SendRequest, VerificationService};
 
 /// The header an approval's proof token travels in.
 pub const TOKEN_HEADER: &str = "x-verification-token";
-
-/// The Verify API as configured: the stack's own service
-/// (`VERIFY_SERVICE_SID`, with the stack's app name, code length and
-/// channels), any others (`VERIFY_SERVICES`), and the API keys that may call
-/// them.
-#[derive(Debug, Clone)]
-pub struct VerifySettings {
-    pub sid: String,
-    pub others: Vec<OtherService>,
-    pub keys: ApiKeys,
-}
-
-/// Another Verify service of the stack: its rules, and the app name its
-/// messages use (the stack's when `None`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OtherService {
-    pub rules: ServiceRules,
-    pub app_name: Option<String>,
-}
-
-/// A function's Verify API: the keys, and a verification service (`V`) per
-/// service SID, the stack's own first.
-pub struct VerifyServices<V> {
-    keys: ApiKeys,
-    services: Vec<(String, V)>,
-}
-
-impl<V> VerifyServices<V> {
-    /// `own` serves the stack's service; `other` makes each other one's.
-    pub fn new(
-        settings: VerifySettings,
-        own: V,
-        mut other: impl FnMut(&OtherService) -> V,
-    ) -> Self {
-        let others = settings
-            .others
-            .iter()
-            .map(|service| (service.rules.sid.clone(), other(service)));
-        Self {
-            keys: settings.keys,
-            services: std::iter::once((settings.sid, own)).chain(others).collect(),
-        }
-    }
-
-    /// The service `sid` names.
-    pub fn service(&self, sid: &str) -> Option<&V> {
-        self.entry(sid).map(|(_, service)| service)
-    }
-
-    fn entry(&self, sid: &str) -> Option<&(String, V)> {
-        self.services.iter().find(|(known, _)| known == sid)
-    }
-
-    /// The stack's own service's SID.
-    fn own_sid(&self) -> &str {
-        self.services.first().map_or("", |(own, _)| own.as_str())
-    }
-
-    /// Where Twilio reports on a message of service `sid`: the stack's own
-    /// reports go to `callback` as the Parse endpoints' do, another's say
-    /// which service they are about (Twilio signs the whole URL).
-    fn callback_for(&self, sid: &str, callback: Option<String>) -> Option<String> {
-        callback.map(|url| match self.own_sid() == sid {
-            true => url,
-            false => format!("{url}?service={sid}"),
-        })
-    }
-}
-
-/// Whether `sid` is shaped as a Twilio Verify service SID: `VA` and 32 hex
-/// digits.
-pub fn is_service_sid(sid: &str) -> bool {
-    sid.len() == 34 && sid.starts_with("VA") && sid[2..].bytes().all(|b| b.is_ascii_hexdigit())
-}
 
 /// An authenticated call to our service.
 struct Call<'a> {
