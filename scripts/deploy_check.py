@@ -235,6 +235,7 @@ def created(stack, path):
 
 # What the operations dashboard must show (docs/operations.md, "Dashboard").
 DASHBOARD_METRICS = ["CodesSent", "Approvals", "Refusals", "Restrictions", "TwilioLatency",
+                     "ProviderSends", "ProviderCircuit", "ProviderLatency",
                      "Duration", "Errors", "Throttles"]
 
 
