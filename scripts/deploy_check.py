@@ -44,7 +44,7 @@ IDENTITY_SECRETS = ["identity-hmac-key", "identity-hmac-previous-keys"]
 VERIFY_API_SECRETS = ["verify-api-keys"]
 SEND_SECRETS = ["twilio-auth-token", "twilio-api-key-sid", "twilio-api-key-secret",
                 "code-hmac-key", "code-hmac-previous-keys", *IDENTITY_SECRETS,
-                *VERIFY_API_SECRETS, "test-phone-numbers", "human-proof-secret"]
+                *VERIFY_API_SECRETS, "test-phone-numbers", "human-proof-secret", "plivo-auth-token"]
 VERIFY_SECRETS = ["code-hmac-key", "code-hmac-previous-keys", *IDENTITY_SECRETS,
                   "proof-signing-key", "proof-previous-key", *VERIFY_API_SECRETS]
 # smoke.sh's test number and its fixed code, a secret of the send function.
@@ -68,7 +68,8 @@ ROUTES = {
 SECRET_VARIABLES = {"TWILIO_AUTH_TOKEN", "TWILIO_API_KEY_SECRET", "CODE_HMAC_KEY",
                     "CODE_HMAC_PREVIOUS_KEYS", "IDENTITY_HMAC_KEY",
                     "IDENTITY_HMAC_PREVIOUS_KEYS", "PROOF_SIGNING_KEY", "PROOF_PREVIOUS_KEY",
-                    "VERIFY_API_KEYS", "TEST_PHONE_NUMBERS", "HUMAN_PROOF_SECRET"}
+                    "VERIFY_API_KEYS", "TEST_PHONE_NUMBERS", "HUMAN_PROOF_SECRET",
+                    "PLIVO_AUTH_TOKEN"}
 
 
 def client(name):
@@ -196,6 +197,7 @@ def created(stack, path):
         allowed = {"dynamodb:UpdateItem", "dynamodb:DescribeTable", "ssm:GetParameters"}
         if function == "SendVerificationCodeFunction":
             allowed.add("dynamodb:BatchGetItem")  # fraud protection's traffic snapshot
+            allowed.add("dynamodb:GetItem")  # the providers' circuit breakers
         else:
             allowed.add("dynamodb:GetItem")  # Twilio Verify's fetch of a verification
         check(actions <= allowed,
@@ -233,6 +235,7 @@ def created(stack, path):
 
 # What the operations dashboard must show (docs/operations.md, "Dashboard").
 DASHBOARD_METRICS = ["CodesSent", "Approvals", "Refusals", "Restrictions", "TwilioLatency",
+                     "ProviderSends", "ProviderCircuit", "ProviderLatency",
                      "Duration", "Errors", "Throttles"]
 
 

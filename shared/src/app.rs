@@ -1,7 +1,7 @@
 //! Wiring for the Lambda binaries: each function builds, once per execution
-//! environment, only what it uses. The send function holds the Twilio client
-//! and credentials; the verify function holds the proof key and no Twilio
-//! client at all (its service type cannot send).
+//! environment, only what it uses. The send function holds the message
+//! providers' clients and credentials; the verify function holds the proof
+//! key and no provider at all (its service type cannot send).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,21 +13,27 @@ use lambda_http::request::LambdaRequest;
 use lambda_http::tower::ServiceExt;
 use lambda_http::{Adapter, Error, LambdaEvent, Request, lambda_runtime, service_fn};
 
+use crate::adapters::aws_sms::AwsSmsSender;
 use crate::adapters::clock::SystemClock;
-use crate::adapters::dynamodb::DynamoDbStore;
+use crate::adapters::dynamodb::{DynamoDbHealth, DynamoDbStore};
 use crate::adapters::https;
 use crate::adapters::human_proof::HumanProofChecker;
+use crate::adapters::plivo::PlivoSender;
+use crate::adapters::routed::{ProviderSender, RoutedSender};
 use crate::adapters::ssm::load_secrets;
 use crate::adapters::twilio::TwilioSender;
 use crate::config::{SendConfig, VerifyConfig, with_settings};
-use crate::domain::PhoneNumber;
+use crate::domain::{BreakerPolicy, PhoneNumber, Provider};
 use crate::http::verify_v2::VerifyServices;
 use crate::http::{HttpFunction, SendApi, VerifyApi, with_decodable_body};
 use crate::ports::Clock;
 use crate::service::VerificationService;
 
-/// The send function as deployed: DynamoDB, Twilio and the system clock.
-pub type LambdaSendApi = SendApi<DynamoDbStore, TwilioSender, SystemClock>;
+/// The providers as deployed: each message through its route
+/// (`DELIVERY_ROUTES`), the circuit breakers shared through DynamoDB.
+pub type LambdaSender = RoutedSender<ProviderSender, DynamoDbHealth>;
+/// The send function as deployed: DynamoDB, the providers and the system clock.
+pub type LambdaSendApi = SendApi<DynamoDbStore, LambdaSender, SystemClock>;
 /// The verify function as deployed: DynamoDB and the system clock.
 pub type LambdaVerifyApi = VerifyApi<DynamoDbStore, SystemClock>;
 
@@ -42,6 +48,7 @@ pub const SEND_SECRETS: &[&str] = &[
     "IDENTITY_HMAC_KEY",
     "IDENTITY_HMAC_PREVIOUS_KEYS",
     "VERIFY_API_KEYS",
+    "PLIVO_AUTH_TOKEN",
     // Their fixed codes: only the send function stores them (as MACs).
     "TEST_PHONE_NUMBERS",
     "HUMAN_PROOF_SECRET",
@@ -61,13 +68,32 @@ pub const VERIFY_SECRETS: &[&str] = &[
 pub fn build_send<C: Clock + Clone>(
     config: SendConfig,
     clock: C,
+    aws: &aws_config::SdkConfig,
     dynamodb: aws_sdk_dynamodb::Client,
-) -> Result<SendApi<DynamoDbStore, TwilioSender, C>, Error> {
+) -> Result<SendApi<DynamoDbStore, LambdaSender, C>, Error> {
     let common = config.common;
     let store = DynamoDbStore::new(dynamodb, common.table_name);
     let human_proof = config.human_proof.map(HumanProofChecker::new).transpose()?;
+    // Only the providers a route names: any other adds nothing to init.
+    let routed = config.routes.providers();
+    let mut senders = vec![(
+        Provider::Twilio,
+        ProviderSender::Twilio(TwilioSender::new(config.twilio)?),
+    )];
+    if let Some(plivo) = config.plivo.filter(|_| routed.contains(&Provider::Plivo)) {
+        senders.push((
+            Provider::Plivo,
+            ProviderSender::Plivo(PlivoSender::new(plivo)?),
+        ));
+    }
+    if let Some(aws_sms) = config.aws_sms.filter(|_| routed.contains(&Provider::Aws)) {
+        let sender = AwsSmsSender::new(aws, aws_sms);
+        senders.push((Provider::Aws, ProviderSender::Aws(sender)));
+    }
+    let health = DynamoDbHealth::new(store.clone(), BreakerPolicy::default());
+    let sender = RoutedSender::new(senders, config.routes, health);
     let service = VerificationService::new(store, clock, common.keys, common.policy)
-        .with_delivery(TwilioSender::new(config.twilio)?, config.messages)
+        .with_delivery(sender, config.messages)
         .with_human_proof(human_proof);
     let mut messages = config.service_messages;
     let verify_api = common.verify_api.map(|settings| {
@@ -111,7 +137,12 @@ pub async fn serve_send() -> Result<(), Error> {
     serve(async || {
         let (aws, settings) = load(SEND_SECRETS).await?;
         let config = SendConfig::from_lookup(settings)?;
-        let api = build_send(config, SystemClock, aws_sdk_dynamodb::Client::new(&aws))?;
+        let api = build_send(
+            config,
+            SystemClock,
+            &aws,
+            aws_sdk_dynamodb::Client::new(&aws),
+        )?;
         let service = api.service();
         tokio::join!(service.store().warm_up(), service.sender().warm_up());
         Ok(api)

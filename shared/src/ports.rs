@@ -8,8 +8,8 @@ use secrecy::{CloneableSecret, SecretBox};
 use zeroize::Zeroize;
 
 use crate::domain::{
-    Channel, CodeMac, LimitReached, Limits, PhoneNumber, Pseudonym, Restriction, Scope, Timestamp,
-    TrafficSnapshot, VerificationId,
+    Channel, CodeMac, LimitReached, Limits, PhoneNumber, Provider, Pseudonym, Restriction, Scope,
+    Timestamp, TrafficSnapshot, VerificationId,
 };
 
 /// A freshly sent code, as storage keeps it: the number's pseudonym and the
@@ -350,6 +350,33 @@ pub trait MessageSender: Send + Sync {
 
     /// The longest `send` can take (its timeout).
     fn max_duration(&self) -> Duration;
+}
+
+/// What a send showed of its provider's health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderOutcome {
+    /// It answered: accepted, or refused this recipient.
+    Answered,
+    /// It certainly did not take the message (down, throttled, refused us),
+    /// or took too long to say (maybe sent): either way, unhealthy.
+    Failed,
+}
+
+/// Each provider's circuit breaker, shared by every execution environment
+/// (`crate::domain::BreakerPolicy`). A health store that cannot be reached
+/// admits every provider: the breaker only ever saves time.
+pub trait ProviderHealth: Send + Sync {
+    /// Whether to try `provider` now: its breaker is closed, or it is half
+    /// open and this call won the one probe.
+    fn admits(&self, provider: Provider, now: Timestamp) -> impl Future<Output = bool> + Send;
+
+    /// Records what a send that `admits` let through showed.
+    fn record(
+        &self,
+        provider: Provider,
+        outcome: ProviderOutcome,
+        now: Timestamp,
+    ) -> impl Future<Output = ()> + Send;
 }
 
 pub trait Clock: Send + Sync {

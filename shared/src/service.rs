@@ -1115,7 +1115,7 @@ mod tests {
         send(&service).await;
         let delivered = received_code(&sender);
         clock.advance(60);
-        sender.fail_with(Some(DeliveryError::Recipient(
+        sender.answer_with(Err(DeliveryError::Recipient(
             RecipientProblem::InvalidNumber,
         )));
         let failed = try_send(&service).await;
@@ -1126,7 +1126,7 @@ mod tests {
             Err(CheckError::NoPendingVerification)
         ));
         // ...and nothing stops the user from asking again.
-        sender.fail_with(None);
+        sender.answer_with(Ok(Handover::Accepted));
         send(&service).await;
         assert!(
             service

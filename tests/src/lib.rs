@@ -23,7 +23,6 @@ use base64::Engine;
 use lambda_http::request::LambdaRequest;
 use phone_verification::adapters::clock::{ManualClock, SystemClock};
 use phone_verification::adapters::dynamodb::DynamoDbStore;
-use phone_verification::adapters::twilio::TwilioSender;
 use phone_verification::app;
 use phone_verification::config::{SendConfig, VerifyConfig};
 use phone_verification::domain::{
@@ -31,7 +30,8 @@ use phone_verification::domain::{
 };
 use phone_verification::http::{HttpFunction, SendApi, VerifyApi, with_decodable_body};
 use phone_verification::ports::Clock;
-use phone_verification::ports::NewVerification;
+use phone_verification::ports::{Content, NewVerification, OutgoingMessage, Speech};
+use secrecy::SecretBox;
 use serde_json::{Value, json};
 use wiremock::matchers::{basic_auth, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -71,7 +71,7 @@ impl Answer {
 }
 
 pub struct Stack {
-    pub send_api: SendApi<DynamoDbStore, TwilioSender, Arc<ManualClock>>,
+    pub send_api: SendApi<DynamoDbStore, app::LambdaSender, Arc<ManualClock>>,
     pub verify_api: VerifyApi<DynamoDbStore, Arc<ManualClock>>,
     pub twilio: MockServer,
     pub clock: Arc<ManualClock>,
@@ -443,7 +443,7 @@ async fn build_apis(
     calls: &Arc<Mutex<Vec<String>>>,
     lambda_timeouts: bool,
 ) -> (
-    SendApi<DynamoDbStore, TwilioSender, Arc<ManualClock>>,
+    SendApi<DynamoDbStore, app::LambdaSender, Arc<ManualClock>>,
     VerifyApi<DynamoDbStore, Arc<ManualClock>>,
 ) {
     let lookup = |name: &str| env.get(name).cloned();
@@ -460,8 +460,13 @@ async fn build_apis(
         dynamodb = dynamodb.endpoint_url(endpoint);
     }
     let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb.build());
+    // AWS End User Messaging's stand-in, as the SDK's own variable names it.
+    let sdk = match env.get("AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2") {
+        Some(endpoint) => sdk.to_builder().endpoint_url(endpoint).build(),
+        None => sdk,
+    };
     (
-        app::build_send(send, Arc::clone(clock), dynamodb.clone()).expect("the API builds"),
+        app::build_send(send, Arc::clone(clock), &sdk, dynamodb.clone()).expect("the API builds"),
         app::build_verify(verify, Arc::clone(clock), dynamodb),
     )
 }
@@ -611,6 +616,23 @@ pub fn aws_config() -> aws_config::ConfigLoader {
             .operation_timeout(Duration::from_secs(30))
             .build(),
     )
+}
+
+/// A message to +14155550123 as the service hands it to a sender: `text`
+/// by SMS or WhatsApp, `speech` by call.
+pub fn outgoing_message(channel: Channel, text: &str, speech: Speech) -> OutgoingMessage {
+    let content = match channel {
+        Channel::Call => Content::Speech(speech),
+        Channel::Sms | Channel::Whatsapp => Content::Text(text.into()),
+    };
+    OutgoingMessage {
+        to: PhoneNumber::parse("+14155550123", None).unwrap(),
+        channel,
+        content: SecretBox::new(Box::new(content)),
+        verification_id: VerificationId::random(),
+        sent_at: Timestamp::from_unix_seconds(1_800_000_000),
+        status_callback: None,
+    }
 }
 
 /// template.yaml, parsed. CloudFormation's short forms (`!Ref X`) are

@@ -93,11 +93,64 @@ fn to_reqwest(request: HttpRequest) -> Result<reqwest::Request, BoxError> {
 }
 
 /// Timeouts and connection failures are what the SDK's retry policy
-/// retries; everything else about the transport is an I/O error too.
+/// retries; everything else about the transport is an I/O error too. A
+/// connection that never opened is marked so ([`never_connected`]).
 fn transport_error(error: reqwest::Error) -> ConnectorError {
-    if error.is_timeout() {
+    let connect = error.is_connect();
+    let error = if error.is_timeout() {
         ConnectorError::timeout(error.into())
     } else {
         ConnectorError::io(error.into())
+    };
+    if connect {
+        error.never_connected()
+    } else {
+        error
+    }
+}
+
+/// Whether a request this client failed certainly never reached the
+/// server: no connection was made (DNS, TCP connect or TLS handshake
+/// failed or timed out), so not one byte of it was written. `false` when
+/// in doubt: a connection lost or timed out after writing, or an error
+/// from another client. (The SDK marks `never_connected` but offers no
+/// way to read it back, so this asks `reqwest` itself.)
+pub fn never_connected(error: &ConnectorError) -> bool {
+    std::error::Error::source(error)
+        .and_then(|source| source.downcast_ref::<reqwest::Error>())
+        .is_some_and(reqwest::Error::is_connect)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_refused_connection_never_connected_and_a_lost_one_may_have() {
+        let http = client_builder().build().unwrap();
+        // A port nobody listens on: refused before a byte is written.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let refused = http
+            .get(format!("http://127.0.0.1:{port}/"))
+            .send()
+            .await
+            .unwrap_err();
+        assert!(never_connected(&transport_error(refused)));
+
+        // A server that reads the request and hangs up without answering.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let (mut socket, _) = listener.accept().unwrap();
+            let mut request = [0_u8; 1024];
+            let _ = socket.read(&mut request);
+        });
+        let lost = http.get(url).send().await.unwrap_err();
+        let lost = transport_error(lost);
+        assert!(lost.is_io() && !never_connected(&lost), "{lost:?}");
+        assert!(!never_connected(&ConnectorError::io("reset".into())));
     }
 }

@@ -5,14 +5,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::domain::{
-    Limit, LimitReached, Limits, Pseudonym, Restriction, Scope, Timestamp, Traffic,
-    TrafficSnapshot, VerificationId, Window, seconds_until,
+    Admission, BreakerPolicy, BreakerState, Limit, LimitReached, Limits, Provider, Pseudonym,
+    Restriction, Scope, Timestamp, Traffic, TrafficSnapshot, VerificationId, Window, seconds_until,
 };
 use crate::ports::{
     Approval, AttemptRefused, Claim, CountedAttempt, CurrentVerification, DeliveryError,
     Destination, Handover, IDEMPOTENCY_ANSWER_SECONDS, IDEMPOTENCY_LEASE_SECONDS, IdempotencyStore,
-    MessageSender, NewVerification, OutgoingMessage, Requester, StoreError, VerificationStatus,
-    VerificationStore,
+    MessageSender, NewVerification, OutgoingMessage, ProviderHealth, ProviderOutcome, Requester,
+    StoreError, VerificationStatus, VerificationStore,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -455,42 +455,102 @@ impl IdempotencyStore for InMemoryStore {
     }
 }
 
-/// Keeps every message it is asked to send; can be told to fail.
-#[derive(Debug, Default, Clone)]
+/// Keeps every message it takes; can be told to answer otherwise.
+#[derive(Debug, Clone)]
 pub struct RecordingSender {
     sent: Arc<Mutex<Vec<OutgoingMessage>>>,
-    failure: Arc<Mutex<Option<DeliveryError>>>,
+    answer: Arc<Mutex<Result<Handover, DeliveryError>>>,
+}
+
+impl Default for RecordingSender {
+    fn default() -> Self {
+        Self {
+            sent: Arc::default(),
+            answer: Arc::new(Mutex::new(Ok(Handover::Accepted))),
+        }
+    }
 }
 
 impl RecordingSender {
+    /// The messages it took (accepted, or left unconfirmed).
     pub fn sent(&self) -> Vec<OutgoingMessage> {
         self.sent.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Makes every later send fail with `error` (or succeed with `None`).
-    pub fn fail_with(&self, error: Option<DeliveryError>) {
-        *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = error;
+    /// Makes every later send answer `answer`; an error takes no message.
+    pub fn answer_with(&self, answer: Result<Handover, DeliveryError>) {
+        *self.answer.lock().unwrap_or_else(|p| p.into_inner()) = answer;
     }
 }
 
 impl MessageSender for RecordingSender {
     async fn send(&self, message: &OutgoingMessage) -> Result<Handover, DeliveryError> {
-        if let Some(error) = self
-            .failure
+        let answer = self
+            .answer
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
-        {
-            return Err(error);
+            .clone();
+        if answer.is_ok() {
+            self.sent
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(message.clone());
         }
-        self.sent
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(message.clone());
-        Ok(Handover::Accepted)
+        answer
     }
 
     fn max_duration(&self) -> std::time::Duration {
         std::time::Duration::ZERO
+    }
+}
+
+/// The providers' breakers in one process (tests; DynamoDB shares them).
+#[derive(Debug, Default, Clone)]
+pub struct MemoryHealth {
+    policy: BreakerPolicy,
+    breakers: Arc<Mutex<HashMap<Provider, BreakerState>>>,
+}
+
+impl MemoryHealth {
+    pub fn new(policy: BreakerPolicy) -> Self {
+        Self {
+            policy,
+            breakers: Arc::default(),
+        }
+    }
+
+    pub fn state(&self, provider: Provider) -> BreakerState {
+        let breakers = self.breakers.lock().unwrap_or_else(|p| p.into_inner());
+        breakers
+            .get(&provider)
+            .copied()
+            .unwrap_or(BreakerState::CLOSED)
+    }
+
+    fn set(&self, provider: Provider, state: BreakerState) {
+        let mut breakers = self.breakers.lock().unwrap_or_else(|p| p.into_inner());
+        breakers.insert(provider, state);
+    }
+}
+
+impl ProviderHealth for MemoryHealth {
+    async fn admits(&self, provider: Provider, now: Timestamp) -> bool {
+        let state = self.state(provider);
+        match state.admission(now) {
+            Admission::Closed => true,
+            Admission::Open => false,
+            Admission::HalfOpen => {
+                self.set(provider, state.probing(&self.policy, now));
+                true
+            }
+        }
+    }
+
+    async fn record(&self, provider: Provider, outcome: ProviderOutcome, now: Timestamp) {
+        let state = match outcome {
+            ProviderOutcome::Answered => BreakerState::CLOSED,
+            ProviderOutcome::Failed => self.state(provider).after_failure(&self.policy, now),
+        };
+        self.set(provider, state);
     }
 }

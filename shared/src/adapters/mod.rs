@@ -2,11 +2,15 @@
 //! fast unit tests and benchmarks (feature `memory-store`, never in a
 //! function's build).
 
+pub mod aws_sms;
 pub mod clock;
 pub mod dynamodb;
 pub mod https;
 pub mod human_proof;
 #[cfg(any(test, feature = "memory-store"))]
 pub mod memory;
+pub mod plivo;
+mod provider;
+pub mod routed;
 pub mod ssm;
 pub mod twilio;

@@ -12,6 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sha1::Sha1;
 
+use super::provider::{self, xml_escape};
 use crate::domain::Channel;
 use crate::ports::{
     Content, DeliveryError, Handover, MessageSender, OutgoingMessage, RecipientProblem, Speech,
@@ -63,11 +64,7 @@ struct TwilioError {
 
 impl TwilioSender {
     pub fn new(config: TwilioConfig) -> Result<Self, reqwest::Error> {
-        let http = super::https::client_builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build()?;
+        let http = provider::http_client(config.timeout)?;
         let account = format!(
             "{}/2010-04-01/Accounts/{}",
             config.api_base.trim_end_matches('/'),
@@ -85,36 +82,22 @@ impl TwilioSender {
 impl MessageSender for TwilioSender {
     async fn send(&self, message: &OutgoingMessage) -> Result<Handover, DeliveryError> {
         let (url, form) = self.request_for(message)?;
-        let started = std::time::Instant::now();
-        let sent = self
+        let request = self
             .http
             .post(url)
             .basic_auth(
                 &self.config.credentials.username,
                 Some(self.config.credentials.password.expose_secret()),
             )
-            .form(&form)
-            .send()
-            .await;
-        let latency_ms = started.elapsed().as_millis();
-        crate::metrics::milliseconds(
+            .form(&form);
+        let latency = (
             "TwilioLatency",
-            u64::try_from(latency_ms).unwrap_or(u64::MAX),
-            &[("Channel", message.channel.as_str())],
+            &[("Channel", message.channel.as_str())][..],
         );
-        let response = match sent {
-            Ok(response) => response,
-            // Not connected: Twilio never saw the request.
-            Err(error) if error.is_connect() => {
-                return Err(DeliveryError::Unavailable(describe_transport_error(&error)));
-            }
-            // Sent, but no answer (timed out, connection lost): Twilio may
-            // well have taken it. Retrying would send a second code.
-            Err(error) => {
-                let error = describe_transport_error(&error);
-                tracing::warn!(to = %message.to, error, latency_ms, "twilio did not answer: the message may have been sent");
-                return Ok(Handover::Unconfirmed);
-            }
+        let (response, latency_ms) = match provider::send("twilio", request, message, latency).await
+        {
+            Ok(answered) => answered,
+            Err(outcome) => return outcome,
         };
         let status = response.status();
         if status.is_success() {
@@ -150,7 +133,7 @@ impl TwilioSender {
             Err(error) => {
                 tracing::warn!(
                     latency_ms,
-                    error = describe_transport_error(&error),
+                    error = provider::describe_transport_error(&error),
                     "twilio warm-up failed"
                 )
             }
@@ -167,14 +150,8 @@ impl TwilioSender {
     fn request_for(&self, message: &OutgoingMessage) -> Result<(&str, Form), DeliveryError> {
         let (url, mut form) = self.delivery(message)?;
         if let Some(callback) = &message.status_callback {
-            // Identifies the code, not the code itself; Twilio signs the URL.
-            let separator = if callback.contains('?') { '&' } else { '?' };
-            let report_to = format!(
-                "{callback}{separator}verification={}&sent_at={}",
-                message.verification_id.as_str(),
-                message.sent_at.unix_seconds()
-            );
-            form.push(("StatusCallback", report_to));
+            // Twilio signs the URL, with the query that names the code.
+            form.push(("StatusCallback", provider::report_url(callback, message)));
         }
         Ok((url, form))
     }
@@ -278,14 +255,6 @@ fn twiml(speech: &Speech) -> String {
     )
 }
 
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
-}
-
 /// Twilio's delivery reports: how to check them, and where they go.
 #[derive(Debug, Clone)]
 pub struct DeliveryReports {
@@ -380,17 +349,6 @@ fn classify(status: u16, code: Option<u32>) -> DeliveryError {
             );
             DeliveryError::Recipient(RecipientProblem::Unreachable)
         }
-    }
-}
-
-/// Names the kind of failure without the URL (it holds the Account SID).
-fn describe_transport_error(error: &reqwest::Error) -> String {
-    if error.is_timeout() {
-        "timed out".into()
-    } else if error.is_connect() {
-        "could not connect".into()
-    } else {
-        "request failed".into()
     }
 }
 

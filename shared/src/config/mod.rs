@@ -17,9 +17,11 @@ use std::collections::HashMap;
 
 pub use settings::{TUNING_SETTINGS, with_settings};
 
+use crate::adapters::aws_sms::AwsSmsConfig;
 use crate::adapters::human_proof::HumanProofConfig;
+use crate::adapters::plivo::PlivoConfig;
 use crate::adapters::twilio::{DeliveryReports, TwilioConfig};
-use crate::domain::IdentityHasher;
+use crate::domain::{IdentityHasher, Routes};
 use crate::http::verify_v2::VerifySettings;
 use crate::messages::{MessageTooLong, Messages};
 use crate::proof::ProofSigner;
@@ -49,11 +51,18 @@ pub struct OperatorConfig {
     pub policy: Policy,
 }
 
-/// The send function's configuration: Twilio and the message texts.
+/// The send function's configuration: the providers, their routes and the
+/// message texts.
 #[derive(Debug, Clone)]
 pub struct SendConfig {
     pub common: Config,
     pub twilio: TwilioConfig,
+    /// Which providers each message goes through (`DELIVERY_ROUTES`).
+    pub routes: Routes,
+    /// Plivo, when configured.
+    pub plivo: Option<PlivoConfig>,
+    /// AWS End User Messaging SMS and Voice, when configured.
+    pub aws_sms: Option<AwsSmsConfig>,
     pub messages: Messages,
     /// Each other Verify service's messages (`VERIFY_SERVICES`), by SID.
     pub service_messages: HashMap<String, Messages>,

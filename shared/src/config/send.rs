@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use super::settings::{checked, fits_app_name, getter, is_public_or_loopback_url, number};
 use super::{Config, ConfigError, SendConfig};
+use crate::adapters::aws_sms::AwsSmsConfig;
 use crate::adapters::clock::SystemClock;
 use crate::adapters::human_proof::HumanProofConfig;
+use crate::adapters::plivo::{PlivoConfig, PlivoSenderId};
 use crate::adapters::twilio::{
     DeliveryReports, TwilioConfig, TwilioCredentials, TwilioSenderId, WebhookValidator,
 };
-use crate::domain::{Channel, PhoneNumber, Timestamp};
+use crate::domain::{Channel, PhoneNumber, Provider, Routes, Timestamp};
 use crate::messages::{MessageSettings, Messages, WhatsappContent};
 use crate::ports::Clock;
 
@@ -201,9 +203,14 @@ impl SendConfig {
             |url| is_public_or_loopback_url(url) && !url.ends_with('/'),
             "must be an https URL without trailing slash (plain http only for 127.0.0.1 or localhost)",
         )?;
+        let plivo = plivo(&get)?;
+        let aws_sms = aws_sms(&get, common.policy.code_ttl_seconds)?;
         Ok(Self {
             messages,
             service_messages,
+            routes: routes(&get, &plivo, &aws_sms)?,
+            plivo,
+            aws_sms,
             twilio: TwilioConfig {
                 api_base,
                 account_sid,
@@ -223,6 +230,82 @@ impl SendConfig {
             common,
         })
     }
+}
+
+/// `DELIVERY_ROUTES` (every message through Twilio by default): each
+/// provider it names must be configured.
+fn routes(
+    get: &impl Fn(&str) -> Option<String>,
+    plivo: &Option<PlivoConfig>,
+    aws_sms: &Option<AwsSmsConfig>,
+) -> Result<Routes, ConfigError> {
+    let Some(text) = get("DELIVERY_ROUTES") else {
+        return Ok(Routes::only(Provider::Twilio));
+    };
+    let routes = Routes::parse(&text).map_err(|_| ConfigError::Invalid {
+        name: "DELIVERY_ROUTES",
+        problem: "must be COUNTRY[/channel]=provider,... entries separated by ';' with a default *=..., providers among twilio, aws, plivo, each once per entry",
+    })?;
+    let configured = |provider: &Provider| match provider {
+        Provider::Twilio => true,
+        Provider::Plivo => plivo.is_some(),
+        Provider::Aws => aws_sms.is_some(),
+    };
+    match routes.providers().iter().all(configured) {
+        true => Ok(routes),
+        false => Err(ConfigError::Invalid {
+            name: "DELIVERY_ROUTES",
+            problem: "names a provider that is not configured (aws needs AWS_SMS_ORIGINATION_IDENTITY; plivo needs PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN and PLIVO_SENDER)",
+        }),
+    }
+}
+
+/// AWS End User Messaging, when `AWS_SMS_ORIGINATION_IDENTITY` is set: the
+/// sender (phone number, sender id or pool), the configuration set whose
+/// event destination reports deliveries, a protect configuration, and the
+/// fallback voice of calls. Messages live as long as the code.
+fn aws_sms(
+    get: &impl Fn(&str) -> Option<String>,
+    code_ttl_seconds: u64,
+) -> Result<Option<AwsSmsConfig>, ConfigError> {
+    let Some(origination_identity) = get("AWS_SMS_ORIGINATION_IDENTITY") else {
+        return Ok(None);
+    };
+    Ok(Some(AwsSmsConfig {
+        origination_identity,
+        configuration_set: get("AWS_SMS_CONFIGURATION_SET"),
+        protect_configuration_id: get("AWS_SMS_PROTECT_CONFIGURATION_ID"),
+        voice_id: get("AWS_SMS_VOICE_ID"),
+        time_to_live: Some(Duration::from_secs(code_ttl_seconds)),
+        timeout: Duration::from_millis(number(get, "AWS_SMS_TIMEOUT_MS", 5_000, 100..=60_000)?),
+    }))
+}
+
+/// Plivo, when `PLIVO_AUTH_ID` is set: its auth token (a secret) and
+/// sender, a number or sender id (`src`), or a Powerpack's UUID.
+fn plivo(get: &impl Fn(&str) -> Option<String>) -> Result<Option<PlivoConfig>, ConfigError> {
+    let Some(auth_id) = get("PLIVO_AUTH_ID") else {
+        return Ok(None);
+    };
+    let auth_token = get("PLIVO_AUTH_TOKEN").ok_or(ConfigError::Missing("PLIVO_AUTH_TOKEN"))?;
+    let sender = get("PLIVO_SENDER").ok_or(ConfigError::Missing("PLIVO_SENDER"))?;
+    let is_powerpack = sender.len() == 36 && sender.bytes().filter(|&b| b == b'-').count() == 4;
+    let api_base = checked(
+        "PLIVO_API_BASE",
+        get("PLIVO_API_BASE").unwrap_or_else(|| "https://api.plivo.com".into()),
+        |url| is_public_or_loopback_url(url) && !url.ends_with('/'),
+        "must be an https URL without trailing slash (plain http only for 127.0.0.1 or localhost)",
+    )?;
+    Ok(Some(PlivoConfig {
+        api_base,
+        auth_id,
+        auth_token: auth_token.into(),
+        sender: match is_powerpack {
+            true => PlivoSenderId::PowerpackUuid(sender),
+            false => PlivoSenderId::Src(sender.trim_start_matches('+').to_owned()),
+        },
+        timeout: Duration::from_millis(number(get, "PLIVO_TIMEOUT_MS", 5_000, 100..=60_000)?),
+    }))
 }
 
 /// The verifier of proofs of a human (`HUMAN_PROOF_VERIFY_URL`, a provider's

@@ -8,7 +8,7 @@ use super::ConfigError;
 /// The settings that may also be given in the one `SETTINGS` variable
 /// (`NAME=value` pairs separated by spaces), which the template fills from
 /// its `Settings` parameter so that tuning values ask no deploy question.
-pub const TUNING_SETTINGS: [&str; 45] = [
+pub const TUNING_SETTINGS: [&str; 55] = [
     "CODE_LENGTH",
     "CODE_TTL_SECONDS",
     "MAX_CHECK_ATTEMPTS",
@@ -43,6 +43,16 @@ pub const TUNING_SETTINGS: [&str; 45] = [
     "FRAUD_VERIFIED_MEMORY_DAYS",
     "HUMAN_PROOF_VERIFY_URL",
     "ENABLED_CHANNELS",
+    "DELIVERY_ROUTES",
+    "PLIVO_AUTH_ID",
+    "PLIVO_SENDER",
+    "PLIVO_API_BASE",
+    "PLIVO_TIMEOUT_MS",
+    "AWS_SMS_ORIGINATION_IDENTITY",
+    "AWS_SMS_CONFIGURATION_SET",
+    "AWS_SMS_PROTECT_CONFIGURATION_ID",
+    "AWS_SMS_VOICE_ID",
+    "AWS_SMS_TIMEOUT_MS",
     "STATUS_CALLBACK_URL",
     "TWILIO_API_BASE",
     "TWILIO_TIMEOUT_MS",

@@ -1,20 +1,24 @@
 //! The integration suite: both functions through their real handlers, against
-//! DynamoDB Local, moto (SSM) and Twilio fakes. One binary links once.
+//! DynamoDB Local, moto (SSM) and Twilio and Plivo fakes. One binary links once.
 
+mod aws_sms;
 mod bad_input;
 mod channels;
 mod concurrency;
 mod delivery_reports;
 mod dynamodb_faults;
 mod events;
+mod failover;
 mod faults;
 mod fraud;
 mod idempotency;
 mod key_rotation;
 mod limits;
 mod operator;
+mod plivo;
 mod privacy;
 mod proof;
+mod provider_health;
 mod round_trips;
 mod secrets;
 mod storage_failure;

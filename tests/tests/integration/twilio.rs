@@ -9,7 +9,7 @@ use integration_tests::{ACCOUNT_SID, AUTH_TOKEN, MESSAGES_PATH, Options, Stack, 
 use phone_verification::adapters::twilio::{
     TwilioConfig, TwilioCredentials, TwilioSender, TwilioSenderId,
 };
-use phone_verification::domain::{Channel, PhoneNumber, Timestamp, VerificationId};
+use phone_verification::domain::Channel;
 use phone_verification::ports::{Content, Handover, MessageSender, OutgoingMessage, Speech};
 use serde_json::json;
 use wiremock::matchers::{method, path};
@@ -52,25 +52,16 @@ fn whatsapp_template() -> OutgoingMessage {
 }
 
 fn message(channel: Channel) -> OutgoingMessage {
-    let content = match channel {
-        Channel::Call => Content::Speech(Speech {
-            language: "en-US".into(),
-            voice: "Polly.Joanna".into(),
-            intro: "Your verification code is".into(),
-            digits: "1, 2, 3, 4, 5, 6".into(),
-            repeat: "Once again, your code is".into(),
-        }),
-        Channel::Sms | Channel::Whatsapp => {
-            Content::Text("Your verification code is 123456.".into())
-        }
+    let speech = Speech {
+        language: "en-US".into(),
+        voice: "Polly.Joanna".into(),
+        intro: "Your verification code is".into(),
+        digits: "1, 2, 3, 4, 5, 6".into(),
+        repeat: "Once again, your code is".into(),
     };
     OutgoingMessage {
-        to: PhoneNumber::parse("+14155550123", None).unwrap(),
-        channel,
-        content: SecretBox::new(Box::new(content)),
-        verification_id: VerificationId::random(),
-        sent_at: Timestamp::from_unix_seconds(1_800_000_000),
         status_callback: Some("https://api.example.com/twilio/status".into()),
+        ..integration_tests::outgoing_message(channel, "Your verification code is 123456.", speech)
     }
 }
 

@@ -3,7 +3,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::attributes::n;
-use crate::domain::{Limits, Pseudonym, Scope, Timestamp, Window};
+use crate::domain::{Limits, Provider, Pseudonym, Scope, Timestamp, Window};
 
 /// A number's item, by the number's pseudonym (never the number itself).
 pub(super) fn number_key(number: &Pseudonym) -> String {
@@ -58,4 +58,9 @@ pub(super) fn lock_edge(now: Timestamp, limits: &Limits) -> AttributeValue {
 /// A request's `Idempotency-Key`, already scoped to its number by the handler.
 pub(super) fn idempotency_key(key: &str) -> String {
     format!("idempotency#{key}")
+}
+
+/// A message provider's circuit breaker, shared by every environment.
+pub(super) fn provider_key(provider: Provider) -> String {
+    format!("provider#{}", provider.as_str())
 }

@@ -23,6 +23,7 @@
 
 mod attributes;
 mod counters;
+mod health;
 mod idempotency;
 mod keys;
 mod operations;
@@ -32,6 +33,7 @@ mod verifications;
 
 use std::collections::HashMap;
 
+pub use health::DynamoDbHealth;
 pub use operations::{BudgetUse, Budgets, Lift, NumberState, RestrictionState, Unlock};
 
 use aws_sdk_dynamodb::Client;

@@ -1,0 +1,177 @@
+//! What the message providers' adapters (Twilio, Plivo) share: their HTTP
+//! client, the delivery report address and how it is read back, and what a
+//! request that got no answer means.
+
+use std::time::{Duration, Instant};
+
+use crate::domain::{Timestamp, VerificationId};
+use crate::ports::{DeliveryError, Handover, OutgoingMessage};
+
+/// A client whose every request, connecting included, ends within
+/// `timeout`. Connecting has half of it, so that a connection that cannot be
+/// opened fails as such (certainly not sent) rather than as the request's
+/// timeout, which fires first when both are equal (and means "maybe sent").
+pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    super::https::client_builder()
+        .timeout(timeout)
+        .connect_timeout(timeout / 2)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()
+}
+
+/// `callback` with the query that identifies the code the report will be
+/// about (not the code itself): `verification=<id>&sent_at=<unix seconds>`.
+pub(crate) fn report_url(callback: &str, message: &OutgoingMessage) -> String {
+    let separator = if callback.contains('?') { '&' } else { '?' };
+    format!(
+        "{callback}{separator}verification={}&sent_at={}",
+        message.verification_id.as_str(),
+        message.sent_at.unix_seconds()
+    )
+}
+
+/// The code a delivery report is about, read back from the query
+/// `report_url` added (decoded pairs): `None` unless both are well formed.
+pub(crate) fn reported_code(query: &[(String, String)]) -> Option<(VerificationId, Timestamp)> {
+    let get = |name: &str| {
+        query
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
+    let id = get("verification")
+        .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))?;
+    let sent_at = get("sent_at")?.parse().ok()?;
+    Some((
+        VerificationId::from_stored(id.to_owned()),
+        Timestamp::from_unix_seconds(sent_at),
+    ))
+}
+
+/// Sends `request`, which carries `message`, and records its latency as
+/// `metric` with `dimensions`: the provider's answer and the latency, or,
+/// when no answer came, what that means for the message.
+pub(crate) async fn send(
+    provider: &'static str,
+    request: reqwest::RequestBuilder,
+    message: &OutgoingMessage,
+    (metric, dimensions): (&str, &[(&str, &str)]),
+) -> Result<(reqwest::Response, u128), Result<Handover, DeliveryError>> {
+    let started = Instant::now();
+    let sent = request.send().await;
+    let latency_ms = started.elapsed().as_millis();
+    crate::metrics::milliseconds(
+        metric,
+        u64::try_from(latency_ms).unwrap_or(u64::MAX),
+        dimensions,
+    );
+    match sent {
+        Ok(response) => Ok((response, latency_ms)),
+        Err(error) => Err(unanswered(provider, message, &error, latency_ms)),
+    }
+}
+
+/// What a request that got no answer means. Not connected (refused, DNS,
+/// TLS, connect timeout): the provider never saw it, so it was certainly
+/// not sent. Anything later (timed out, connection lost): the provider may
+/// well have taken it, and retrying, here or elsewhere, would send a
+/// second code.
+fn unanswered(
+    provider: &'static str,
+    message: &OutgoingMessage,
+    error: &reqwest::Error,
+    latency_ms: u128,
+) -> Result<Handover, DeliveryError> {
+    let described = describe_transport_error(error);
+    if error.is_connect() {
+        return Err(DeliveryError::Unavailable(format!(
+            "{provider}: {described}"
+        )));
+    }
+    tracing::warn!(
+        provider,
+        to = %message.to,
+        error = described,
+        latency_ms,
+        "{provider} did not answer: the message may have been sent"
+    );
+    Ok(Handover::Unconfirmed)
+}
+
+/// Names the kind of failure without the URL (it holds the account's id).
+pub(crate) fn describe_transport_error(error: &reqwest::Error) -> String {
+    if error.is_connect() {
+        "could not connect".into()
+    } else if error.is_timeout() {
+        "timed out".into()
+    } else {
+        "request failed".into()
+    }
+}
+
+/// `text` as XML character data or an attribute value (TwiML, SSML).
+pub(crate) fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Channel, PhoneNumber};
+    use crate::ports::Content;
+    use secrecy::SecretBox;
+
+    fn message() -> OutgoingMessage {
+        OutgoingMessage {
+            to: PhoneNumber::parse("+14155550123", None).unwrap(),
+            channel: Channel::Sms,
+            content: SecretBox::new(Box::new(Content::Text("Your code is 123456.".into()))),
+            verification_id: VerificationId::from_stored("0123456789abcdef0123456789abcdef".into()),
+            sent_at: Timestamp::from_unix_seconds(1_800_000_000),
+            status_callback: None,
+        }
+    }
+
+    #[test]
+    fn the_report_url_names_the_code_and_reads_back() {
+        let message = message();
+        let url = report_url("https://api.example.com/status", &message);
+        assert_eq!(
+            url,
+            "https://api.example.com/status?verification=0123456789abcdef0123456789abcdef&sent_at=1800000000"
+        );
+        assert_eq!(
+            report_url("https://api.example.com/status?service=VA1", &message),
+            "https://api.example.com/status?service=VA1&verification=0123456789abcdef0123456789abcdef&sent_at=1800000000"
+        );
+        let query: Vec<(String, String)> =
+            form_urlencoded::parse(url.split_once('?').unwrap().1.as_bytes())
+                .into_owned()
+                .collect();
+        assert_eq!(
+            reported_code(&query),
+            Some((message.verification_id, message.sent_at))
+        );
+    }
+
+    #[test]
+    fn a_malformed_report_query_names_no_code() {
+        for query in [
+            "",
+            "sent_at=1800000000",
+            "verification=0123456789abcdef0123456789abcdef",
+            "verification=0123&sent_at=1800000000",
+            "verification=0123456789abcdef0123456789abcdeg&sent_at=1800000000",
+            "verification=0123456789abcdef0123456789abcdef&sent_at=soon",
+        ] {
+            let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect();
+            assert_eq!(reported_code(&pairs), None, "{query}");
+        }
+    }
+}
