@@ -56,6 +56,7 @@ HUMAN_PROOF_TOKEN = "XXXX.DUMMY.TOKEN.XXXX"
 ROUTES = {
     "POST /functions/sendVerificationCode": "SendVerificationCodeFunction",
     "POST /twilio/status": "SendVerificationCodeFunction",
+    "POST /plivo/status": "SendVerificationCodeFunction",
     "POST /functions/verifyPhoneNumber": "VerifyPhoneNumberFunction",
     "GET /.well-known/jwks.json": "VerifyPhoneNumberFunction",
     # The Twilio Verify v2 compatible API.

@@ -191,6 +191,10 @@ create_table() { # create_table NAME: template.yaml's table (after start_dynamod
 # --- the functions, as a client sees them ---------------------------------
 # The stand-in's auth token: it signs delivery reports with it, as Twilio does.
 export LOCAL_TWILIO_AUTH_TOKEN=local-dev-token
+# Plivo's Auth ID and token on the local stacks (the stand-in checks the ID);
+# a local Plivo report is signed with the token.
+export LOCAL_PLIVO_AUTH_ID=MALOCALSTANDIN000000
+export LOCAL_PLIVO_AUTH_TOKEN=local-plivo-token
 # The Twilio Verify v2 compatible API's one service and API key (HTTP Basic:
 # the key's SID and its secret) on the local stacks; scripts/twilio-verify-flow.mjs
 # and test.sh's schemathesis run of Twilio's Verify spec use them.
@@ -205,10 +209,10 @@ export LOCAL_VERIFY_APPROVER_KEY_SID=SKfedcba9876543210fedcba9876543210
 export LOCAL_VERIFY_APPROVER_KEY_SECRET=local-approver-secret-0123456789abcdef
 
 # start_functions STANDIN_PORT GATEWAY_PORT TABLE (after start_dynamodb_local):
-# the Twilio stand-in, and both functions behind one local API Gateway.
+# the Twilio and Plivo stand-in, and both functions behind one local API Gateway.
 start_functions() {
   local standin_port="$1" gateway_port="$2" table="$3"
-  section "Twilio stand-in (every SMS it 'sends' is printed below)"
+  section "Twilio and Plivo stand-in (every SMS it 'sends' is printed below)"
   start_bg - node "$SCRIPTS/twilio-standin.mjs" "$standin_port"
 
   section "Building the functions"
@@ -220,7 +224,9 @@ start_functions() {
 
 # start_api PORT TABLE STANDIN_PORT: both (built) functions behind a local
 # API Gateway (scripts/local-lambda.mjs: template.yaml's routes, a pool of
-# processes per function) on PORT. Extra settings for the functions, and the
+# processes per function) on PORT. Twilio and Plivo both point at the
+# stand-in; DELIVERY_ROUTES stays the caller's (unset: everything through
+# Twilio; docs/local.md). Extra settings for the functions, and the
 # runner's own (MAX_CONCURRENCY, TRUST_FORWARDED_FOR), come by env; API_LOG=FILE
 # sends the functions' logs there instead of to this terminal.
 start_api() {
@@ -241,6 +247,11 @@ start_api() {
   VERIFY_SERVICES="$LOCAL_SECOND_SERVICE_SID|Local Shop|8|sms" \
   VERIFY_API_KEYS="$LOCAL_VERIFY_API_KEY_SID:$LOCAL_VERIFY_API_KEY_SECRET:*,$LOCAL_VERIFY_APPROVER_KEY_SID:$LOCAL_VERIFY_APPROVER_KEY_SECRET:*|approve" \
   STATUS_CALLBACK_URL="http://127.0.0.1:$port/twilio/status" \
+  PLIVO_AUTH_ID="$LOCAL_PLIVO_AUTH_ID" \
+  PLIVO_AUTH_TOKEN="$LOCAL_PLIVO_AUTH_TOKEN" \
+  PLIVO_SENDER=+15005550007 \
+  PLIVO_API_BASE="http://127.0.0.1:$standin_port" \
+  PLIVO_STATUS_CALLBACK_URL="http://127.0.0.1:$port/plivo/status" \
   HUMAN_PROOF_VERIFY_URL="http://127.0.0.1:$standin_port/siteverify" \
   HUMAN_PROOF_SECRET=local-human-proof-secret \
   RUST_LOG="${RUST_LOG:-info}" \

@@ -1,15 +1,26 @@
 #!/usr/bin/env node
-// Local Twilio stand-in for development: speaks Twilio's REST wire format for
-// Messages.json and Calls.json, prints every "sent" SMS/call in a box so the
-// developer can read the code, and never reaches the real Twilio.
+// Local stand-in for the message providers, for development: speaks Twilio's
+// REST wire format for Messages.json and Calls.json and Plivo's for its
+// Message API, prints every "sent" SMS/call in a box so the developer can
+// read the code, and never reaches the real Twilio or Plivo.
 //   node scripts/twilio-standin.mjs [PORT]     (or TWILIO_STANDIN_PORT; default 3010)
-//   GET /messages[?to=NUMBER]  -> JSON list of what it received (newest last)
+//   POST /2010-04-01/Accounts/{sid}/Messages.json, .../Calls.json  -> Twilio (any basic auth)
+//   POST /v1/Account/{auth_id}/Message/  -> Plivo: JSON {src|powerpack_uuid, dst, text, url?},
+//                                 basic auth with that Auth ID; 202 "message(s) queued"
+//   GET /messages[?to=NUMBER]  -> JSON list of what it received (newest last), each
+//                                 with its provider (twilio, plivo)
+//   POST /control {"provider": "twilio"|"plivo", "mode": "ok"|"dead"|"slow", "delayMs"?}
+//                              -> makes a provider answer normally, 503 to everything
+//                                 (dead: certainly not sent), or only after delayMs (slow,
+//                                 default 11000: past the functions' provider timeouts and
+//                                 their 10 s Lambda timeout; the message counts as received);
+//                                 GET /control shows each provider's mode
 //   POST /siteverify           -> a human check's verdict, as Turnstile's testing
 //                                 keys give it: the secret local-human-proof-secret and the token
 //                                 XXXX.DUMMY.TOKEN.XXXX pass
 // TWILIO_STANDIN_QUIET=1 leaves out the boxes (load tests send thousands).
 import { createServer } from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 
 const port = Number(process.argv[2] || process.env.TWILIO_STANDIN_PORT || 3010);
 const received = [];
@@ -95,7 +106,7 @@ function createMessage(res, accountSid, form) {
       feedback: `/2010-04-01/Accounts/${accountSid}/Messages/${id}/Feedback.json`,
     },
   };
-  received.push({ type: 'sms', to, from: from || service, body, sid: id, statusCallback: form.get('StatusCallback'), received_at: now.toISOString() });
+  received.push({ provider: 'twilio', type: 'sms', to, from: from || service, body, sid: id, statusCallback: form.get('StatusCallback'), received_at: now.toISOString() });
   box(`SMS to ${to}`, body.split('\n'));
   send(res, 201, message);
 }
@@ -133,9 +144,67 @@ function createCall(res, accountSid, form) {
       recordings: `/2010-04-01/Accounts/${accountSid}/Calls/${id}/Recordings.json`,
     },
   };
-  received.push({ type: 'call', to, from, twiml, sid: id, statusCallback: form.get('StatusCallback'), received_at: now.toISOString() });
+  received.push({ provider: 'twilio', type: 'call', to, from, twiml, sid: id, statusCallback: form.get('StatusCallback'), received_at: now.toISOString() });
   box(`Voice call to ${to}`, (twiml || form.get('Url')).split('\n'));
   send(res, 201, call);
+}
+
+// Plivo's error body: {api_id, error}.
+function plivoError(res, status, error) {
+  send(res, status, { api_id: randomUUID(), error });
+}
+
+// POST /v1/Account/{auth_id}/Message/ with Plivo's JSON body.
+function createPlivoMessage(res, body) {
+  let message;
+  try {
+    message = JSON.parse(body);
+  } catch {
+    return plivoError(res, 400, 'invalid json data');
+  }
+  const { src, powerpack_uuid: powerpack, dst, text, url } = message ?? {};
+  if (!src && !powerpack) return plivoError(res, 400, 'src parameter not present');
+  if (!dst) return plivoError(res, 400, 'dst parameter not present');
+  if (!text) return plivoError(res, 400, 'text parameter not present');
+  const to = `+${String(dst).replace(/^\+/, '')}`;
+  const uuid = randomUUID();
+  received.push({ provider: 'plivo', type: 'sms', to, from: src || powerpack, body: text, sid: uuid, statusCallback: url ?? null, received_at: new Date().toISOString() });
+  box(`SMS to ${to} (Plivo)`, String(text).split('\n'));
+  send(res, 202, { api_id: randomUUID(), message: 'message(s) queued', message_uuid: [uuid] });
+}
+
+// Each provider's mode (POST /control): ok, dead (503 to everything, nothing
+// taken) or slow (the answer comes only after delayMs).
+const modes = { twilio: { mode: 'ok' }, plivo: { mode: 'ok' } };
+const SLOW_DEFAULT_MS = 11_000;
+
+function control(res, body) {
+  let wanted;
+  try {
+    wanted = JSON.parse(body);
+  } catch {
+    wanted = null;
+  }
+  const { provider, mode, delayMs } = wanted ?? {};
+  const delay = delayMs ?? SLOW_DEFAULT_MS;
+  if (!(provider in modes) || !['ok', 'dead', 'slow'].includes(mode) || !(Number.isInteger(delay) && delay >= 0)) {
+    return send(res, 400, { error: 'expected {"provider": "twilio"|"plivo", "mode": "ok"|"dead"|"slow", "delayMs"?: integer}' });
+  }
+  modes[provider] = mode === 'slow' ? { mode, delayMs: delay } : { mode };
+  console.log(`Stand-in: ${provider} is now ${mode}${mode === 'slow' ? ` (${delay} ms)` : ''}`);
+  send(res, 200, modes);
+}
+
+// Answers a provider's request as its mode says: `serve` runs at once (ok),
+// after the delay (slow), or never, a 503 in its stead (dead).
+function asMode(provider, res, serve) {
+  const { mode, delayMs } = modes[provider];
+  if (mode === 'dead') {
+    if (provider === 'plivo') return plivoError(res, 503, 'service unavailable');
+    return twilioError(res, 503, 20503, 'Service Unavailable');
+  }
+  if (mode === 'slow') return setTimeout(serve, delayMs);
+  serve();
 }
 
 const HUMAN_PROOF_SECRET = 'local-human-proof-secret';
@@ -161,24 +230,41 @@ const server = createServer((req, res) => {
       return send(res, 200, success ? { success } : { success, 'error-codes': ['invalid-input-response'] });
     }
 
+    if (path === '/control') {
+      if (req.method === 'GET') return send(res, 200, modes);
+      if (req.method === 'POST') return control(res, Buffer.concat(chunks).toString());
+    }
+
+    // Basic auth: the user (any password, as with Twilio's test credentials).
+    const [scheme, token] = (req.headers.authorization || '').split(' ');
+    const [user, password] = Buffer.from(token || '', 'base64').toString().split(':');
+    const basicUser = scheme?.toLowerCase() === 'basic' ? user : '';
+
+    const plivo = path.match(/^\/v1\/Account\/([^/]+)\/Message\/?$/);
+    if (req.method === 'POST' && plivo) {
+      // Plivo checks the Auth ID of the path against the credentials.
+      if (basicUser !== plivo[1] || !password) return plivoError(res, 401, 'authentication failed');
+      const body = Buffer.concat(chunks).toString();
+      return asMode('plivo', res, () => createPlivoMessage(res, body));
+    }
+
     const match = path.match(/^\/2010-04-01\/Accounts\/([^/]+)\/(Messages|Calls)\.json$/);
     if (req.method !== 'POST' || !match) {
       return twilioError(res, 404, 20404, `The requested resource ${path} was not found`);
     }
-    // Basic auth must be present (any user/password, as with test credentials).
-    const [scheme, token] = (req.headers.authorization || '').split(' ');
-    const [user] = Buffer.from(token || '', 'base64').toString().split(':');
-    if (scheme?.toLowerCase() !== 'basic' || !user) {
+    if (!basicUser) {
       res.setHeader('WWW-Authenticate', 'Basic realm="Twilio API"');
       return twilioError(res, 401, 20003, 'Authenticate');
     }
     const form = new URLSearchParams(Buffer.concat(chunks).toString());
-    if (match[2] === 'Messages') createMessage(res, match[1], form);
-    else createCall(res, match[1], form);
+    asMode('twilio', res, () => {
+      if (match[2] === 'Messages') createMessage(res, match[1], form);
+      else createCall(res, match[1], form);
+    });
   });
 });
 
 server.listen(port, '127.0.0.1', () => {
-  console.log(`Twilio stand-in listening on http://127.0.0.1:${port} (GET /messages lists what it received)`);
+  console.log(`Twilio and Plivo stand-in listening on http://127.0.0.1:${port} (GET /messages lists what it received; POST /control kills or slows a provider)`);
 });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(0));

@@ -111,6 +111,7 @@ pub fn build_send<C: Clock + Clone>(
         common.parse_application_id,
         config.delivery_reports,
     )
+    .with_plivo_reports(config.plivo_reports)
     .with_verify_api(verify_api))
 }
 
@@ -131,7 +132,7 @@ pub fn build_verify<C: Clock + Clone>(
     VerifyApi::new(service, common.parse_application_id, config.proof).with_verify_api(verify_api)
 }
 
-/// Runs `sendVerificationCode` (and `POST /twilio/status`) until the
+/// Runs `sendVerificationCode` (and `POST /twilio/status`, `POST /plivo/status`) until the
 /// environment is shut down.
 pub async fn serve_send() -> Result<(), Error> {
     serve(async || {

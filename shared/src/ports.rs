@@ -264,8 +264,26 @@ pub struct OutgoingMessage {
     /// Which code this is, so a delivery report can withdraw it.
     pub verification_id: VerificationId,
     pub sent_at: Timestamp,
-    /// Where the provider should report the delivery, if anywhere.
-    pub status_callback: Option<String>,
+    /// Where each provider should report the delivery, if anywhere.
+    pub status_callbacks: StatusCallbacks,
+}
+
+/// Each provider's URL for delivery reports (our `POST /<provider>/status`),
+/// if it has one: every adapter takes its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatusCallbacks {
+    pub twilio: Option<String>,
+    pub plivo: Option<String>,
+}
+
+impl StatusCallbacks {
+    /// Each URL there is, changed by `change`.
+    pub fn map(self, change: impl Fn(String) -> String) -> Self {
+        Self {
+            twilio: self.twilio.map(&change),
+            plivo: self.plivo.map(&change),
+        }
+    }
 }
 
 /// What the message says.
@@ -395,7 +413,7 @@ mod tests {
             content: SecretBox::new(Box::new(Content::Text("Your code is 987654.".into()))),
             verification_id: VerificationId::random(),
             sent_at: Timestamp::from_unix_seconds(0),
-            status_callback: None,
+            status_callbacks: StatusCallbacks::default(),
         };
         let debug = format!("{message:?}");
         assert!(

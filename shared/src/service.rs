@@ -16,8 +16,8 @@ use crate::messages::Messages;
 use crate::metrics;
 use crate::ports::{
     Approval, AttemptRefused, Clock, CountedAttempt, CurrentVerification, DeliveryError,
-    Destination, Handover, MessageSender, NewVerification, OutgoingMessage, Requester, StoreError,
-    VerificationStatus, VerificationStore,
+    Destination, Handover, MessageSender, NewVerification, OutgoingMessage, Requester,
+    StatusCallbacks, StoreError, VerificationStatus, VerificationStore,
 };
 
 /// Time kept, after the provider's longest answer, to answer the caller.
@@ -105,8 +105,9 @@ pub struct SendRequest {
     pub client: Client,
     /// BCP 47 tag of the user's language, if the client knows it.
     pub locale: Option<String>,
-    /// Where the provider should report the delivery (`POST /twilio/status`).
-    pub status_callback: Option<String>,
+    /// Where each provider should report the delivery (`POST /twilio/status`,
+    /// `POST /plivo/status`).
+    pub status_callbacks: StatusCallbacks,
     /// When the caller stops waiting (the Lambda invocation's deadline).
     pub deadline: Option<Instant>,
     /// A proof of a human (a challenge's token), which lets the send
@@ -564,7 +565,7 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
             channel,
             client,
             locale,
-            status_callback,
+            status_callbacks,
             deadline,
             human_proof,
         } = request;
@@ -661,7 +662,7 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
             content: SecretBox::new(Box::new(messages.render(channel, language, &code))),
             verification_id: new.id.clone(),
             sent_at: now,
-            status_callback,
+            status_callbacks,
         };
         // Never send what the caller will not wait for (a stalled storage
         // call can use up the invocation): such a send fails like one the
@@ -898,7 +899,7 @@ mod tests {
                 channel: Channel::Sms,
                 client: client(),
                 locale: None,
-                status_callback: None,
+                status_callbacks: StatusCallbacks::default(),
                 deadline: None,
                 human_proof: None,
             })
@@ -969,7 +970,7 @@ mod tests {
                 channel: Channel::Sms,
                 client: client(),
                 locale: Some("fr-CA".into()),
-                status_callback: None,
+                status_callbacks: StatusCallbacks::default(),
                 deadline: None,
                 human_proof: None,
             })
@@ -992,7 +993,7 @@ mod tests {
             channel: Channel::Call,
             client: client(),
             locale: None,
-            status_callback: None,
+            status_callbacks: StatusCallbacks::default(),
             deadline: None,
             human_proof: None,
         };
@@ -1022,7 +1023,7 @@ mod tests {
                 channel: Channel::Whatsapp,
                 client: client(),
                 locale: None,
-                status_callback: None,
+                status_callbacks: StatusCallbacks::default(),
                 deadline: None,
                 human_proof: None,
             })
@@ -1298,7 +1299,7 @@ mod tests {
                 channel: Channel::Sms,
                 client: client(),
                 locale: None,
-                status_callback: None,
+                status_callbacks: StatusCallbacks::default(),
             })
             .await
     }

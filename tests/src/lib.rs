@@ -503,6 +503,31 @@ pub async fn twilio_accepts_messages(server: &MockServer) {
         .await;
 }
 
+pub const PLIVO_AUTH_ID: &str = "MAZDQ1ZJIYMDZKMMZKYM";
+pub const PLIVO_AUTH_TOKEN: &str = "plivo-test-auth-token";
+
+/// A Plivo fake that queues every message, and the settings that configure
+/// Plivo against it (routing nothing to it: `DELIVERY_ROUTES` does that).
+pub async fn plivo_fake() -> (MockServer, Vec<(&'static str, String)>) {
+    let plivo = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v1/Account/{PLIVO_AUTH_ID}/Message/")))
+        .respond_with(ResponseTemplate::new(202).set_body_json(json!({
+            "api_id": "db342550-7f1d-11e1-8ea7-1231380bc196",
+            "message": "message(s) queued",
+            "message_uuid": ["db3ce55a-7f1d-11e1-8ea7-1231380bc196"],
+        })))
+        .mount(&plivo)
+        .await;
+    let env = vec![
+        ("PLIVO_AUTH_ID", PLIVO_AUTH_ID.to_owned()),
+        ("PLIVO_AUTH_TOKEN", PLIVO_AUTH_TOKEN.to_owned()),
+        ("PLIVO_SENDER", "+14155550100".to_owned()),
+        ("PLIVO_API_BASE", plivo.uri()),
+    ];
+    (plivo, env)
+}
+
 /// An API Gateway HTTP API (payload 2.0) event carrying `body`.
 pub fn http_api_event(function: Function, body: &str, content_type: &str) -> String {
     let name = match function {
@@ -631,7 +656,7 @@ pub fn outgoing_message(channel: Channel, text: &str, speech: Speech) -> Outgoin
         content: SecretBox::new(Box::new(content)),
         verification_id: VerificationId::random(),
         sent_at: Timestamp::from_unix_seconds(1_800_000_000),
-        status_callback: None,
+        status_callbacks: Default::default(),
     }
 }
 

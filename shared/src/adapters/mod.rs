@@ -11,6 +11,7 @@ pub mod human_proof;
 pub mod memory;
 pub mod plivo;
 mod provider;
+pub use provider::DeliveryReports;
 pub mod routed;
 pub mod ssm;
 pub mod twilio;

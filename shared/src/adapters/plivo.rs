@@ -111,7 +111,8 @@ impl PlivoSender {
             dst: message.to.as_e164().trim_start_matches('+'),
             text,
             url: message
-                .status_callback
+                .status_callbacks
+                .plivo
                 .as_deref()
                 .map(|callback| provider::report_url(callback, message)),
         })
@@ -357,6 +358,7 @@ impl PlivoReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::StatusCallbacks;
     use secrecy::SecretBox;
 
     const SRC: &str = "14155550100";
@@ -379,7 +381,10 @@ mod tests {
             content: SecretBox::new(Box::new(content)),
             verification_id: VerificationId::from_stored("0123456789abcdef0123456789abcdef".into()),
             sent_at: Timestamp::from_unix_seconds(1_800_000_000),
-            status_callback: Some("https://api.example.com/plivo/status".into()),
+            status_callbacks: StatusCallbacks {
+                plivo: Some("https://api.example.com/plivo/status".into()),
+                ..Default::default()
+            },
         }
     }
 
@@ -408,7 +413,7 @@ mod tests {
 
         let powerpack = sender(PlivoSenderId::PowerpackUuid("d35f2e82".into()));
         let no_reports = OutgoingMessage {
-            status_callback: None,
+            status_callbacks: Default::default(),
             ..sms()
         };
         let body = serde_json::to_value(powerpack.request_for(&no_reports).unwrap()).unwrap();

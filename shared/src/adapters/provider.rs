@@ -1,11 +1,22 @@
 //! What the message providers' adapters (Twilio, Plivo) share: their HTTP
-//! client, the delivery report address and how it is read back, and what a
-//! request that got no answer means.
+//! client, their delivery reports' settings, the delivery report address
+//! and how it is read back, and what a request that got no answer means.
 
 use std::time::{Duration, Instant};
 
 use crate::domain::{Timestamp, VerificationId};
 use crate::ports::{DeliveryError, Handover, OutgoingMessage};
+
+/// A provider's delivery reports: how to check them (`validator`: Twilio's
+/// `WebhookValidator`, Plivo's `SignatureValidator`), and where they go.
+#[derive(Debug, Clone)]
+pub struct DeliveryReports<V> {
+    pub validator: V,
+    /// Public URL of the provider's report route (`POST /twilio/status`,
+    /// `POST /plivo/status`) when set by the operator (a custom domain, say);
+    /// otherwise it is derived from API Gateway's request context.
+    pub callback_url: Option<String>,
+}
 
 /// A client whose every request, connecting included, ends within
 /// `timeout`. Connecting has half of it, so that a connection that cannot be
@@ -132,7 +143,7 @@ mod tests {
             content: SecretBox::new(Box::new(Content::Text("Your code is 123456.".into()))),
             verification_id: VerificationId::from_stored("0123456789abcdef0123456789abcdef".into()),
             sent_at: Timestamp::from_unix_seconds(1_800_000_000),
-            status_callback: None,
+            status_callbacks: Default::default(),
         }
     }
 

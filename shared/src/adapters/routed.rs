@@ -203,7 +203,7 @@ mod tests {
             content: SecretBox::new(Box::new(Content::Text("Your code is 123456.".into()))),
             verification_id: VerificationId::random(),
             sent_at: Timestamp::from_unix_seconds(at),
-            status_callback: None,
+            status_callbacks: Default::default(),
         }
     }
 

@@ -149,7 +149,7 @@ impl TwilioSender {
     /// delivery report address when one is configured.
     fn request_for(&self, message: &OutgoingMessage) -> Result<(&str, Form), DeliveryError> {
         let (url, mut form) = self.delivery(message)?;
-        if let Some(callback) = &message.status_callback {
+        if let Some(callback) = &message.status_callbacks.twilio {
             // Twilio signs the URL, with the query that names the code.
             form.push(("StatusCallback", provider::report_url(callback, message)));
         }
@@ -255,15 +255,6 @@ fn twiml(speech: &Speech) -> String {
     )
 }
 
-/// Twilio's delivery reports: how to check them, and where they go.
-#[derive(Debug, Clone)]
-pub struct DeliveryReports {
-    pub validator: WebhookValidator,
-    /// Public URL of `POST /twilio/status` when set by the operator (a custom
-    /// domain, say); otherwise it is derived from API Gateway's request context.
-    pub callback_url: Option<String>,
-}
-
 /// Checks `X-Twilio-Signature` on Twilio's requests to us: base64 of
 /// HMAC-SHA1, keyed by the auth token, over the full URL followed by every
 /// POST parameter's name and value, sorted by name.
@@ -365,7 +356,7 @@ mod tests {
             content: SecretBox::new(Box::new(content)),
             verification_id: VerificationId::random(),
             sent_at: Timestamp::from_unix_seconds(1_800_000_000),
-            status_callback: None,
+            status_callbacks: Default::default(),
         }
     }
 

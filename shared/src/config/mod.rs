@@ -17,10 +17,11 @@ use std::collections::HashMap;
 
 pub use settings::{TUNING_SETTINGS, with_settings};
 
+use crate::adapters::DeliveryReports;
 use crate::adapters::aws_sms::AwsSmsConfig;
 use crate::adapters::human_proof::HumanProofConfig;
-use crate::adapters::plivo::PlivoConfig;
-use crate::adapters::twilio::{DeliveryReports, TwilioConfig};
+use crate::adapters::plivo::{PlivoConfig, SignatureValidator};
+use crate::adapters::twilio::{TwilioConfig, WebhookValidator};
 use crate::domain::{IdentityHasher, Routes};
 use crate::http::verify_v2::VerifySettings;
 use crate::messages::{MessageTooLong, Messages};
@@ -68,7 +69,10 @@ pub struct SendConfig {
     pub service_messages: HashMap<String, Messages>,
     /// Present when Twilio's delivery reports can be checked (an auth token
     /// is known): they go to `POST /twilio/status`.
-    pub delivery_reports: Option<DeliveryReports>,
+    pub delivery_reports: Option<DeliveryReports<WebhookValidator>>,
+    /// Present when Plivo is configured (its auth token signs its reports):
+    /// they go to `POST /plivo/status`.
+    pub plivo_reports: Option<DeliveryReports<SignatureValidator>>,
     /// When set, a send with a valid proof of a human passes fraud
     /// protection's restrictions.
     pub human_proof: Option<HumanProofConfig>,

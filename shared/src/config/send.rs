@@ -1,18 +1,17 @@
 //! The send function's settings: Twilio's account, credentials and senders,
-//! the message texts, and the delivery reports.
+//! the other providers', the message texts, and the delivery reports.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::settings::{checked, fits_app_name, getter, is_public_or_loopback_url, number};
 use super::{Config, ConfigError, SendConfig};
+use crate::adapters::DeliveryReports;
 use crate::adapters::aws_sms::AwsSmsConfig;
 use crate::adapters::clock::SystemClock;
 use crate::adapters::human_proof::HumanProofConfig;
-use crate::adapters::plivo::{PlivoConfig, PlivoSenderId};
-use crate::adapters::twilio::{
-    DeliveryReports, TwilioConfig, TwilioCredentials, TwilioSenderId, WebhookValidator,
-};
+use crate::adapters::plivo::{PlivoConfig, PlivoSenderId, SignatureValidator};
+use crate::adapters::twilio::{TwilioConfig, TwilioCredentials, TwilioSenderId, WebhookValidator};
 use crate::domain::{Channel, PhoneNumber, Provider, Routes, Timestamp};
 use crate::messages::{MessageSettings, Messages, WhatsappContent};
 use crate::ports::Clock;
@@ -176,16 +175,11 @@ impl SendConfig {
                 problem: "names a language that has no messages (the languages: docs/api.md)",
             });
         }
-        let callback_url = get("STATUS_CALLBACK_URL")
-            .map(|url| {
-                checked(
-                    "STATUS_CALLBACK_URL",
-                    url,
-                    |u| is_public_or_loopback_url(u) && !u.contains('?'),
-                    "must be the https URL of POST /twilio/status, without query string",
-                )
-            })
-            .transpose()?;
+        let callback_url = callback_override(
+            &get,
+            "STATUS_CALLBACK_URL",
+            "must be the https URL of POST /twilio/status, without query string",
+        )?;
         // Twilio signs its requests with the account's auth token, even when
         // we call it with an API key: without one, reports cannot be trusted.
         let delivery_reports = match (get("TWILIO_AUTH_TOKEN"), callback_url) {
@@ -204,6 +198,20 @@ impl SendConfig {
             "must be an https URL without trailing slash (plain http only for 127.0.0.1 or localhost)",
         )?;
         let plivo = plivo(&get)?;
+        let plivo_callback_url = callback_override(
+            &get,
+            "PLIVO_STATUS_CALLBACK_URL",
+            "must be the https URL of POST /plivo/status, without query string",
+        )?;
+        // Plivo signs its reports with the auth token we send with.
+        let plivo_reports = match (&plivo, plivo_callback_url) {
+            (Some(plivo), callback_url) => Some(DeliveryReports {
+                validator: SignatureValidator::new(plivo.auth_token.clone()),
+                callback_url,
+            }),
+            (None, Some(_)) => return Err(ConfigError::Missing("PLIVO_AUTH_ID")),
+            (None, None) => None,
+        };
         let aws_sms = aws_sms(&get, common.policy.code_ttl_seconds)?;
         Ok(Self {
             messages,
@@ -226,10 +234,30 @@ impl SendConfig {
                 )?),
             },
             delivery_reports,
+            plivo_reports,
             human_proof: human_proof(&get)?,
             common,
         })
     }
+}
+
+/// The operator's public URL of a delivery report route (`name`), for a
+/// custom domain, say: https (or plain http to a loopback address), no query.
+fn callback_override(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    problem: &'static str,
+) -> Result<Option<String>, ConfigError> {
+    get(name)
+        .map(|url| {
+            checked(
+                name,
+                url,
+                |u| is_public_or_loopback_url(u) && !u.contains('?'),
+                problem,
+            )
+        })
+        .transpose()
 }
 
 /// `DELIVERY_ROUTES` (every message through Twilio by default): each

@@ -633,6 +633,39 @@ mod defaults_and_checks {
             );
         }
     }
+
+    #[test]
+    fn plivo_reports_are_on_with_plivo_and_their_url_may_be_set() {
+        assert!(load(&minimal()).unwrap().plivo_reports.is_none());
+        let mut vars = minimal();
+        vars.insert(
+            "PLIVO_STATUS_CALLBACK_URL",
+            "https://verify.example.com/plivo/status",
+        );
+        assert_eq!(
+            load(&vars).unwrap_err(),
+            ConfigError::Missing("PLIVO_AUTH_ID")
+        );
+        vars.insert("PLIVO_AUTH_ID", "MAZDQ1ZJIYMDZKMMZKYM");
+        vars.insert("PLIVO_AUTH_TOKEN", "plivo token");
+        vars.insert("PLIVO_SENDER", "+14155550100");
+        let reports = load(&vars).unwrap().plivo_reports.expect("on with Plivo");
+        assert_eq!(
+            reports.callback_url.as_deref(),
+            Some("https://verify.example.com/plivo/status")
+        );
+        vars.insert(
+            "PLIVO_STATUS_CALLBACK_URL",
+            "https://verify.example.com/plivo/status?x=1",
+        );
+        assert!(matches!(
+            load(&vars),
+            Err(ConfigError::Invalid {
+                name: "PLIVO_STATUS_CALLBACK_URL",
+                ..
+            })
+        ));
+    }
 }
 
 mod per_function {

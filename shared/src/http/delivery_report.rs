@@ -1,5 +1,7 @@
-//! Twilio's delivery report webhook (`POST /twilio/status`): form
-//! parameters, signed by Twilio, plus the query we put in the callback URL.
+//! The providers' delivery report webhooks (`POST /twilio/status`,
+//! `POST /plivo/status`): form parameters, signed by the provider, plus the
+//! query we put in the callback URL. What Twilio's say is read here;
+//! Plivo's, by its adapter (`PlivoReport`).
 
 use lambda_http::{Body, Request};
 
@@ -7,8 +9,8 @@ use super::params::MAX_BODY_BYTES;
 use super::{ApiError, RequestError};
 use crate::domain::{PhoneNumber, Timestamp, VerificationId};
 
-/// Twilio's status callback: form parameters (`MessageStatus` or
-/// `CallStatus`, `To`, ...) plus the query we put in the callback URL.
+/// A provider's status callback: form parameters (Twilio's `MessageStatus`
+/// or `CallStatus`, `To`, ...) plus the query we put in the callback URL.
 #[derive(Debug)]
 pub struct DeliveryReport {
     /// Every form parameter, as the signature covers them all.

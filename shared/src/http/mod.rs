@@ -8,8 +8,8 @@
 //! - the handlers tie the contracts to the service: `send_api` and
 //!   `verify_api` (Parse), `verify_v2` (Twilio Verify); none uses another;
 //! - the helpers, without a cycle among them: `paths` lists every route as
-//!   data; `params` reads Parse parameters and `delivery_report` Twilio's
-//!   webhook; `answer` builds responses, `reason` lists every failure
+//!   data; `params` reads Parse parameters and `delivery_report` the
+//!   providers' report webhooks; `answer` builds responses, `reason` lists every failure
 //!   clients can see, `errors` is the one place where every error becomes
 //!   an HTTP answer; `idempotency` serves the handlers; `gateway` reads what
 //!   API Gateway adds; `side_effects` is what a sent code and an approval do
@@ -36,7 +36,7 @@ pub mod verify_v2;
 pub use answer::ApiError;
 pub use gateway::with_decodable_body;
 pub use params::{MAX_BODY_BYTES, RequestError};
-pub use paths::{JWKS_ROUTE, SEND_ROUTE, STATUS_ROUTE, VERIFY_ROUTE};
+pub use paths::{JWKS_ROUTE, PLIVO_STATUS_ROUTE, SEND_ROUTE, STATUS_ROUTE, VERIFY_ROUTE};
 pub use reason::Reason;
 pub use routes::HttpFunction;
 pub use send_api::SendApi;

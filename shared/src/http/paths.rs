@@ -7,6 +7,7 @@ use super::gateway::Route;
 /// `sendVerificationCode`'s routes.
 pub const SEND_ROUTE: Route = ("POST", "/functions/sendVerificationCode");
 pub const STATUS_ROUTE: Route = ("POST", "/twilio/status");
+pub const PLIVO_STATUS_ROUTE: Route = ("POST", "/plivo/status");
 /// The send function's Verify route.
 pub const CREATE_ROUTE: Route = ("POST", "/v2/Services/{ServiceSid}/Verifications");
 

@@ -170,13 +170,13 @@ reasons! {
     HumanProofRequired = "human_proof_required", TOO_MANY_REQUESTS, REQUEST_LIMIT_EXCEEDED, None,
         "Verification messages to this destination are restricted for a while. Solve the human check and send its token as humanProof.";
 
-    // Proof tokens and Twilio's delivery reports.
+    // Proof tokens and the providers' delivery reports.
     ProofTokensDisabled = "proof_tokens_disabled", NOT_FOUND, OPERATION_FORBIDDEN, None,
         "This service does not issue proof tokens (PROOF_SIGNING_KEY is not set).";
     DeliveryReportsDisabled = "delivery_reports_disabled", NOT_FOUND, OPERATION_FORBIDDEN, None,
-        "Delivery reports are not enabled (STATUS_CALLBACK_URL is not set).";
+        "Delivery reports are not enabled (the provider's auth token is not configured).";
     InvalidSignature = "invalid_signature", FORBIDDEN, OPERATION_FORBIDDEN, None,
-        "The X-Twilio-Signature header does not match this request.";
+        "The delivery report's signature does not match this request.";
     InvalidDeliveryReport = "invalid_delivery_report", BAD_REQUEST, VALIDATION_ERROR, None,
         "The delivery report lacks its number, verification or send time.";
 

@@ -37,23 +37,37 @@ pub(crate) async fn report(
     params: &[(&str, &str)],
     signature: Option<&str>,
 ) -> Answer {
+    let signature = signature.map_or_else(|| twilio_signature(callback_url, params), str::to_owned);
+    let headers = [("x-twilio-signature", signature.as_str())];
+    post_report(stack, "/twilio/status", callback_url, params, &headers).await
+}
+
+/// A provider's POST of the form `params` with `headers` to our route
+/// `path`, at the `callback_url` we gave it (its query is ours).
+pub(crate) async fn post_report(
+    stack: &Stack,
+    path: &str,
+    callback_url: &str,
+    params: &[(&str, &str)],
+    headers: &[(&str, &str)],
+) -> Answer {
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params)
         .finish();
-    let query = callback_url.split_once('?').map_or("", |(_, q)| q);
     let mut event: Value = serde_json::from_str(&http_api_event(
         Function::Send,
         &body,
         "application/x-www-form-urlencoded",
     ))
     .unwrap();
-    event["rawPath"] = "/twilio/status".into();
-    event["routeKey"] = "POST /twilio/status".into();
-    event["requestContext"]["routeKey"] = "POST /twilio/status".into();
-    event["requestContext"]["http"]["path"] = "/twilio/status".into();
-    event["rawQueryString"] = query.into();
-    let signature = signature.map_or_else(|| twilio_signature(callback_url, params), str::to_owned);
-    event["headers"]["x-twilio-signature"] = signature.into();
+    event["rawPath"] = path.into();
+    event["routeKey"] = format!("POST {path}").into();
+    event["requestContext"]["routeKey"] = format!("POST {path}").into();
+    event["requestContext"]["http"]["path"] = path.into();
+    event["rawQueryString"] = callback_url.split_once('?').map_or("", |(_, q)| q).into();
+    for (name, value) in headers {
+        event["headers"][*name] = (*value).into();
+    }
     stack.call_event(Function::Send, &event.to_string()).await
 }
 
@@ -87,13 +101,17 @@ async fn an_undelivered_report_withdraws_the_code_and_lifts_the_cooldown() {
     let answer = report(&stack, &callback, &params, None).await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
     assert_eq!(answer.body["result"]["withdrawn"], true);
+    assert_withdrawn(&stack, &phone, &code).await;
+}
 
+/// `code` was withdrawn, and the cooldown with it.
+pub(crate) async fn assert_withdrawn(stack: &Stack, phone: &str, code: &str) {
     assert_eq!(
-        stack.verify(&phone, &code).await.reason(),
+        stack.verify(phone, code).await.reason(),
         "no_pending_verification"
     );
     assert_eq!(
-        stack.send(&phone).await.status,
+        stack.send(phone).await.status,
         200,
         "the user may ask again at once"
     );

@@ -6,13 +6,11 @@
 
 use std::time::Duration;
 
-use integration_tests::{MESSAGES_PATH, Options, Stack, unique_phone};
+use integration_tests::{MESSAGES_PATH, Options, Stack, plivo_fake, unique_phone};
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-const PLIVO_MESSAGES: &str = "/v1/Account/MAZDQ1ZJIYMDZKMMZKYM/Message/";
 
 /// A stack routing every message to Twilio, then Plivo; Twilio answers
 /// `twilio` (unless `twilio_base` points it elsewhere), Plivo accepts.
@@ -20,24 +18,9 @@ async fn twilio_thenplivo(
     twilio: Option<ResponseTemplate>,
     twilio_base: Option<String>,
 ) -> (Stack, MockServer) {
-    let plivo = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(PLIVO_MESSAGES))
-        .respond_with(ResponseTemplate::new(202).set_body_json(json!({
-            "api_id": "db342550-7f1d-11e1-8ea7-1231380bc196",
-            "message": "message(s) queued",
-            "message_uuid": ["db3ce55a-7f1d-11e1-8ea7-1231380bc196"],
-        })))
-        .mount(&plivo)
-        .await;
-    let mut env = vec![
-        ("DELIVERY_ROUTES", "*=twilio,plivo".to_owned()),
-        ("PLIVO_AUTH_ID", "MAZDQ1ZJIYMDZKMMZKYM".to_owned()),
-        ("PLIVO_AUTH_TOKEN", "plivo-test-auth-token".to_owned()),
-        ("PLIVO_SENDER", "+14155550100".to_owned()),
-        ("PLIVO_API_BASE", plivo.uri()),
-        ("PLIVO_TIMEOUT_MS", "1000".to_owned()),
-    ];
+    let (plivo, mut env) = plivo_fake().await;
+    env.push(("DELIVERY_ROUTES", "*=twilio,plivo".to_owned()));
+    env.push(("PLIVO_TIMEOUT_MS", "1000".to_owned()));
     env.extend(twilio_base.map(|base| ("TWILIO_API_BASE", base)));
     let stack = Stack::start_with(Options {
         env,
@@ -86,6 +69,14 @@ async fn certain_failures_fail_over_and_the_code_arrives_once_through_plivo() {
             received(&plivo).await,
             1,
             "{case}: exactly one message through Plivo"
+        );
+        let sent: serde_json::Value =
+            serde_json::from_slice(&plivo.received_requests().await.unwrap()[0].body).unwrap();
+        assert!(
+            sent["url"]
+                .as_str()
+                .is_some_and(|url| url.starts_with("https://api.example.com/plivo/status?")),
+            "{case}: Plivo reports to its own route: {sent}"
         );
     }
 }

@@ -12,6 +12,7 @@ use phone_verification::adapters::plivo::{
 use phone_verification::domain::{Channel, PhoneNumber, Timestamp, VerificationId};
 use phone_verification::ports::{
     Content, DeliveryError, Handover, MessageSender, OutgoingMessage, RecipientProblem,
+    StatusCallbacks,
 };
 use secrecy::SecretBox;
 use serde_json::{Value, json};
@@ -45,7 +46,10 @@ fn sms() -> OutgoingMessage {
         ))),
         verification_id: VerificationId::from_stored(VERIFICATION.into()),
         sent_at: Timestamp::from_unix_seconds(1_800_000_000),
-        status_callback: Some(CALLBACK.into()),
+        status_callbacks: StatusCallbacks {
+            plivo: Some(CALLBACK.into()),
+            ..Default::default()
+        },
     }
 }
 
@@ -256,7 +260,8 @@ async fn report_request(signature: Option<&str>) -> lambda_http::http::Request<V
     request.body(REPORT_BODY.as_bytes().to_vec()).unwrap()
 }
 
-/// What the route will do: check the signature, then read the report.
+/// What `POST /plivo/status` does first (through the handler: plivo_reports.rs):
+/// check the signature, then read the report.
 fn check(request: &lambda_http::http::Request<Vec<u8>>) -> Option<PlivoReport> {
     let header = |name: &str| {
         request

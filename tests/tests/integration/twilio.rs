@@ -10,7 +10,9 @@ use phone_verification::adapters::twilio::{
     TwilioConfig, TwilioCredentials, TwilioSender, TwilioSenderId,
 };
 use phone_verification::domain::Channel;
-use phone_verification::ports::{Content, Handover, MessageSender, OutgoingMessage, Speech};
+use phone_verification::ports::{
+    Content, Handover, MessageSender, OutgoingMessage, Speech, StatusCallbacks,
+};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -60,7 +62,10 @@ fn message(channel: Channel) -> OutgoingMessage {
         repeat: "Once again, your code is".into(),
     };
     OutgoingMessage {
-        status_callback: Some("https://api.example.com/twilio/status".into()),
+        status_callbacks: StatusCallbacks {
+            twilio: Some("https://api.example.com/twilio/status".into()),
+            ..Default::default()
+        },
         ..integration_tests::outgoing_message(channel, "Your verification code is 123456.", speech)
     }
 }

@@ -6,6 +6,7 @@ mod auth;
 
 pub use auth::{ApiKeys, Caller, Grant, MIN_SECRET_LENGTH};
 
+use crate::ports::StatusCallbacks;
 use crate::service::ServiceRules;
 
 /// The Verify API as configured: the stack's own service
@@ -65,14 +66,15 @@ impl<V> VerifyServices<V> {
         self.services.first().map_or("", |(own, _)| own.as_str())
     }
 
-    /// Where Twilio reports on a message of service `sid`: the stack's own
-    /// reports go to `callback` as the Parse endpoints' do, another's say
-    /// which service they are about (Twilio signs the whole URL).
-    pub(super) fn callback_for(&self, sid: &str, callback: Option<String>) -> Option<String> {
-        callback.map(|url| match self.own_sid() == sid {
-            true => url,
-            false => format!("{url}?service={sid}"),
-        })
+    /// Where the providers report on a message of service `sid`: the
+    /// stack's own reports go to `callbacks` as the Parse endpoints' do,
+    /// another's say which service they are about (the providers sign the
+    /// whole URL).
+    pub(super) fn callback_for(&self, sid: &str, callbacks: StatusCallbacks) -> StatusCallbacks {
+        match self.own_sid() == sid {
+            true => callbacks,
+            false => callbacks.map(|url| format!("{url}?service={sid}")),
+        }
     }
 }
 

@@ -34,7 +34,8 @@ pub use super::verify_services::{
 use crate::domain::{Channel, OneTimeCode, PhoneNumber, VerificationId};
 use crate::metrics;
 use crate::ports::{
-    Approval, Clock, CurrentVerification, MessageSender, VerificationStatus, VerificationStore,
+    Approval, Clock, CurrentVerification, MessageSender, StatusCallbacks, VerificationStatus,
+    VerificationStore,
 };
 use crate::proof::{Earned, Method, ProofSigner};
 use crate::service::{CheckError, Client, Delivery, Found, SendRequest, VerificationService};
@@ -151,7 +152,7 @@ impl<S: VerificationStore, M: MessageSender, C: Clock>
     pub async fn create(
         &self,
         request: &Request,
-        status_callback: Option<String>,
+        status_callbacks: StatusCallbacks,
     ) -> Response<Body> {
         self.serve(
             "verifyV2Create",
@@ -190,7 +191,7 @@ impl<S: VerificationStore, M: MessageSender, C: Clock>
                         channel,
                         client: call.client.clone(),
                         locale,
-                        status_callback: self.callback_for(call.service_sid, status_callback),
+                        status_callbacks: self.callback_for(call.service_sid, status_callbacks),
                         deadline: deadline(request),
                         human_proof,
                     })
