@@ -2,7 +2,7 @@
 //! `crate::adapters` implement these traits: DynamoDB, Twilio, the clock.
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use secrecy::{CloneableSecret, SecretBox};
 use zeroize::Zeroize;
@@ -266,6 +266,9 @@ pub struct OutgoingMessage {
     pub sent_at: Timestamp,
     /// Where each provider should report the delivery, if anywhere.
     pub status_callbacks: StatusCallbacks,
+    /// The latest an attempt may end, when the caller waits only so long: a
+    /// provider that may take longer is not tried (nothing is sent).
+    pub answer_by: Option<Instant>,
 }
 
 /// Each provider's URL for delivery reports (our `POST /<provider>/status`),
@@ -408,6 +411,7 @@ mod tests {
     #[test]
     fn a_message_shows_its_recipient_and_channel_never_its_content() {
         let message = OutgoingMessage {
+            answer_by: None,
             to: PhoneNumber::parse("+14155550123", None).unwrap(),
             channel: Channel::Sms,
             content: SecretBox::new(Box::new(Content::Text("Your code is 987654.".into()))),

@@ -657,6 +657,7 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
         let messages = &self.delivery.messages;
         let language = messages.language_for(locale.as_deref(), &phone);
         let message = OutgoingMessage {
+            answer_by: deadline.and_then(|deadline| deadline.checked_sub(ANSWER_MARGIN)),
             to: phone.clone(),
             channel,
             content: SecretBox::new(Box::new(messages.render(channel, language, &code))),

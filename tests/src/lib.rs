@@ -651,6 +651,7 @@ pub fn outgoing_message(channel: Channel, text: &str, speech: Speech) -> Outgoin
         Channel::Sms | Channel::Whatsapp => Content::Text(text.into()),
     };
     OutgoingMessage {
+        answer_by: None,
         to: PhoneNumber::parse("+14155550123", None).unwrap(),
         channel,
         content: SecretBox::new(Box::new(content)),

@@ -376,6 +376,7 @@ mod tests {
 
     fn message(channel: Channel, content: Content) -> OutgoingMessage {
         OutgoingMessage {
+            answer_by: None,
             to: PhoneNumber::parse("+14155550123", None).unwrap(),
             channel,
             content: SecretBox::new(Box::new(content)),
@@ -413,6 +414,7 @@ mod tests {
 
         let powerpack = sender(PlivoSenderId::PowerpackUuid("d35f2e82".into()));
         let no_reports = OutgoingMessage {
+            answer_by: None,
             status_callbacks: Default::default(),
             ..sms()
         };

@@ -138,6 +138,7 @@ mod tests {
 
     fn message() -> OutgoingMessage {
         OutgoingMessage {
+            answer_by: None,
             to: PhoneNumber::parse("+14155550123", None).unwrap(),
             channel: Channel::Sms,
             content: SecretBox::new(Box::new(Content::Text("Your code is 123456.".into()))),

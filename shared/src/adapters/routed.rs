@@ -7,7 +7,7 @@
 //! consults the breakers (nothing to fail over to, nothing to read).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::adapters::aws_sms::AwsSmsSender;
 use crate::adapters::plivo::PlivoSender;
@@ -74,6 +74,14 @@ impl<M: MessageSender, H: ProviderHealth> MessageSender for RoutedSender<M, H> {
             let Some(sender) = self.sender(provider) else {
                 continue;
             };
+            // Another attempt only if the caller still waits for its answer.
+            let ends_by = Instant::now() + sender.max_duration();
+            if message.answer_by.is_some_and(|by| ends_by > by) {
+                count(provider, "skipped");
+                tracing::warn!(to = %message.to, provider = provider.as_str(), "too close to the deadline to try this provider");
+                failure = DeliveryError::Unavailable("too close to the request's deadline".into());
+                break;
+            }
             let alone = route.len() == 1;
             if !alone && !self.0.health.admits(provider, now).await {
                 count(provider, "skipped");
@@ -103,13 +111,16 @@ impl<M: MessageSender, H: ProviderHealth> MessageSender for RoutedSender<M, H> {
         Err(failure)
     }
 
-    /// Every provider of the longest route, one after the other.
+    /// The longest one attempt may take: a send starts only with that much
+    /// time left, and each further provider is tried only if its attempt
+    /// still ends before `answer_by`.
     fn max_duration(&self) -> Duration {
         self.0
             .senders
             .iter()
             .map(|(_, sender)| sender.max_duration())
-            .sum()
+            .max()
+            .unwrap_or_default()
     }
 }
 
@@ -198,6 +209,7 @@ mod tests {
 
     fn message(to: &str, at: i64) -> OutgoingMessage {
         OutgoingMessage {
+            answer_by: None,
             to: PhoneNumber::parse(to, None).unwrap(),
             channel: Channel::Sms,
             content: SecretBox::new(Box::new(Content::Text("Your code is 123456.".into()))),
@@ -293,6 +305,24 @@ mod tests {
         stack.routed.send(&message(US, 70)).await.unwrap();
         assert_eq!(received(&stack), [1, 6, 0]);
         assert!(!stack.health.state(Twilio).is_open());
+    }
+
+    #[tokio::test]
+    async fn a_provider_whose_attempt_would_outlast_the_caller_is_not_tried() {
+        let stack = providers("*=twilio,aws");
+        stack
+            .twilio
+            .answer_with(Err(DeliveryError::Unavailable("503".into())));
+        let mut late = message(US, 0);
+        // RecordingSender's attempts take no time: only a past deadline stops one.
+        late.answer_by = Some(Instant::now());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let answer = stack.routed.send(&late).await;
+        assert!(
+            matches!(answer, Err(DeliveryError::Unavailable(_))),
+            "{answer:?}"
+        );
+        assert_eq!(received(&stack), [0, 0, 0]);
     }
 
     #[tokio::test]

@@ -351,6 +351,7 @@ mod tests {
 
     fn whatsapp(content: Content) -> OutgoingMessage {
         OutgoingMessage {
+            answer_by: None,
             to: PhoneNumber::parse("+14155550123", None).unwrap(),
             channel: Channel::Whatsapp,
             content: SecretBox::new(Box::new(content)),

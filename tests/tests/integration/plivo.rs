@@ -39,6 +39,7 @@ fn sender(api_base: String, timeout: Duration) -> PlivoSender {
 
 fn sms() -> OutgoingMessage {
     OutgoingMessage {
+        answer_by: None,
         to: PhoneNumber::parse("+14155550123", None).unwrap(),
         channel: Channel::Sms,
         content: SecretBox::new(Box::new(Content::Text(

@@ -45,6 +45,7 @@ const CONTENT_SID: &str = "HX0123456789abcdef0123456789abcdef";
 /// A WhatsApp message as an approved authentication template.
 fn whatsapp_template() -> OutgoingMessage {
     OutgoingMessage {
+        answer_by: None,
         content: SecretBox::new(Box::new(Content::Template {
             sid: CONTENT_SID.into(),
             code: "123456".into(),
@@ -62,6 +63,7 @@ fn message(channel: Channel) -> OutgoingMessage {
         repeat: "Once again, your code is".into(),
     };
     OutgoingMessage {
+        answer_by: None,
         status_callbacks: StatusCallbacks {
             twilio: Some("https://api.example.com/twilio/status".into()),
             ..Default::default()
