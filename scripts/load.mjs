@@ -14,7 +14,24 @@
 //   node scripts/load.mjs API_URL STANDIN_URL [SECONDS=60] [CLIENTS=20]
 // Env: MAX_CHECK_ATTEMPTS (5), MAX_SENDS_PER_CLIENT_PER_HOUR (10): the stack's,
 // whose hourly message budgets must allow the run's thousands of sends.
-const [api, standin, secondsArg = '60', clientsArg = '20'] = process.argv.slice(2);
+//
+// Failover scenario (issue 19), against a stack started with
+// DELIVERY_ROUTES='*=twilio,plivo' and a fresh table (the breakers' state):
+//   FAILOVER=1 node scripts/load.mjs API_URL STANDIN_URL [SECONDS=120] [CLIENTS=20]
+// The same load (users and attackers; the limits must hold while sends fail
+// over too), and the primary dies: 20 s into the run it POSTs the stand-in's
+// /control twilio dead (503 to everything: certainly not sent), at 40 s ok.
+// Then it reads the stand-in's /messages and /refused for this run's numbers
+// and reports: sends that failed (answered neither 200 nor a limit refusal
+// the attacks provoke: must be 0, as every send Twilio refuses goes to Plivo
+// well within the deadline), messages per provider, numbers whose message
+// count differs from their accepted (200) sends (a duplicate: more messages;
+// a lost code: fewer; both must be 0), the time from the kill to the last
+// attempt Twilio refused (the breaker opened), and from Twilio's return to
+// its first message again (the breaker's 60 s cooldown and one probe: the run
+// must last past ~85 s, hence 120 s). Exits 1 on any of those being off.
+const failover = process.env.FAILOVER === '1';
+const [api, standin, secondsArg = failover ? '120' : '60', clientsArg = '20'] = process.argv.slice(2);
 const seconds = Number(secondsArg);
 const clients = Number(clientsArg);
 const maxAttempts = Number(process.env.MAX_CHECK_ATTEMPTS || 5);
@@ -36,6 +53,10 @@ const address = () => {
 const latencies = {}; // kind -> ms[]
 const unexpected = [];
 let requests = 0;
+// Every send's answer, by number (the failover report's reckoning).
+const accepted = new Map(); // number -> sends answered 200
+const limitRefusals = new Set(['resend_too_soon', 'too_many_codes_from_client']);
+let failedSends = 0;
 
 async function call(kind, fn, params, from) {
   const started = performance.now();
@@ -47,6 +68,11 @@ async function call(kind, fn, params, from) {
   const body = await res.json();
   (latencies[kind] ??= []).push(performance.now() - started);
   requests += 1;
+  if (fn === 'sendVerificationCode') {
+    const sent = accepted.get(params.phoneNumber) ?? 0;
+    accepted.set(params.phoneNumber, sent + (res.status === 200 ? 1 : 0));
+    if (res.status !== 200 && !limitRefusals.has(body.reason)) failedSends += 1;
+  }
   return { status: res.status, reason: body.reason, body };
 }
 
@@ -140,8 +166,30 @@ const attacker = async () => {
     await new Promise((resolve) => { setTimeout(resolve, 3000); });
   }
 };
+// The failover scenario's outage: Twilio dead from KILL_AT to BACK_AT.
+const KILL_AT = 20_000;
+const BACK_AT = 40_000;
+const outage = {};
+async function setTwilio(mode) { // -> when it was asked
+  const asked = Date.now();
+  const res = await fetch(`${standin}/control`, { method: 'POST', body: JSON.stringify({ provider: 'twilio', mode }) });
+  if (!res.ok) unexpected.push(`control: twilio ${mode} answered ${res.status}`);
+  return asked;
+}
+const timers = [];
+if (failover) {
+  const at = (ms, mode, key) => timers.push(setTimeout(async () => { outage[key] = await setTwilio(mode); }, ms));
+  at(KILL_AT, 'dead', 'killed');
+  at(BACK_AT, 'ok', 'back');
+}
 await Promise.all([...Array.from({ length: clients }, user), attacker()]);
 const elapsed = (performance.now() - started) / 1000;
+if (failover && !outage.back) {
+  // A run shorter than the outage: Twilio comes back now, not after the run.
+  timers.forEach(clearTimeout);
+  if (!outage.killed) unexpected.push('failover: the run ended before Twilio was killed');
+  else outage.back = await setTwilio('ok');
+}
 
 const percentile = (values, p) => values.sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))];
 console.log(`${clients} users and 1 attacker for ${elapsed.toFixed(0)} s: ${flows} verifications, `
@@ -152,5 +200,53 @@ for (const [kind, values] of Object.entries(latencies)) {
 }
 console.log(`limits checked under load: cooldown ${limits.cooldown}x, check attempts ${limits.attempts}x, `
   + `client allowance ${limits.allowance}x; unexpected answers: ${unexpected.length}`);
+if (failover) await failoverReport();
 for (const line of unexpected.slice(0, 20)) console.log(`  ${line}`);
 process.exit(unexpected.length ? 1 : 0);
+
+async function failoverReport() {
+  const ofRun = (list) => list.filter((m) => accepted.has(m.to));
+  const messages = ofRun(await (await fetch(`${standin}/messages`)).json());
+  const refused = ofRun(await (await fetch(`${standin}/refused`)).json());
+  const perNumber = new Map();
+  const perProvider = {};
+  for (const m of messages) {
+    perNumber.set(m.to, (perNumber.get(m.to) ?? 0) + 1);
+    perProvider[m.provider] = (perProvider[m.provider] ?? 0) + 1;
+  }
+  let duplicates = 0;
+  let lost = 0;
+  for (const [number, sends] of accepted) {
+    const got = perNumber.get(number) ?? 0;
+    if (got > sends) duplicates += 1;
+    if (got < sends) lost += 1;
+  }
+  const time = (m) => Date.parse(m.received_at ?? m.refused_at);
+  const seconds = (ms) => (ms === undefined ? 'never' : `${(ms / 1000).toFixed(1)} s`);
+  const twilioRefused = refused.filter((r) => r.provider === 'twilio').map(time);
+  const lastRefused = twilioRefused.length ? Math.max(...twilioRefused) : undefined;
+  const twilioAgain = messages.filter((m) => m.provider === 'twilio' && time(m) >= outage.back).map(time);
+  const firstAgain = twilioAgain.length ? Math.min(...twilioAgain) : undefined;
+  const plivoTimes = messages.filter((m) => m.provider === 'plivo').map(time);
+  const total = [...accepted.values()].reduce((a, b) => a + b, 0);
+
+  console.log('\nFailover: Twilio dead from 20 s to 40 s of the run (DELIVERY_ROUTES=*=twilio,plivo)');
+  console.log('| | figure |\n|---|---|');
+  console.log(`| sends accepted (200) | ${total}, to ${accepted.size} numbers |`);
+  console.log(`| sends failed (neither 200 nor a provoked limit refusal) | ${failedSends} |`);
+  console.log(`| messages per provider | ${Object.entries(perProvider).map(([p, n]) => `${p} ${n}`).join(', ')} |`);
+  console.log(`| numbers with more messages than accepted sends (duplicates) | ${duplicates} |`);
+  console.log(`| numbers with fewer messages than accepted sends (lost) | ${lost} |`);
+  console.log(`| Twilio dead: the kill to its return, as the timers fired | ${seconds(outage.back - outage.killed)} |`);
+  console.log(`| attempts Twilio refused (503) | ${twilioRefused.length} |`);
+  console.log(`| circuit opened: the kill to the last attempt Twilio refused | ${lastRefused === undefined ? 'never' : seconds(lastRefused - outage.killed)} |`);
+  console.log(`| circuit closed: Twilio's return to its first message again | ${firstAgain === undefined ? 'never' : seconds(firstAgain - outage.back)} |`);
+  if (plivoTimes.length) {
+    console.log(`| messages through Plivo: first, last after the kill | ${seconds(Math.min(...plivoTimes) - outage.killed)}, ${seconds(Math.max(...plivoTimes) - outage.killed)} |`);
+  }
+
+  if (failedSends) unexpected.push(`failover: ${failedSends} sends failed`);
+  if (duplicates || lost) unexpected.push(`failover: ${duplicates} numbers got a duplicate, ${lost} lost a code`);
+  if (lastRefused === undefined) unexpected.push('failover: Twilio refused no attempt (no send during the outage?)');
+  if (firstAgain === undefined) unexpected.push('failover: no message through Twilio after its return (the circuit did not close within the run)');
+}

@@ -8,7 +8,8 @@
 # services, nothing installed), for a fast loop while editing.
 # Ports: TEST_DYNAMODB_PORT (8001), PRISM_PORT (4010), MOTO_PORT (5001),
 # E2E_STANDIN_PORT (3011), E2E_GATEWAY_PORT (3001), LOAD_STANDIN_PORT (3013),
-# LOAD_PORT (3002), E2E_DEMO_PORT (3031) - apart from dev.sh's.
+# LOAD_PORT (3002), FAILOVER_STANDIN_PORT (3014), FAILOVER_PORT (3003),
+# E2E_DEMO_PORT (3031) - apart from dev.sh's.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -35,7 +36,8 @@ ensure_tools
 require_free_port "$TEST_DYNAMODB_PORT"
 require_free_port "$PRISM_PORT"
 require_free_port "$MOTO_PORT"
-for port in "${E2E_STANDIN_PORT:-3011}" "${E2E_GATEWAY_PORT:-3001}" "${LOAD_STANDIN_PORT:-3013}" "${LOAD_PORT:-3002}" "${E2E_DEMO_PORT:-3031}"; do
+for port in "${E2E_STANDIN_PORT:-3011}" "${E2E_GATEWAY_PORT:-3001}" "${LOAD_STANDIN_PORT:-3013}" "${LOAD_PORT:-3002}" \
+  "${FAILOVER_STANDIN_PORT:-3014}" "${FAILOVER_PORT:-3003}" "${E2E_DEMO_PORT:-3031}"; do
   require_free_port "$port"
 done
 
@@ -225,6 +227,18 @@ MAX_MESSAGES_PER_HOUR=1000000 MAX_MESSAGES_PER_COUNTRY_PER_HOUR=1000000 TRUST_FO
   RUST_LOG=warn API_LOG="$LOGS/load-api.log" start_api "${LOAD_PORT:-3002}" load-test "${LOAD_STANDIN_PORT:-3013}"
 node "$SCRIPTS/load.mjs" "http://127.0.0.1:${LOAD_PORT:-3002}" "http://127.0.0.1:${LOAD_STANDIN_PORT:-3013}" \
   "${LOAD_SECONDS:-60}" 20
+
+section "Load with failover: Twilio dead from 20 s to 40 s of 120 s, routes *=twilio,plivo"
+# The same load on a stack of its own (a fresh table: the breakers' state),
+# Twilio and Plivo both on its stand-in; load.mjs kills and revives Twilio
+# through the stand-in's /control and exits 1 on a failed send, a duplicate or
+# lost code, or a circuit that did not open and close (docs/providers.md).
+create_table load-failover-test
+start_bg "$LOGS/load-failover-standin.log" env TWILIO_STANDIN_QUIET=1 node "$SCRIPTS/twilio-standin.mjs" "${FAILOVER_STANDIN_PORT:-3014}"
+DELIVERY_ROUTES='*=twilio,plivo' MAX_MESSAGES_PER_HOUR=1000000 MAX_MESSAGES_PER_COUNTRY_PER_HOUR=1000000 \
+  TRUST_FORWARDED_FOR=1 FRAUD_PROTECTION=off RUST_LOG=warn API_LOG="$LOGS/load-failover-api.log" \
+  start_api "${FAILOVER_PORT:-3003}" load-failover-test "${FAILOVER_STANDIN_PORT:-3014}"
+FAILOVER=1 node "$SCRIPTS/load.mjs" "http://127.0.0.1:${FAILOVER_PORT:-3003}" "http://127.0.0.1:${FAILOVER_STANDIN_PORT:-3014}" 120 20
 
 section "template.yaml: cfn-lint, sam validate --lint, checkov, sam build (arm64)"
 cfn-lint template.yaml

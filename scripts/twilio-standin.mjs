@@ -15,6 +15,8 @@
 //                                 default 11000: past the functions' provider timeouts and
 //                                 their 10 s Lambda timeout; the message counts as received);
 //                                 GET /control shows each provider's mode
+//   GET /refused[?to=NUMBER]   -> JSON list of the requests a dead provider answered 503
+//                                 (newest last): {provider, to, refused_at}
 //   POST /siteverify           -> a human check's verdict, as Turnstile's testing
 //                                 keys give it: the secret local-human-proof-secret and the token
 //                                 XXXX.DUMMY.TOKEN.XXXX pass
@@ -176,6 +178,7 @@ function createPlivoMessage(res, body) {
 // Each provider's mode (POST /control): ok, dead (503 to everything, nothing
 // taken) or slow (the answer comes only after delayMs).
 const modes = { twilio: { mode: 'ok' }, plivo: { mode: 'ok' } };
+const refused = []; // what a dead provider answered 503 (GET /refused)
 const SLOW_DEFAULT_MS = 11_000;
 
 function control(res, body) {
@@ -196,10 +199,12 @@ function control(res, body) {
 }
 
 // Answers a provider's request as its mode says: `serve` runs at once (ok),
-// after the delay (slow), or never, a 503 in its stead (dead).
-function asMode(provider, res, serve) {
+// after the delay (slow), or never, a 503 in its stead (dead; recorded with
+// the recipient `to`).
+function asMode(provider, res, to, serve) {
   const { mode, delayMs } = modes[provider];
   if (mode === 'dead') {
+    refused.push({ provider, to: to ?? null, refused_at: new Date().toISOString() });
     if (provider === 'plivo') return plivoError(res, 503, 'service unavailable');
     return twilioError(res, 503, 20503, 'Service Unavailable');
   }
@@ -219,6 +224,10 @@ const server = createServer((req, res) => {
     if (req.method === 'GET' && path === '/messages') {
       const to = url.searchParams.get('to');
       return send(res, 200, to ? received.filter((m) => m.to.replace(/^whatsapp:/, '') === to) : received);
+    }
+    if (req.method === 'GET' && path === '/refused') {
+      const to = url.searchParams.get('to');
+      return send(res, 200, to ? refused.filter((r) => r.to?.replace(/^whatsapp:/, '') === to) : refused);
     }
 
     // A human check's siteverify (Turnstile's shape, as its testing keys
@@ -245,7 +254,13 @@ const server = createServer((req, res) => {
       // Plivo checks the Auth ID of the path against the credentials.
       if (basicUser !== plivo[1] || !password) return plivoError(res, 401, 'authentication failed');
       const body = Buffer.concat(chunks).toString();
-      return asMode('plivo', res, () => createPlivoMessage(res, body));
+      let dst;
+      try {
+        dst = JSON.parse(body)?.dst;
+      } catch {
+        dst = undefined;
+      }
+      return asMode('plivo', res, dst && `+${String(dst).replace(/^\+/, '')}`, () => createPlivoMessage(res, body));
     }
 
     const match = path.match(/^\/2010-04-01\/Accounts\/([^/]+)\/(Messages|Calls)\.json$/);
@@ -257,7 +272,7 @@ const server = createServer((req, res) => {
       return twilioError(res, 401, 20003, 'Authenticate');
     }
     const form = new URLSearchParams(Buffer.concat(chunks).toString());
-    asMode('twilio', res, () => {
+    asMode('twilio', res, form.get('To'), () => {
       if (match[2] === 'Messages') createMessage(res, match[1], form);
       else createCall(res, match[1], form);
     });
