@@ -14,7 +14,8 @@
 //                                 (dead: certainly not sent), or only after delayMs (slow,
 //                                 default 11000: past the functions' provider timeouts and
 //                                 their 10 s Lambda timeout; the message counts as received);
-//                                 GET /control shows each provider's mode
+//                                 GET /control shows each provider's mode and how many
+//                                 requests it refused while dead (refused)
 //   POST /siteverify           -> a human check's verdict, as Turnstile's testing
 //                                 keys give it: the secret local-human-proof-secret and the token
 //                                 XXXX.DUMMY.TOKEN.XXXX pass
@@ -176,7 +177,9 @@ function createPlivoMessage(res, body) {
 // Each provider's mode (POST /control): ok, dead (503 to everything, nothing
 // taken) or slow (the answer comes only after delayMs).
 const modes = { twilio: { mode: 'ok' }, plivo: { mode: 'ok' } };
+const refused = { twilio: 0, plivo: 0 };
 const SLOW_DEFAULT_MS = 11_000;
+const controls = () => Object.fromEntries(Object.entries(modes).map(([p, m]) => [p, { ...m, refused: refused[p] }]));
 
 function control(res, body) {
   let wanted;
@@ -192,7 +195,7 @@ function control(res, body) {
   }
   modes[provider] = mode === 'slow' ? { mode, delayMs: delay } : { mode };
   console.log(`Stand-in: ${provider} is now ${mode}${mode === 'slow' ? ` (${delay} ms)` : ''}`);
-  send(res, 200, modes);
+  send(res, 200, controls());
 }
 
 // Answers a provider's request as its mode says: `serve` runs at once (ok),
@@ -200,6 +203,7 @@ function control(res, body) {
 function asMode(provider, res, serve) {
   const { mode, delayMs } = modes[provider];
   if (mode === 'dead') {
+    refused[provider] += 1;
     if (provider === 'plivo') return plivoError(res, 503, 'service unavailable');
     return twilioError(res, 503, 20503, 'Service Unavailable');
   }
@@ -231,7 +235,7 @@ const server = createServer((req, res) => {
     }
 
     if (path === '/control') {
-      if (req.method === 'GET') return send(res, 200, modes);
+      if (req.method === 'GET') return send(res, 200, controls());
       if (req.method === 'POST') return control(res, Buffer.concat(chunks).toString());
     }
 
