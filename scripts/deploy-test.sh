@@ -7,8 +7,9 @@
 #   4. the Parse JS SDK flow, jose, a signed delivery report and a CORS
 #      preflight through the deployed API, and the Verify v2 flow of Twilio's
 #      npm and Python libraries (scripts/twilio-verify-flow.mjs, twilio_verify_flow.py),
-#      the npm one in the stack's second Verify service too;  5. sam deploy of a changed
-#      parameter;  6. sam delete.
+#      the npm one in the stack's second Verify service too; with IAM on, Twilio's
+#      stand-in dead: codes arrive through Plivo, Twilio's circuit opens;
+#   5. sam deploy of a changed parameter;  6. sam delete.
 # Builds the host-arch (x86_64) bootstraps once: the emulator runs them on
 # this machine, so the test deploys template.yaml with its one `Architectures`
 # line changed (the arm64 bootstraps that ship run under qemu in test.sh). Ports: EMULATOR_PORT (4566), DEPLOY_STANDIN_PORT (3012).
@@ -24,11 +25,13 @@ require_free_port "$EMULATOR_PORT"
 require_free_port "$STANDIN_PORT"
 
 STACK=phone-verification-ci
-# Every caller comes from 127.0.0.1 in the emulator; smoke.sh's test number.
+# Every caller comes from 127.0.0.1 in the emulator (so its allowances are
+# raised: the failover check alone sends 8 codes); smoke.sh's test number.
 # (Its fixed code is a secret: Parameter Store test-phone-numbers, deploy_check.py.)
 # The stand-in checks proofs of a human (secret human-proof-secret); a 2 s
-# cooldown lets the fraud check ask again for a number it verified.
-SETTINGS="TWILIO_API_BASE=http://127.0.0.1:$STANDIN_PORT MAX_REQUESTS_PER_CLIENT_PER_HOUR=1000 ENABLE_TEST_PHONE_NUMBERS=true TEST_PHONE_NUMBERS_VALID_UNTIL=$(date -u -d '+30 days' +%F) HUMAN_PROOF_VERIFY_URL=http://127.0.0.1:$STANDIN_PORT/siteverify RESEND_COOLDOWN_SECONDS=2"
+# cooldown lets the fraud check ask again for a number it verified. Codes go
+# through Twilio, else Plivo (both the stand-in; secret plivo-auth-token).
+SETTINGS="TWILIO_API_BASE=http://127.0.0.1:$STANDIN_PORT MAX_REQUESTS_PER_CLIENT_PER_HOUR=1000 MAX_SENDS_PER_CLIENT_PER_HOUR=100 ENABLE_TEST_PHONE_NUMBERS=true TEST_PHONE_NUMBERS_VALID_UNTIL=$(date -u -d '+30 days' +%F) HUMAN_PROOF_VERIFY_URL=http://127.0.0.1:$STANDIN_PORT/siteverify RESEND_COOLDOWN_SECONDS=2 DELIVERY_ROUTES=*=twilio,plivo PLIVO_AUTH_ID=MADEPLOYTESTSTANDIN0 PLIVO_SENDER=+15005550007 PLIVO_API_BASE=http://127.0.0.1:$STANDIN_PORT"
 SECRETS_PATH=/phone-verification/ci
 AUTH_TOKEN="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 # The Twilio Verify v2 compatible API: this run's service (template parameter
@@ -130,6 +133,10 @@ for auth in false true; do
     "$VERIFY_API_KEY_SID:$VERIFY_API_KEY_SECRET" "$SHOP_KEY"
   check fraud "$api_url" "http://127.0.0.1:$STANDIN_PORT" "$VERIFY_SERVICE_SID" \
     "$VERIFY_API_KEY_SID:$VERIFY_API_KEY_SECRET"
+  if [[ "$auth" == true ]]; then
+    # Under the template's IAM: Twilio's stand-in dead, the route's second provider.
+    check failover "$api_url" "http://127.0.0.1:$STANDIN_PORT" "$STACK"
+  fi
 
   step=$SECONDS
   deploy "Deploy Test Two"

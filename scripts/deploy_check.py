@@ -16,6 +16,8 @@ command of scripts/deploy-test.sh:
                                               the trust boundaries of issue 20 through the API
     deploy_check.py fraud API_URL STANDIN_URL OWN_SID KEY
                                               a paused range lets verified users and humans in
+    deploy_check.py failover API_URL STANDIN_URL STACK
+                                              Twilio dead: codes arrive through Plivo, its circuit opens
 
 What the emulator accepts but ignores (TTL, point-in-time recovery, stage
 throttling, JSON logs) is asserted from template.yaml itself.
@@ -108,6 +110,8 @@ def put_secrets(path, auth_token, verify_api_keys=None):
         "proof-signing-key": base64.b64encode(secrets.token_bytes(32)).decode(),
         "test-phone-numbers": TEST_PHONE_NUMBERS,
         "human-proof-secret": HUMAN_PROOF_SECRET,
+        # Plivo's auth token (PLIVO_AUTH_ID in SETTINGS): the stand-in wants any password.
+        "plivo-auth-token": secrets.token_hex(16),
     }
     if verify_api_keys is not None:  # SK...:secret[,SK...:secret]
         values["verify-api-keys"] = verify_api_keys
@@ -209,6 +213,8 @@ def created(stack, path):
             if "ssm:GetParameters" in as_list(statement["Action"]):
                 check(sorted(as_list(statement["Resource"])) == sorted(parameter_arn(n) for n in wanted),
                       f"{function}: reads exactly its secrets {wanted}")
+        # No AwsSmsResources in the deploy test: no statement for AWS's SMS.
+        check(not [a for a in actions if a.startswith("sms-voice:")], f"{function}: no sms-voice:* action")
         if function == "VerifyPhoneNumberFunction":
             check(not [k for k in env if k.startswith("TWILIO_")], "verify: no TWILIO_* value")
         else:
@@ -364,8 +370,76 @@ def fraud(api, standin, own_sid, key):
     check(attack_sms == 19, f"the attacker got 19 SMS, no more ({attack_sms})")
 
 
+
+def post_json(url, body):
+    """POST a JSON body: status and JSON answer."""
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def get_json(url):
+    with urllib.request.urlopen(url, timeout=30) as answer:
+        return json.loads(answer.read())
+
+
+FAILOVER_SENDS = 8
+
+
+def failover(api, standin, stack):
+    """Issue 19 through the deployed API, routes `*=twilio,plivo`: with
+    Twilio's stand-in dead every code still arrives, exactly one SMS each,
+    through Plivo; after 5 failures Twilio's breaker opens (the
+    provider#twilio item, and the ProviderCircuit metric in the send
+    function's logs) and Twilio is tried no more. Twilio comes back for the
+    steps after, and a code Plivo delivered verifies."""
+    refused_before = get_json(f"{standin}/control")["twilio"]["refused"]
+    post_json(f"{standin}/control", {"provider": "twilio", "mode": "dead"})
+    try:
+        # Fresh numbers in a country of their own, apart from this round's US
+        # sends (the fraud check's attack among them).
+        phones = [f"+4479111234{50 + n:02}" for n in range(FAILOVER_SENDS)]
+        answers = [post_json(f"{api}/functions/sendVerificationCode", {"phoneNumber": p}) for p in phones]
+        refused = get_json(f"{standin}/control")["twilio"]["refused"] - refused_before
+    finally:
+        post_json(f"{standin}/control", {"provider": "twilio", "mode": "ok"})
+    statuses = [status for status, _ in answers]
+    check(statuses == [200] * FAILOVER_SENDS, f"Twilio dead: all {FAILOVER_SENDS} sends answer 200 "
+          f"({statuses}{[body for status, body in answers if status != 200] or ''})")
+    received = {p: get_json(f"{standin}/messages?to={urllib.parse.quote(p)}") for p in phones}
+    providers = {p: [m["provider"] for m in messages] for p, messages in received.items()}
+    check(all(found == ["plivo"] for found in providers.values()),
+          f"exactly one SMS per number, each through Plivo, none through Twilio ({providers})")
+    check(refused == 5, f"Twilio was tried 5 times, then no more: its circuit opened ({refused})")
+
+    ids = resources(stack)
+    item = client("dynamodb").get_item(TableName=ids["VerificationsTable"],
+                                       Key={"pk": {"S": "provider#twilio"}}).get("Item", {})
+    open_until = int(item.get("open_until", {}).get("N", 0))
+    check(open_until > time.time(), f"provider#twilio is open for {open_until - int(time.time())} s more")
+    # The emulator writes each invocation's output to CloudWatch Logs (no
+    # metrics from EMF): the send function's log carries the metric's record.
+    function = ids["SendVerificationCodeFunction"]
+    group = (client("lambda").get_function_configuration(FunctionName=function)
+             .get("LoggingConfig", {}).get("LogGroup") or f"/aws/lambda/{function}")
+    events = client("logs").filter_log_events(logGroupName=group, filterPattern="ProviderCircuit")["events"]
+    opened = [e for e in events if '"ProviderCircuit"' in e["message"] and '"opened"' in e["message"]]
+    check(len(opened) == 1, f"the send function logged ProviderCircuit (Change=opened) once ({len(opened)})")
+
+    phone = phones[-1]
+    code = re.search(r"\d{6}", received[phone][-1]["body"]).group(0)
+    status, body = post_json(f"{api}/functions/verifyPhoneNumber",
+                             {"phoneNumber": phone, "phoneVerificationCode": code})
+    check(status == 200 and body.get("result", body).get("status") == "approved",
+          f"a code Plivo delivered verifies ({status})")
+
+
 if __name__ == "__main__":
     step, args = sys.argv[1], sys.argv[2:]
     {"secrets": put_secrets, "api-url": api_url, "emulator-fixes": emulator_fixes,
      "created": created, "updated": updated, "deleted": deleted, "trust": trust,
-     "fraud": fraud}[step](*args)
+     "fraud": fraud, "failover": failover}[step](*args)

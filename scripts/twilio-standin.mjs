@@ -14,7 +14,8 @@
 //                                 (dead: certainly not sent), or only after delayMs (slow,
 //                                 default 11000: past the functions' provider timeouts and
 //                                 their 10 s Lambda timeout; the message counts as received);
-//                                 GET /control shows each provider's mode
+//                                 GET /control shows each provider's mode and how many
+//                                 requests it refused while dead (refused)
 //   GET /refused[?to=NUMBER]   -> JSON list of the requests a dead provider answered 503
 //                                 (newest last): {provider, to, refused_at}
 //   POST /siteverify           -> a human check's verdict, as Turnstile's testing
@@ -180,6 +181,8 @@ function createPlivoMessage(res, body) {
 const modes = { twilio: { mode: 'ok' }, plivo: { mode: 'ok' } };
 const refused = []; // what a dead provider answered 503 (GET /refused)
 const SLOW_DEFAULT_MS = 11_000;
+const controls = () => Object.fromEntries(Object.entries(modes).map(([p, m]) =>
+  [p, { ...m, refused: refused.filter((r) => r.provider === p).length }]));
 
 function control(res, body) {
   let wanted;
@@ -195,7 +198,7 @@ function control(res, body) {
   }
   modes[provider] = mode === 'slow' ? { mode, delayMs: delay } : { mode };
   console.log(`Stand-in: ${provider} is now ${mode}${mode === 'slow' ? ` (${delay} ms)` : ''}`);
-  send(res, 200, modes);
+  send(res, 200, controls());
 }
 
 // Answers a provider's request as its mode says: `serve` runs at once (ok),
@@ -240,7 +243,7 @@ const server = createServer((req, res) => {
     }
 
     if (path === '/control') {
-      if (req.method === 'GET') return send(res, 200, modes);
+      if (req.method === 'GET') return send(res, 200, controls());
       if (req.method === 'POST') return control(res, Buffer.concat(chunks).toString());
     }
 
