@@ -271,6 +271,15 @@ pub struct OutgoingMessage {
     pub answer_by: Option<Instant>,
 }
 
+impl OutgoingMessage {
+    /// Whether an attempt that may take `attempt` still ends by `answer_by`:
+    /// the one rule for the first provider and for each one after it.
+    pub fn leaves_time_for(&self, attempt: Duration) -> bool {
+        self.answer_by
+            .is_none_or(|by| Instant::now() + attempt <= by)
+    }
+}
+
 /// Each provider's URL for delivery reports (our `POST /<provider>/status`),
 /// if it has one: every adapter takes its own.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

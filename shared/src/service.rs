@@ -668,16 +668,19 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
         // Never send what the caller will not wait for (a stalled storage
         // call can use up the invocation): such a send fails like one the
         // provider refused, and nothing was sent.
-        let time_left = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
-        let delivered = match time_left {
-            Some(left) if left < self.delivery.sender.max_duration() + ANSWER_MARGIN => {
-                let time_left_ms = left.as_millis();
+        let delivered = match message.leaves_time_for(self.delivery.sender.max_duration()) {
+            true => self.delivery.sender.send(&message).await,
+            false => {
+                let time_left_ms = deadline.map(|deadline| {
+                    deadline
+                        .saturating_duration_since(Instant::now())
+                        .as_millis()
+                });
                 tracing::warn!(phone = %phone, time_left_ms, "too close to the deadline to send");
                 Err(DeliveryError::Unavailable(
                     "too close to the request's deadline".into(),
                 ))
             }
-            _ => self.delivery.sender.send(&message).await,
         };
         let handover = match delivered {
             Ok(handover) => handover,

@@ -7,7 +7,7 @@
 //! consults the breakers (nothing to fail over to, nothing to read).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::adapters::aws_sms::AwsSmsSender;
 use crate::adapters::plivo::PlivoSender;
@@ -68,6 +68,7 @@ impl<M: MessageSender, H: ProviderHealth> MessageSender for RoutedSender<M, H> {
             .routes
             .for_message(message.to.region_code(), message.channel);
         let now = message.sent_at;
+        let alone = route.len() == 1;
         let mut failure =
             DeliveryError::Unavailable("every provider of the route is paused".into());
         for &provider in route {
@@ -75,14 +76,12 @@ impl<M: MessageSender, H: ProviderHealth> MessageSender for RoutedSender<M, H> {
                 continue;
             };
             // Another attempt only if the caller still waits for its answer.
-            let ends_by = Instant::now() + sender.max_duration();
-            if message.answer_by.is_some_and(|by| ends_by > by) {
+            if !message.leaves_time_for(sender.max_duration()) {
                 count(provider, "skipped");
                 tracing::warn!(to = %message.to, provider = provider.as_str(), "too close to the deadline to try this provider");
                 failure = DeliveryError::Unavailable("too close to the request's deadline".into());
                 break;
             }
-            let alone = route.len() == 1;
             if !alone && !self.0.health.admits(provider, now).await {
                 count(provider, "skipped");
                 continue;
@@ -100,9 +99,9 @@ impl<M: MessageSender, H: ProviderHealth> MessageSender for RoutedSender<M, H> {
             }
             match result {
                 // Certainly not taken: the next provider may send it.
-                Err(DeliveryError::Unavailable(_) | DeliveryError::Misconfigured(_)) => {
+                Err(error @ (DeliveryError::Unavailable(_) | DeliveryError::Misconfigured(_))) => {
                     tracing::warn!(to = %message.to, provider = provider.as_str(), outcome, "provider failed: trying the next of the route");
-                    failure = result.expect_err("matched an error");
+                    failure = error;
                 }
                 // Taken, maybe taken, or the recipient refused: done.
                 done => return done,
@@ -315,7 +314,7 @@ mod tests {
             .answer_with(Err(DeliveryError::Unavailable("503".into())));
         let mut late = message(US, 0);
         // RecordingSender's attempts take no time: only a past deadline stops one.
-        late.answer_by = Some(Instant::now());
+        late.answer_by = Some(std::time::Instant::now());
         tokio::time::sleep(Duration::from_millis(5)).await;
         let answer = stack.routed.send(&late).await;
         assert!(
