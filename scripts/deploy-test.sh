@@ -31,7 +31,7 @@ STACK=phone-verification-ci
 # The stand-in checks proofs of a human (secret human-proof-secret); a 2 s
 # cooldown lets the fraud check ask again for a number it verified. Codes go
 # through Twilio, else Plivo (both the stand-in; secret plivo-auth-token).
-SETTINGS="TWILIO_API_BASE=http://127.0.0.1:$STANDIN_PORT MAX_REQUESTS_PER_CLIENT_PER_HOUR=1000 MAX_SENDS_PER_CLIENT_PER_HOUR=100 ENABLE_TEST_PHONE_NUMBERS=true TEST_PHONE_NUMBERS_VALID_UNTIL=$(date -u -d '+30 days' +%F) HUMAN_PROOF_VERIFY_URL=http://127.0.0.1:$STANDIN_PORT/siteverify RESEND_COOLDOWN_SECONDS=2 DELIVERY_ROUTES=*=twilio,plivo PLIVO_AUTH_ID=MADEPLOYTESTSTANDIN0 PLIVO_SENDER=+15005550007 PLIVO_API_BASE=http://127.0.0.1:$STANDIN_PORT"
+SETTINGS="TWILIO_API_BASE=http://127.0.0.1:$STANDIN_PORT MAX_REQUESTS_PER_CLIENT_PER_HOUR=1000 MAX_SENDS_PER_CLIENT_PER_HOUR=100 ENABLE_TEST_PHONE_NUMBERS=true TEST_PHONE_NUMBERS_VALID_UNTIL=$(date -u -d '+30 days' +%F) HUMAN_PROOF_VERIFY_URL=http://127.0.0.1:$STANDIN_PORT/siteverify RESEND_COOLDOWN_SECONDS=2 DELIVERY_ROUTES=*=twilio,plivo PLIVO_SENDER=+15005550007 PLIVO_API_BASE=http://127.0.0.1:$STANDIN_PORT"
 SECRETS_PATH=/phone-verification/ci
 AUTH_TOKEN="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 # The Twilio Verify v2 compatible API: this run's service (template parameter
@@ -81,7 +81,7 @@ deploy() { # deploy APP_NAME: README's `sam deploy`, with this test's answers
   emulator sam deploy --template-file "$BUILD_DIR/template.yaml" --stack-name "$STACK" \
     --s3-bucket deploy-artifacts --region us-east-1 --capabilities CAPABILITY_IAM \
     --no-confirm-changeset --no-fail-on-empty-changeset --parameter-overrides \
-    TwilioAccountSid=ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa TwilioSender=+15005550006 \
+    TwilioAccountSid=ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa TwilioSender=+15005550006 PlivoAuthId=MADEPLOYTESTSTANDIN0 \
     "SecretsPath=$SECRETS_PATH" \
     "AppName=\"$1\"" CorsAllowOrigin=https://app.example.com \
     "Settings=\"$SETTINGS\"" "VerifyServiceSid=$VERIFY_SERVICE_SID" \

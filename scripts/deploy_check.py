@@ -110,7 +110,7 @@ def put_secrets(path, auth_token, verify_api_keys=None):
         "proof-signing-key": base64.b64encode(secrets.token_bytes(32)).decode(),
         "test-phone-numbers": TEST_PHONE_NUMBERS,
         "human-proof-secret": HUMAN_PROOF_SECRET,
-        # Plivo's auth token (PLIVO_AUTH_ID in SETTINGS): the stand-in wants any password.
+        # Plivo's auth token (PlivoAuthId): the stand-in wants any password.
         "plivo-auth-token": secrets.token_hex(16),
     }
     if verify_api_keys is not None:  # SK...:secret[,SK...:secret]

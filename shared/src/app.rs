@@ -76,10 +76,13 @@ pub fn build_send<C: Clock + Clone>(
     let human_proof = config.human_proof.map(HumanProofChecker::new).transpose()?;
     // Only the providers a route names: any other adds nothing to init.
     let routed = config.routes.providers();
-    let mut senders = vec![(
-        Provider::Twilio,
-        ProviderSender::Twilio(TwilioSender::new(config.twilio)?),
-    )];
+    let mut senders = Vec::new();
+    if let Some(twilio) = config.twilio.filter(|_| routed.contains(&Provider::Twilio)) {
+        senders.push((
+            Provider::Twilio,
+            ProviderSender::Twilio(TwilioSender::new(twilio)?),
+        ));
+    }
     if let Some(plivo) = config.plivo.filter(|_| routed.contains(&Provider::Plivo)) {
         senders.push((
             Provider::Plivo,

@@ -57,7 +57,8 @@ pub struct OperatorConfig {
 #[derive(Debug, Clone)]
 pub struct SendConfig {
     pub common: Config,
-    pub twilio: TwilioConfig,
+    /// Twilio, when configured (every message goes through it by default).
+    pub twilio: Option<TwilioConfig>,
     /// Which providers each message goes through (`DELIVERY_ROUTES`).
     pub routes: Routes,
     /// Plivo, when configured.

@@ -1,7 +1,7 @@
 //! The send function's settings: Twilio's account, credentials and senders,
 //! the other providers', the message texts, and the delivery reports.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::settings::{checked, fits_app_name, getter, is_public_or_loopback_url, number};
@@ -29,77 +29,47 @@ impl SendConfig {
     ) -> Result<Self, ConfigError> {
         let get = getter(lookup);
         let mut common = Config::from_lookup_at(&get, now)?;
-        let account_sid =
-            get("TWILIO_ACCOUNT_SID").ok_or(ConfigError::Missing("TWILIO_ACCOUNT_SID"))?;
-        let credentials = match (
-            get("TWILIO_API_KEY_SID"),
-            get("TWILIO_API_KEY_SECRET"),
-            get("TWILIO_AUTH_TOKEN"),
-        ) {
-            (Some(username), Some(password), _) => TwilioCredentials {
-                username,
-                password: password.into(),
-            },
-            (Some(_), None, _) => return Err(ConfigError::Missing("TWILIO_API_KEY_SECRET")),
-            (None, _, Some(password)) => TwilioCredentials {
-                username: account_sid.clone(),
-                password: password.into(),
-            },
-            (None, _, None) => {
-                return Err(ConfigError::MissingOneOf(
-                    "TWILIO_AUTH_TOKEN",
-                    "TWILIO_API_KEY_SID with TWILIO_API_KEY_SECRET",
-                ));
-            }
-        };
-        // TWILIO_SENDER (the template's one question) is either kind.
-        let is_service = |sid: &str| sid.starts_with("MG") && sid.len() == 34;
-        let sender = get("TWILIO_SENDER");
-        let sender = match (
-            get("TWILIO_MESSAGING_SERVICE_SID").or(sender.clone().filter(|s| is_service(s))),
-            get("TWILIO_FROM_NUMBER").or(sender.filter(|s| !is_service(s))),
-        ) {
-            (Some(sid), _) => TwilioSenderId::MessagingService(sid),
-            (None, Some(number)) => TwilioSenderId::From(number),
-            (None, None) => {
-                return Err(ConfigError::MissingOneOf(
-                    "TWILIO_FROM_NUMBER",
-                    "TWILIO_MESSAGING_SERVICE_SID",
-                ));
-            }
-        };
         let enabled_channels = &common.policy.enabled_channels;
-        let voice_from = get("TWILIO_VOICE_FROM").or_else(|| match &sender {
-            TwilioSenderId::From(number) if number.starts_with('+') => Some(number.clone()),
-            _ => None,
-        });
-        if enabled_channels.contains(&Channel::Call) && voice_from.is_none() {
-            return Err(ConfigError::MissingOneOf(
-                "TWILIO_VOICE_FROM",
-                "TWILIO_FROM_NUMBER",
-            ));
-        }
-        let whatsapp_from = get("TWILIO_WHATSAPP_FROM");
-        if enabled_channels.contains(&Channel::Whatsapp) && whatsapp_from.is_none() {
-            return Err(ConfigError::Missing("TWILIO_WHATSAPP_FROM"));
-        }
+        let twilio = twilio(&get, enabled_channels)?;
+        let plivo = plivo(&get)?;
+        let aws_sms = aws_sms(&get, common.policy.code_ttl_seconds)?;
         let whatsapp = whatsapp_content(&get, enabled_channels.contains(&Channel::Whatsapp))?;
         let template_languages: Vec<String> = match &whatsapp {
             WhatsappContent::Templates(sids) => sids.keys().cloned().collect(),
             WhatsappContent::Session => Vec::new(),
         };
-        // Twilio refuses (21266) to send from one of our numbers to itself.
-        let own_sender = match &sender {
-            TwilioSenderId::From(number) => Some(number.clone()),
-            TwilioSenderId::MessagingService(_) => None,
-        };
-        common.policy.destinations.own_numbers =
-            [own_sender, voice_from.clone(), whatsapp_from.clone()]
-                .into_iter()
-                .flatten()
-                .filter_map(|number| PhoneNumber::parse(&number, None).ok())
-                .map(|number| number.as_e164().to_owned())
-                .collect();
+        if enabled_channels.contains(&Channel::Whatsapp) && twilio.is_none() {
+            return Err(ConfigError::Invalid {
+                name: "ENABLED_CHANNELS",
+                problem: "enables whatsapp, which only Twilio sends: set TWILIO_ACCOUNT_SID",
+            });
+        }
+        // A provider refuses (Twilio: 21266) to send from our number to itself.
+        let twilio_numbers = twilio.iter().flat_map(|twilio| {
+            let number = match &twilio.sender {
+                TwilioSenderId::From(number) => Some(number.clone()),
+                TwilioSenderId::MessagingService(_) => None,
+            };
+            [
+                number,
+                twilio.voice_from.clone(),
+                twilio.whatsapp_from.clone(),
+            ]
+        });
+        let plivo_number = plivo.iter().map(|plivo| match &plivo.sender {
+            PlivoSenderId::Src(src) => Some(format!("+{src}")),
+            PlivoSenderId::PowerpackUuid(_) => None,
+        });
+        let aws_number = aws_sms
+            .iter()
+            .map(|aws| Some(aws.origination_identity.clone()));
+        common.policy.destinations.own_numbers = twilio_numbers
+            .chain(plivo_number)
+            .chain(aws_number)
+            .flatten()
+            .filter_map(|number| PhoneNumber::parse(&number, None).ok())
+            .map(|number| number.as_e164().to_owned())
+            .collect();
         let message_settings = MessageSettings {
             app_name: get("APP_NAME")
                 .map(|name| {
@@ -182,7 +152,8 @@ impl SendConfig {
         )?;
         // Twilio signs its requests with the account's auth token, even when
         // we call it with an API key: without one, reports cannot be trusted.
-        let delivery_reports = match (get("TWILIO_AUTH_TOKEN"), callback_url) {
+        let twilio_token = twilio.as_ref().and(get("TWILIO_AUTH_TOKEN"));
+        let delivery_reports = match (twilio_token, callback_url) {
             (Some(token), callback_url) => Some(DeliveryReports {
                 validator: WebhookValidator::new(token),
                 callback_url,
@@ -190,14 +161,6 @@ impl SendConfig {
             (None, Some(_)) => return Err(ConfigError::Missing("TWILIO_AUTH_TOKEN")),
             (None, None) => None,
         };
-        let api_base = get("TWILIO_API_BASE").unwrap_or_else(|| "https://api.twilio.com".into());
-        let api_base = checked(
-            "TWILIO_API_BASE",
-            api_base,
-            |url| is_public_or_loopback_url(url) && !url.ends_with('/'),
-            "must be an https URL without trailing slash (plain http only for 127.0.0.1 or localhost)",
-        )?;
-        let plivo = plivo(&get)?;
         let plivo_callback_url = callback_override(
             &get,
             "PLIVO_STATUS_CALLBACK_URL",
@@ -212,27 +175,13 @@ impl SendConfig {
             (None, Some(_)) => return Err(ConfigError::Missing("PLIVO_AUTH_ID")),
             (None, None) => None,
         };
-        let aws_sms = aws_sms(&get, common.policy.code_ttl_seconds)?;
         Ok(Self {
             messages,
             service_messages,
-            routes: routes(&get, &plivo, &aws_sms)?,
+            routes: routes(&get, &twilio, &plivo, &aws_sms)?,
+            twilio,
             plivo,
             aws_sms,
-            twilio: TwilioConfig {
-                api_base,
-                account_sid,
-                credentials,
-                sender,
-                voice_from,
-                whatsapp_from,
-                timeout: Duration::from_millis(number(
-                    &get,
-                    "TWILIO_TIMEOUT_MS",
-                    5_000,
-                    100..=60_000,
-                )?),
-            },
             delivery_reports,
             plivo_reports,
             human_proof: human_proof(&get)?,
@@ -264,18 +213,25 @@ fn callback_override(
 /// provider it names must be configured.
 fn routes(
     get: &impl Fn(&str) -> Option<String>,
+    twilio: &Option<TwilioConfig>,
     plivo: &Option<PlivoConfig>,
     aws_sms: &Option<AwsSmsConfig>,
 ) -> Result<Routes, ConfigError> {
     let Some(text) = get("DELIVERY_ROUTES") else {
-        return Ok(Routes::only(Provider::Twilio));
+        return match twilio {
+            Some(_) => Ok(Routes::only(Provider::Twilio)),
+            None => Err(ConfigError::MissingOneOf(
+                "TWILIO_ACCOUNT_SID",
+                "DELIVERY_ROUTES naming another provider",
+            )),
+        };
     };
     let routes = Routes::parse(&text).map_err(|_| ConfigError::Invalid {
         name: "DELIVERY_ROUTES",
         problem: "must be COUNTRY[/channel]=provider,... entries separated by ';' with a default *=..., providers among twilio, aws, plivo, each once per entry",
     })?;
     let configured = |provider: &Provider| match provider {
-        Provider::Twilio => true,
+        Provider::Twilio => twilio.is_some(),
         Provider::Plivo => plivo.is_some(),
         Provider::Aws => aws_sms.is_some(),
     };
@@ -283,9 +239,86 @@ fn routes(
         true => Ok(routes),
         false => Err(ConfigError::Invalid {
             name: "DELIVERY_ROUTES",
-            problem: "names a provider that is not configured (aws needs AWS_SMS_ORIGINATION_IDENTITY; plivo needs PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN and PLIVO_SENDER)",
+            problem: "names a provider that is not configured (twilio needs TWILIO_ACCOUNT_SID and TWILIO_SENDER; aws needs AWS_SMS_ORIGINATION_IDENTITY; plivo needs PLIVO_AUTH_ID, PLIVO_AUTH_TOKEN and PLIVO_SENDER)",
         }),
     }
+}
+
+/// Twilio, when `TWILIO_ACCOUNT_SID` is set: its credentials (an auth token,
+/// or an API key), its senders, and where its API is.
+fn twilio(
+    get: &impl Fn(&str) -> Option<String>,
+    enabled_channels: &BTreeSet<Channel>,
+) -> Result<Option<TwilioConfig>, ConfigError> {
+    let Some(account_sid) = get("TWILIO_ACCOUNT_SID") else {
+        return Ok(None);
+    };
+    let credentials = match (
+        get("TWILIO_API_KEY_SID"),
+        get("TWILIO_API_KEY_SECRET"),
+        get("TWILIO_AUTH_TOKEN"),
+    ) {
+        (Some(username), Some(password), _) => TwilioCredentials {
+            username,
+            password: password.into(),
+        },
+        (Some(_), None, _) => return Err(ConfigError::Missing("TWILIO_API_KEY_SECRET")),
+        (None, _, Some(password)) => TwilioCredentials {
+            username: account_sid.clone(),
+            password: password.into(),
+        },
+        (None, _, None) => {
+            return Err(ConfigError::MissingOneOf(
+                "TWILIO_AUTH_TOKEN",
+                "TWILIO_API_KEY_SID with TWILIO_API_KEY_SECRET",
+            ));
+        }
+    };
+    // TWILIO_SENDER (the template's one question) is either kind.
+    let is_service = |sid: &str| sid.starts_with("MG") && sid.len() == 34;
+    let sender = get("TWILIO_SENDER");
+    let sender = match (
+        get("TWILIO_MESSAGING_SERVICE_SID").or(sender.clone().filter(|s| is_service(s))),
+        get("TWILIO_FROM_NUMBER").or(sender.filter(|s| !is_service(s))),
+    ) {
+        (Some(sid), _) => TwilioSenderId::MessagingService(sid),
+        (None, Some(number)) => TwilioSenderId::From(number),
+        (None, None) => {
+            return Err(ConfigError::MissingOneOf(
+                "TWILIO_FROM_NUMBER",
+                "TWILIO_MESSAGING_SERVICE_SID",
+            ));
+        }
+    };
+    let voice_from = get("TWILIO_VOICE_FROM").or_else(|| match &sender {
+        TwilioSenderId::From(number) if number.starts_with('+') => Some(number.clone()),
+        _ => None,
+    });
+    if enabled_channels.contains(&Channel::Call) && voice_from.is_none() {
+        return Err(ConfigError::MissingOneOf(
+            "TWILIO_VOICE_FROM",
+            "TWILIO_FROM_NUMBER",
+        ));
+    }
+    let whatsapp_from = get("TWILIO_WHATSAPP_FROM");
+    if enabled_channels.contains(&Channel::Whatsapp) && whatsapp_from.is_none() {
+        return Err(ConfigError::Missing("TWILIO_WHATSAPP_FROM"));
+    }
+    let api_base = checked(
+        "TWILIO_API_BASE",
+        get("TWILIO_API_BASE").unwrap_or_else(|| "https://api.twilio.com".into()),
+        |url| is_public_or_loopback_url(url) && !url.ends_with('/'),
+        "must be an https URL without trailing slash (plain http only for 127.0.0.1 or localhost)",
+    )?;
+    Ok(Some(TwilioConfig {
+        api_base,
+        account_sid,
+        credentials,
+        sender,
+        voice_from,
+        whatsapp_from,
+        timeout: Duration::from_millis(number(get, "TWILIO_TIMEOUT_MS", 5_000, 100..=60_000)?),
+    }))
 }
 
 /// AWS End User Messaging, when `AWS_SMS_ORIGINATION_IDENTITY` is set: the

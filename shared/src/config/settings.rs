@@ -8,7 +8,7 @@ use super::ConfigError;
 /// The settings that may also be given in the one `SETTINGS` variable
 /// (`NAME=value` pairs separated by spaces), which the template fills from
 /// its `Settings` parameter so that tuning values ask no deploy question.
-pub const TUNING_SETTINGS: [&str; 56] = [
+pub const TUNING_SETTINGS: [&str; 55] = [
     "CODE_LENGTH",
     "CODE_TTL_SECONDS",
     "MAX_CHECK_ATTEMPTS",
@@ -44,7 +44,6 @@ pub const TUNING_SETTINGS: [&str; 56] = [
     "HUMAN_PROOF_VERIFY_URL",
     "ENABLED_CHANNELS",
     "DELIVERY_ROUTES",
-    "PLIVO_AUTH_ID",
     "PLIVO_SENDER",
     "PLIVO_API_BASE",
     "PLIVO_TIMEOUT_MS",

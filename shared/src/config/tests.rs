@@ -9,7 +9,7 @@ mod defaults_and_checks {
     use crate::adapters::twilio::TwilioSenderId;
     use crate::config::*;
     use crate::domain::{
-        Channel, CodeLength, FraudMode, FraudPolicy, Limits, OneTimeCode, Timestamp,
+        Channel, CodeLength, FraudMode, FraudPolicy, Limits, OneTimeCode, Provider, Timestamp,
     };
     use crate::ports::{Clock, Content};
     use secrecy::ExposeSecret;
@@ -178,16 +178,22 @@ mod defaults_and_checks {
         assert_eq!(config.common.policy.code_length.digits(), 6);
         assert_eq!(config.common.policy.code_ttl_seconds, 600);
         assert_eq!(config.common.policy.max_attempts, 5);
-        assert_eq!(config.twilio.api_base, "https://api.twilio.com");
         assert_eq!(
-            config.twilio.credentials.username,
+            config.twilio.as_ref().unwrap().api_base,
+            "https://api.twilio.com"
+        );
+        assert_eq!(
+            config.twilio.as_ref().unwrap().credentials.username,
             "AC00000000000000000000000000000000"
         );
         assert_eq!(
-            config.twilio.sender,
+            config.twilio.as_ref().unwrap().sender,
             TwilioSenderId::From("+15005550006".into())
         );
-        assert_eq!(config.twilio.timeout, Duration::from_secs(5));
+        assert_eq!(
+            config.twilio.as_ref().unwrap().timeout,
+            Duration::from_secs(5)
+        );
         assert_eq!(config.common.keys.codes.key_id(), "v1");
         assert_eq!(config.common.parse_application_id, None);
         assert_eq!(config.common.policy.limits, Limits::default());
@@ -490,16 +496,23 @@ mod defaults_and_checks {
 
     #[test]
     fn each_required_variable_is_named_when_missing() {
-        for name in ["VERIFICATIONS_TABLE", "TWILIO_ACCOUNT_SID", "CODE_HMAC_KEY"] {
+        let twilio_or_routes = ConfigError::MissingOneOf(
+            "TWILIO_ACCOUNT_SID",
+            "DELIVERY_ROUTES naming another provider",
+        );
+        for (name, missing) in [
+            (
+                "VERIFICATIONS_TABLE",
+                ConfigError::Missing("VERIFICATIONS_TABLE"),
+            ),
+            ("TWILIO_ACCOUNT_SID", twilio_or_routes),
+            ("CODE_HMAC_KEY", ConfigError::Missing("CODE_HMAC_KEY")),
+        ] {
             let mut vars = minimal();
             vars.remove(name);
-            assert_eq!(load(&vars).unwrap_err(), ConfigError::Missing(name));
+            assert_eq!(load(&vars).unwrap_err(), missing);
             vars.insert(name, "  ");
-            assert_eq!(
-                load(&vars).unwrap_err(),
-                ConfigError::Missing(name),
-                "blank {name}"
-            );
+            assert_eq!(load(&vars).unwrap_err(), missing, "blank {name}");
         }
         let mut vars = minimal();
         vars.remove("TWILIO_AUTH_TOKEN");
@@ -526,10 +539,22 @@ mod defaults_and_checks {
         vars.insert("TWILIO_API_KEY_SECRET", "secret");
         vars.insert("TWILIO_MESSAGING_SERVICE_SID", "MG123");
         let config = load(&vars).unwrap();
-        assert_eq!(config.twilio.credentials.username, "SK123");
-        assert_eq!(config.twilio.credentials.password.expose_secret(), "secret");
         assert_eq!(
-            config.twilio.sender,
+            config.twilio.as_ref().unwrap().credentials.username,
+            "SK123"
+        );
+        assert_eq!(
+            config
+                .twilio
+                .as_ref()
+                .unwrap()
+                .credentials
+                .password
+                .expose_secret(),
+            "secret"
+        );
+        assert_eq!(
+            config.twilio.as_ref().unwrap().sender,
             TwilioSenderId::MessagingService("MG123".into())
         );
         vars.remove("TWILIO_API_KEY_SECRET");
@@ -666,6 +691,68 @@ mod defaults_and_checks {
             })
         ));
     }
+
+    /// A stack without any Twilio setting: every message through AWS.
+    fn aws_only() -> HashMap<&'static str, &'static str> {
+        let mut vars = minimal();
+        for twilio in [
+            "TWILIO_ACCOUNT_SID",
+            "TWILIO_AUTH_TOKEN",
+            "TWILIO_FROM_NUMBER",
+        ] {
+            vars.remove(twilio);
+        }
+        vars.insert("AWS_SMS_ORIGINATION_IDENTITY", "+14155550111");
+        vars.insert("DELIVERY_ROUTES", "*=aws");
+        vars
+    }
+
+    #[test]
+    fn a_stack_may_send_only_through_aws_without_any_twilio_setting() {
+        let config = load(&aws_only()).unwrap();
+        assert!(config.twilio.is_none());
+        assert!(config.delivery_reports.is_none());
+        assert_eq!(config.routes.providers(), [Provider::Aws].into());
+        // AWS's own number is refused as a destination, as Twilio's are.
+        let own = &config.common.policy.destinations.own_numbers;
+        assert!(own.contains("+14155550111"), "{own:?}");
+    }
+
+    #[test]
+    fn without_twilio_every_route_and_channel_must_do_without_it() {
+        let mut vars = aws_only();
+        vars.remove("DELIVERY_ROUTES");
+        assert_eq!(
+            load(&vars).unwrap_err(),
+            ConfigError::MissingOneOf(
+                "TWILIO_ACCOUNT_SID",
+                "DELIVERY_ROUTES naming another provider"
+            )
+        );
+        vars.insert("DELIVERY_ROUTES", "US=twilio;*=aws");
+        assert!(matches!(
+            load(&vars),
+            Err(ConfigError::Invalid {
+                name: "DELIVERY_ROUTES",
+                ..
+            })
+        ));
+        let mut vars = aws_only();
+        vars.insert("ENABLED_CHANNELS", "sms,whatsapp");
+        vars.insert("WHATSAPP_MODE", "session");
+        assert!(matches!(
+            load(&vars),
+            Err(ConfigError::Invalid {
+                name: "ENABLED_CHANNELS",
+                ..
+            })
+        ));
+        // Twilio's auth token alone, a stored secret, turns nothing on.
+        let mut vars = aws_only();
+        vars.insert("TWILIO_AUTH_TOKEN", "token");
+        let config = load(&vars).unwrap();
+        assert!(config.twilio.is_none() && config.delivery_reports.is_none());
+    }
 }
 
 mod per_function {
@@ -734,7 +821,10 @@ mod per_function {
         assert!(verify.proof.is_some());
         assert_eq!(
             SendConfig::from_lookup(lookup(&VERIFY_ONLY)).unwrap_err(),
-            ConfigError::Missing("TWILIO_ACCOUNT_SID")
+            ConfigError::MissingOneOf(
+                "TWILIO_ACCOUNT_SID",
+                "DELIVERY_ROUTES naming another provider"
+            )
         );
     }
 
@@ -799,18 +889,21 @@ mod per_function {
         ]);
         let config = SendConfig::from_lookup(lookup(&vars)).unwrap();
         assert!(matches!(
-            config.twilio.sender,
+            config.twilio.as_ref().unwrap().sender,
             TwilioSenderId::MessagingService(_)
         ));
-        assert_eq!(config.twilio.voice_from, None);
+        assert_eq!(config.twilio.as_ref().unwrap().voice_from, None);
         vars.pop();
         vars.push(("TWILIO_SENDER", "+15005550006"));
         let config = SendConfig::from_lookup(lookup(&vars)).unwrap();
         assert_eq!(
-            config.twilio.sender,
+            config.twilio.as_ref().unwrap().sender,
             TwilioSenderId::From("+15005550006".into())
         );
-        assert_eq!(config.twilio.voice_from.as_deref(), Some("+15005550006"));
+        assert_eq!(
+            config.twilio.as_ref().unwrap().voice_from.as_deref(),
+            Some("+15005550006")
+        );
     }
 
     #[test]

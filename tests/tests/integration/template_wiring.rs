@@ -265,3 +265,52 @@ fn the_first_deploy_asks_at_most_15_questions() {
         .collect();
     assert_eq!(grouped, all, "each parameter in one group, no stale names");
 }
+
+/// Each provider's credentials (issue 19): the send function's environment
+/// names, and its role may read, Twilio's secrets only under `HasTwilio` and
+/// Plivo's only under `HasPlivo`, so a stack without them holds no right to them.
+#[test]
+fn a_providers_secrets_are_named_and_readable_only_when_it_is_configured() {
+    let template = template();
+    let send = &template["Resources"][SEND_FUNCTION]["Properties"];
+    // A value under `!If [condition, ...]`: the condition's name.
+    let condition = |value: &Yaml| match value {
+        Yaml::Tagged(tagged) if tagged.tag == "If" => tagged.value[0].as_str().map(str::to_owned),
+        _ => None,
+    };
+    let provider_secrets = [
+        ("twilio-auth-token", "HasTwilio"),
+        ("twilio-api-key-sid", "HasTwilio"),
+        ("twilio-api-key-secret", "HasTwilio"),
+        ("plivo-auth-token", "HasPlivo"),
+    ];
+    let variables = send["Environment"]["Variables"].as_mapping().unwrap();
+    for (secret, wanted) in provider_secrets {
+        let named: Vec<Option<String>> = variables
+            .values()
+            .filter(|value| format!("{value:?}").contains(&format!("/{secret}")))
+            .map(condition)
+            .collect();
+        assert_eq!(named, [Some(wanted.to_owned())], "{secret}'s variable");
+    }
+    let statements = send["Policies"][0]["Statement"].as_sequence().unwrap();
+    for (secret, wanted) in provider_secrets {
+        let granted: Vec<Option<String>> = statements
+            .iter()
+            .filter(|statement| format!("{statement:?}").contains(&format!("/{secret}")))
+            .map(condition)
+            .collect();
+        assert_eq!(granted, [Some(wanted.to_owned())], "{secret}'s read");
+    }
+    let conditions = &template["Conditions"];
+    for (name, parameter) in [
+        ("HasTwilio", "TwilioAccountSid"),
+        ("HasPlivo", "PlivoAuthId"),
+    ] {
+        let text = format!("{:?}", conditions[name]);
+        assert!(
+            text.contains("Not") && text.contains(parameter),
+            "{name} is {parameter} set: {text}"
+        );
+    }
+}
