@@ -11,7 +11,19 @@ pub const NAMESPACE: &str = "PhoneVerification";
 
 /// Counts one `metric`, in total and per each of `dimensions`.
 pub fn count(metric: &str, dimensions: &[(&str, &str)]) {
-    println!("{}", document(metric, 1, "Count", dimensions, now_ms()));
+    println!(
+        "{}",
+        document(metric, 1, "Count", dimensions, &[], now_ms())
+    );
+}
+
+/// As `count`, and also per the `crossed` dimensions together (`Provider`
+/// and `Country`: each provider's conversion in each country).
+pub fn count_crossed(metric: &str, dimensions: &[(&str, &str)], crossed: &[&str]) {
+    println!(
+        "{}",
+        document(metric, 1, "Count", dimensions, crossed, now_ms())
+    );
 }
 
 /// Records a duration of `metric` in milliseconds (a latency), in total and
@@ -19,7 +31,14 @@ pub fn count(metric: &str, dimensions: &[(&str, &str)]) {
 pub fn milliseconds(metric: &str, milliseconds: u64, dimensions: &[(&str, &str)]) {
     println!(
         "{}",
-        document(metric, milliseconds, "Milliseconds", dimensions, now_ms())
+        document(
+            metric,
+            milliseconds,
+            "Milliseconds",
+            dimensions,
+            &[],
+            now_ms()
+        )
     );
 }
 
@@ -28,11 +47,15 @@ fn document(
     value: u64,
     unit: &str,
     dimensions: &[(&str, &str)],
+    crossed: &[&str],
     timestamp_ms: u128,
 ) -> Value {
     // `[]` is the total; each dimension on its own gives the breakdown.
     let mut sets = vec![Vec::<&str>::new()];
     sets.extend(dimensions.iter().map(|(name, _)| vec![*name]));
+    if !crossed.is_empty() {
+        sets.push(crossed.to_vec());
+    }
     let mut doc = Map::new();
     doc.insert(
         "_aws".into(),
@@ -69,6 +92,7 @@ mod tests {
             1,
             "Count",
             &[("Country", "US"), ("Channel", "sms")],
+            &[],
             1_800_000_000_000,
         );
         assert_eq!(
@@ -96,6 +120,7 @@ mod tests {
             245,
             "Milliseconds",
             &[("Channel", "sms")],
+            &[],
             1_800_000_000_000,
         );
         assert_eq!(
@@ -112,6 +137,26 @@ mod tests {
                 "TwilioLatency": 245,
                 "Channel": "sms",
             })
+        );
+    }
+
+    #[test]
+    fn crossed_dimensions_add_one_set_of_them_together() {
+        let doc = document(
+            "Approvals",
+            1,
+            "Count",
+            &[("Country", "IN"), ("Provider", "plivo")],
+            &["Provider", "Country"],
+            1_800_000_000_000,
+        );
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([[], ["Country"], ["Provider"], ["Provider", "Country"]])
+        );
+        assert_eq!(
+            (&doc["Country"], &doc["Provider"]),
+            (&json!("IN"), &json!("plivo"))
         );
     }
 }

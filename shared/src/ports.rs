@@ -21,6 +21,9 @@ pub struct NewVerification {
     pub code_mac: CodeMac,
     pub key_id: String,
     pub channel: Channel,
+    /// The provider expected to send it (its route's first); corrected by
+    /// `record_provider` when another one did.
+    pub provider: Option<Provider>,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
 }
@@ -112,6 +115,15 @@ pub trait VerificationStore: Send + Sync {
         sent_at: Timestamp,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Records that `provider`, not the expected one, sent verification
+    /// `id` (after a failover), unless a newer code replaced it meanwhile.
+    fn record_provider(
+        &self,
+        number: &Pseudonym,
+        id: &VerificationId,
+        provider: Provider,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Counts one request of `client` against its hourly allowance, and
     /// of `ceiling` (its API key) against the key's: both or neither.
     fn count_client_request(
@@ -196,6 +208,9 @@ pub enum VerificationStatus {
 pub struct CurrentVerification {
     pub id: VerificationId,
     pub channel: Channel,
+    /// Who sent its code (unknown for a test number's, and for codes stored
+    /// before providers were recorded): approvals count per provider.
+    pub provider: Option<Provider>,
     pub status: VerificationStatus,
     pub created_at: Timestamp,
     /// When its code stops working.
@@ -369,6 +384,30 @@ pub enum Handover {
     /// The request went out but no answer came in time: the provider may
     /// well have sent it. Treated as sent, never as "nothing was sent".
     Unconfirmed,
+}
+
+/// Which provider took a message, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dispatched {
+    pub provider: Provider,
+    pub handover: Handover,
+}
+
+/// The service's way out: each message goes through one provider of its
+/// route (`crate::adapters::routed`), each provider a `MessageSender`.
+pub trait Dispatcher: Send + Sync {
+    /// Sends `message`. An error means it was certainly not sent.
+    fn dispatch(
+        &self,
+        message: &OutgoingMessage,
+    ) -> impl Future<Output = Result<Dispatched, DeliveryError>> + Send;
+
+    /// The longest one attempt can take.
+    fn max_duration(&self) -> Duration;
+
+    /// The provider a message to `country` on `channel` goes to while its
+    /// route's first provider is healthy.
+    fn first_choice(&self, country: &str, channel: Channel) -> Option<Provider>;
 }
 
 pub trait MessageSender: Send + Sync {

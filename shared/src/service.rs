@@ -9,14 +9,14 @@ use secrecy::SecretBox;
 use crate::adapters::human_proof::HumanProofChecker;
 use crate::domain::{
     Channel, CodeHasher, CodeLength, DestinationPolicy, DestinationRefused, FraudMode, FraudPolicy,
-    IdentityHasher, Limit, LimitReached, Limits, OneTimeCode, PhoneNumber, Pseudonym, Scope,
-    Timestamp, VerificationId, seconds_until,
+    IdentityHasher, Limit, LimitReached, Limits, OneTimeCode, PhoneNumber, Provider, Pseudonym,
+    Scope, Timestamp, VerificationId, seconds_until,
 };
 use crate::messages::Messages;
 use crate::metrics;
 use crate::ports::{
     Approval, AttemptRefused, Clock, CountedAttempt, CurrentVerification, DeliveryError,
-    Destination, Handover, MessageSender, NewVerification, OutgoingMessage, Requester,
+    Destination, Dispatcher, Handover, NewVerification, OutgoingMessage, Requester,
     StatusCallbacks, StoreError, VerificationStatus, VerificationStore,
 };
 
@@ -126,6 +126,8 @@ pub struct CodeSent {
     pub expires_at: Timestamp,
     pub resend_available_at: Timestamp,
     pub attempts_remaining: u32,
+    /// Who took the message (none for a test number, which sends nothing).
+    pub provider: Option<Provider>,
     /// The provider did not answer in time: the message may or may not
     /// arrive (the user can ask again after the cooldown).
     pub unconfirmed: bool,
@@ -242,7 +244,7 @@ impl<S: VerificationStore, C: Clock> VerificationService<S, (), C> {
     }
 
     /// The same service, able to send codes through `sender`.
-    pub fn with_delivery<M: MessageSender>(
+    pub fn with_delivery<M: Dispatcher>(
         self,
         sender: M,
         messages: Messages,
@@ -537,7 +539,7 @@ impl<S: VerificationStore, D, C: Clock> VerificationService<S, D, C> {
     }
 }
 
-impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, Delivery<M>, C> {
+impl<S: VerificationStore, M: Dispatcher, C: Clock> VerificationService<S, Delivery<M>, C> {
     pub fn sender(&self) -> &M {
         &self.delivery.sender
     }
@@ -619,6 +621,14 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
             id,
             key_id: self.hasher.key_id().to_owned(),
             channel,
+            // Corrected below if another provider of the route sends it.
+            provider: match is_test_number {
+                true => None,
+                false => self
+                    .delivery
+                    .sender
+                    .first_choice(phone.region_code(), channel),
+            },
             created_at: now,
             expires_at,
         };
@@ -669,7 +679,7 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
         // call can use up the invocation): such a send fails like one the
         // provider refused, and nothing was sent.
         let delivered = match message.leaves_time_for(self.delivery.sender.max_duration()) {
-            true => self.delivery.sender.send(&message).await,
+            true => self.delivery.sender.dispatch(&message).await,
             false => {
                 let time_left_ms = deadline.map(|deadline| {
                     deadline
@@ -682,8 +692,8 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
                 ))
             }
         };
-        let handover = match delivered {
-            Ok(handover) => handover,
+        let dispatched = match delivered {
+            Ok(dispatched) => dispatched,
             Err(delivery) => {
                 if let Err(store) = self.store.withdraw(&new.number, &new.id, now).await {
                     // The undelivered code stays until it expires; nobody knows it.
@@ -692,9 +702,20 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
                 return Err(delivery.into());
             }
         };
+        if new.provider != Some(dispatched.provider) {
+            let recorded = self
+                .store
+                .record_provider(&new.number, &new.id, dispatched.provider)
+                .await;
+            if let Err(store) = recorded {
+                // Only the per-provider approval count is off.
+                tracing::warn!(error = %store, "could not record the provider that sent a code");
+            }
+        }
         let mut sent = self.code_sent(phone, channel, new.id, now, expires_at, resend_available_at);
+        sent.provider = Some(dispatched.provider);
         // Maybe sent: the code stays valid and the limits counted, like any send.
-        sent.unconfirmed = handover == Handover::Unconfirmed;
+        sent.unconfirmed = dispatched.handover == Handover::Unconfirmed;
         Ok(sent)
     }
 
@@ -835,6 +856,7 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
             expires_at,
             resend_available_at,
             attempts_remaining: self.policy.max_attempts,
+            provider: None,
             unconfirmed: false,
         }
     }
@@ -956,9 +978,12 @@ mod tests {
         assert_eq!(sent.expires_at, Timestamp::from_unix_seconds(1_800_000_600));
         assert_eq!(sent.attempts_remaining, 5);
         assert!(!sent.unconfirmed, "the provider took it");
+        assert_eq!(sent.provider, Some(Provider::Twilio));
         let code = received_code(&sender);
         let approved = service.check_code(phone(), &code, &client()).await.unwrap();
         assert_eq!(approved.phone, phone());
+        // Approvals are counted per the provider that sent the code.
+        assert_eq!(approved.verification.provider, Some(Provider::Twilio));
         assert!(matches!(
             service.check_code(phone(), &code, &client()).await,
             Err(CheckError::AlreadyUsed)
@@ -1203,9 +1228,13 @@ mod tests {
     async fn test_numbers_use_their_fixed_code_and_send_nothing() {
         let (mut service, sender, clock) = service();
         let fixed = make_test_number(&mut service, Some(clock.now().plus_seconds(3_600)));
-        send(&service).await;
+        assert_eq!(send(&service).await.provider, None);
         assert!(sender.sent().is_empty());
-        assert!(service.check_code(phone(), &fixed, &client()).await.is_ok());
+        let approved = service
+            .check_code(phone(), &fixed, &client())
+            .await
+            .unwrap();
+        assert_eq!(approved.verification.provider, None);
     }
 
     /// A fixed code is known to whoever reads the configuration: it is

@@ -26,7 +26,8 @@ use phone_verification::adapters::dynamodb::DynamoDbStore;
 use phone_verification::app;
 use phone_verification::config::{SendConfig, VerifyConfig};
 use phone_verification::domain::{
-    Channel, CodeMac, IdentityHasher, Keyring, PhoneNumber, Pseudonym, Timestamp, VerificationId,
+    Channel, CodeMac, IdentityHasher, Keyring, PhoneNumber, Provider, Pseudonym, Timestamp,
+    VerificationId,
 };
 use phone_verification::http::{HttpFunction, SendApi, VerifyApi, with_decodable_body};
 use phone_verification::ports::Clock;
@@ -612,6 +613,7 @@ pub fn new_verification(number: &Pseudonym, at: Timestamp) -> NewVerification {
         code_mac: CodeMac::from_stored(vec![7; 32]),
         key_id: "k1".into(),
         channel: Channel::Sms,
+        provider: Some(Provider::Twilio),
         created_at: at,
         expires_at: at.plus_seconds(600),
     }

@@ -5,14 +5,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::domain::{
-    Admission, BreakerPolicy, BreakerState, Limit, LimitReached, Limits, Provider, Pseudonym,
-    Restriction, Scope, Timestamp, Traffic, TrafficSnapshot, VerificationId, Window, seconds_until,
+    Admission, BreakerPolicy, BreakerState, Channel, Limit, LimitReached, Limits, Provider,
+    Pseudonym, Restriction, Scope, Timestamp, Traffic, TrafficSnapshot, VerificationId, Window,
+    seconds_until,
 };
 use crate::ports::{
     Approval, AttemptRefused, Claim, CountedAttempt, CurrentVerification, DeliveryError,
-    Destination, Handover, IDEMPOTENCY_ANSWER_SECONDS, IDEMPOTENCY_LEASE_SECONDS, IdempotencyStore,
-    MessageSender, NewVerification, OutgoingMessage, ProviderHealth, ProviderOutcome, Requester,
-    StoreError, VerificationStatus, VerificationStore,
+    Destination, Dispatched, Dispatcher, Handover, IDEMPOTENCY_ANSWER_SECONDS,
+    IDEMPOTENCY_LEASE_SECONDS, IdempotencyStore, MessageSender, NewVerification, OutgoingMessage,
+    ProviderHealth, ProviderOutcome, Requester, StoreError, VerificationStatus, VerificationStore,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +28,7 @@ fn current_verification(code: &NewVerification, status: Status) -> CurrentVerifi
     CurrentVerification {
         id: code.id.clone(),
         channel: code.channel,
+        provider: code.provider,
         status: match status {
             Status::Pending => VerificationStatus::Pending,
             Status::Approved => VerificationStatus::Approved,
@@ -262,6 +264,24 @@ impl VerificationStore for InMemoryStore {
         Ok(false)
     }
 
+    async fn record_provider(
+        &self,
+        pseudonym: &Pseudonym,
+        id: &VerificationId,
+        provider: Provider,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state();
+        if let Some(NumberState {
+            code: Some((current, Status::Pending, _)),
+            ..
+        }) = state.numbers.get_mut(pseudonym)
+            && &current.id == id
+        {
+            current.provider = Some(provider);
+        }
+        Ok(())
+    }
+
     async fn count_client_request(
         &self,
         client: &Pseudonym,
@@ -480,6 +500,25 @@ impl RecordingSender {
     /// Makes every later send answer `answer`; an error takes no message.
     pub fn answer_with(&self, answer: Result<Handover, DeliveryError>) {
         *self.answer.lock().unwrap_or_else(|p| p.into_inner()) = answer;
+    }
+}
+
+/// As the only provider of every route: Twilio's stand-in.
+impl Dispatcher for RecordingSender {
+    async fn dispatch(&self, message: &OutgoingMessage) -> Result<Dispatched, DeliveryError> {
+        let handover = self.send(message).await?;
+        Ok(Dispatched {
+            provider: Provider::Twilio,
+            handover,
+        })
+    }
+
+    fn max_duration(&self) -> std::time::Duration {
+        MessageSender::max_duration(self)
+    }
+
+    fn first_choice(&self, _country: &str, _channel: Channel) -> Option<Provider> {
+        Some(Provider::Twilio)
     }
 }
 

@@ -12,9 +12,10 @@ use std::time::Duration;
 use crate::adapters::aws_sms::AwsSmsSender;
 use crate::adapters::plivo::PlivoSender;
 use crate::adapters::twilio::TwilioSender;
-use crate::domain::{Provider, Routes};
+use crate::domain::{Channel, Provider, Routes};
 use crate::ports::{
-    DeliveryError, Handover, MessageSender, OutgoingMessage, ProviderHealth, ProviderOutcome,
+    DeliveryError, Dispatched, Dispatcher, Handover, MessageSender, OutgoingMessage,
+    ProviderHealth, ProviderOutcome,
 };
 
 /// Cheap to clone: every Verify service's copy shares the senders and the
@@ -61,8 +62,8 @@ impl<H> RoutedSender<ProviderSender, H> {
     }
 }
 
-impl<M: MessageSender, H: ProviderHealth> MessageSender for RoutedSender<M, H> {
-    async fn send(&self, message: &OutgoingMessage) -> Result<Handover, DeliveryError> {
+impl<M: MessageSender, H: ProviderHealth> Dispatcher for RoutedSender<M, H> {
+    async fn dispatch(&self, message: &OutgoingMessage) -> Result<Dispatched, DeliveryError> {
         let route = self
             .0
             .routes
@@ -104,7 +105,7 @@ impl<M: MessageSender, H: ProviderHealth> MessageSender for RoutedSender<M, H> {
                     failure = error;
                 }
                 // Taken, maybe taken, or the recipient refused: done.
-                done => return done,
+                done => return done.map(|handover| Dispatched { provider, handover }),
             }
         }
         Err(failure)
@@ -120,6 +121,10 @@ impl<M: MessageSender, H: ProviderHealth> MessageSender for RoutedSender<M, H> {
             .map(|(_, sender)| sender.max_duration())
             .max()
             .unwrap_or_default()
+    }
+
+    fn first_choice(&self, country: &str, channel: Channel) -> Option<Provider> {
+        self.0.routes.for_message(country, channel).first().copied()
     }
 }
 
@@ -232,8 +237,15 @@ mod tests {
         ] {
             let stack = providers("*=twilio,aws");
             stack.twilio.answer_with(Err(error));
-            let answer = stack.routed.send(&message(US, 0)).await;
-            assert_eq!(answer, Ok(Handover::Accepted));
+            let answer = stack.routed.dispatch(&message(US, 0)).await;
+            let handover = Handover::Accepted;
+            assert_eq!(
+                answer,
+                Ok(Dispatched {
+                    provider: Aws,
+                    handover
+                })
+            );
             assert_eq!(received(&stack), [0, 1, 0]);
         }
     }
@@ -242,14 +254,21 @@ mod tests {
     async fn maybe_sent_or_a_refused_recipient_ends_the_route() {
         let stack = providers("*=twilio,aws");
         stack.twilio.answer_with(Ok(Handover::Unconfirmed));
-        let answer = stack.routed.send(&message(US, 0)).await;
-        assert_eq!(answer, Ok(Handover::Unconfirmed));
+        let answer = stack.routed.dispatch(&message(US, 0)).await;
+        let handover = Handover::Unconfirmed;
+        assert_eq!(
+            answer,
+            Ok(Dispatched {
+                provider: Twilio,
+                handover
+            })
+        );
         assert_eq!(received(&stack), [1, 0, 0], "no second code");
 
         let stack = providers("*=twilio,aws");
         let refused = DeliveryError::Recipient(RecipientProblem::OptedOut);
         stack.twilio.answer_with(Err(refused.clone()));
-        assert_eq!(stack.routed.send(&message(US, 0)).await, Err(refused));
+        assert_eq!(stack.routed.dispatch(&message(US, 0)).await, Err(refused));
         assert_eq!(
             received(&stack),
             [0, 0, 0],
@@ -260,12 +279,10 @@ mod tests {
     #[tokio::test]
     async fn each_country_takes_its_route() {
         let stack = providers("IN=plivo,aws;*=twilio");
-        stack
-            .routed
-            .send(&message("+919876543210", 0))
-            .await
-            .unwrap();
-        stack.routed.send(&message(US, 0)).await.unwrap();
+        let india = stack.routed.dispatch(&message("+919876543210", 0)).await;
+        assert_eq!(india.unwrap().provider, Plivo);
+        assert_eq!(stack.routed.first_choice("IN", Channel::Sms), Some(Plivo));
+        stack.routed.dispatch(&message(US, 0)).await.unwrap();
         assert_eq!(received(&stack), [1, 0, 1]);
     }
 
@@ -278,7 +295,7 @@ mod tests {
         stack
             .aws
             .answer_with(Err(DeliveryError::Misconfigured("denied".into())));
-        let answer = stack.routed.send(&message(US, 0)).await;
+        let answer = stack.routed.dispatch(&message(US, 0)).await;
         assert_eq!(answer, Err(DeliveryError::Misconfigured("denied".into())));
         assert_eq!(received(&stack), [0, 0, 0]);
     }
@@ -290,18 +307,18 @@ mod tests {
             .twilio
             .answer_with(Err(DeliveryError::Unavailable("down".into())));
         for second in 0..5 {
-            stack.routed.send(&message(US, second)).await.unwrap();
+            stack.routed.dispatch(&message(US, second)).await.unwrap();
         }
         assert!(stack.health.state(Twilio).is_open());
         assert_eq!(received(&stack), [0, 5, 0]);
 
         // Open: twilio is not even tried, though it is back.
         stack.twilio.answer_with(Ok(Handover::Accepted));
-        stack.routed.send(&message(US, 30)).await.unwrap();
+        stack.routed.dispatch(&message(US, 30)).await.unwrap();
         assert_eq!(received(&stack), [0, 6, 0]);
 
         // The cooldown is over: one probe goes to twilio and closes it.
-        stack.routed.send(&message(US, 70)).await.unwrap();
+        stack.routed.dispatch(&message(US, 70)).await.unwrap();
         assert_eq!(received(&stack), [1, 6, 0]);
         assert!(!stack.health.state(Twilio).is_open());
     }
@@ -316,7 +333,7 @@ mod tests {
         // RecordingSender's attempts take no time: only a past deadline stops one.
         late.answer_by = Some(std::time::Instant::now());
         tokio::time::sleep(Duration::from_millis(5)).await;
-        let answer = stack.routed.send(&late).await;
+        let answer = stack.routed.dispatch(&late).await;
         assert!(
             matches!(answer, Err(DeliveryError::Unavailable(_))),
             "{answer:?}"
@@ -331,10 +348,10 @@ mod tests {
             .twilio
             .answer_with(Err(DeliveryError::Unavailable("down".into())));
         for second in 0..10 {
-            assert!(stack.routed.send(&message(US, second)).await.is_err());
+            assert!(stack.routed.dispatch(&message(US, second)).await.is_err());
         }
         stack.twilio.answer_with(Ok(Handover::Accepted));
-        stack.routed.send(&message(US, 11)).await.unwrap();
+        stack.routed.dispatch(&message(US, 11)).await.unwrap();
         assert_eq!(received(&stack), [1, 0, 0]);
         assert!(!stack.health.state(Twilio).is_open(), "never consulted");
     }

@@ -16,7 +16,7 @@ use super::paths::{
 use super::send_api::SendApi;
 use super::verify_api::VerifyApi;
 use super::verify_v2;
-use crate::ports::{Clock, IdempotencyStore, MessageSender, VerificationStore};
+use crate::ports::{Clock, Dispatcher, IdempotencyStore, VerificationStore};
 
 /// One Lambda function's HTTP entry point: routes a request to its handler.
 pub trait HttpFunction: Send + Sync {
@@ -31,7 +31,7 @@ fn no_route(path_known: bool, function: &str) -> Response<Body> {
     };
     respond(function, Instant::now(), Err(error.into()))
 }
-impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> HttpFunction
+impl<S: VerificationStore + IdempotencyStore, M: Dispatcher, C: Clock> HttpFunction
     for SendApi<S, M, C>
 {
     async fn handle(&self, request: Request) -> Response<Body> {

@@ -19,7 +19,7 @@ use crate::adapters::DeliveryReports;
 use crate::adapters::plivo::{NONCE_HEADER, PlivoReport, SIGNATURE_HEADER, SignatureValidator};
 use crate::adapters::twilio::WebhookValidator;
 use crate::domain::{PhoneNumber, Timestamp, VerificationId};
-use crate::ports::{Clock, IdempotencyStore, MessageSender, StatusCallbacks, VerificationStore};
+use crate::ports::{Clock, Dispatcher, IdempotencyStore, StatusCallbacks, VerificationStore};
 use crate::service::{Delivery, SendRequest, VerificationService};
 
 /// The send function: sends codes, and takes the providers' delivery reports.
@@ -34,7 +34,7 @@ pub struct SendApi<S, M, C> {
     /// Serves Twilio Verify's `verifications.create` when set.
     pub(super) verify_api: Option<VerifyServices<VerificationService<S, Delivery<M>, C>>>,
 }
-impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendApi<S, M, C> {
+impl<S: VerificationStore + IdempotencyStore, M: Dispatcher, C: Clock> SendApi<S, M, C> {
     pub fn new(
         service: VerificationService<S, Delivery<M>, C>,
         application_id: Option<String>,

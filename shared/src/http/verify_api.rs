@@ -81,6 +81,7 @@ impl<S: VerificationStore, C: Clock> VerifyApi<S, C> {
                     verification: &approved.verification.id,
                     method: Method::Code,
                 },
+                approved.verification.provider,
             );
             let mut result = json!({
                 "status": "approved",

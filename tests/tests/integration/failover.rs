@@ -54,6 +54,35 @@ fn twilio_accepted() -> ResponseTemplate {
     }))
 }
 
+/// The provider a number's current code is stored with.
+async fn stored_provider(stack: &Stack, phone: &str) -> Option<String> {
+    let item = stack.stored_item(phone).await.expect("the number's item");
+    item.get("provider")
+        .map(|value| value.as_s().unwrap().clone())
+}
+
+/// Approvals are counted per provider (conversion per provider and
+/// country): the code remembers the route's first provider, and the one
+/// that really sent it after a failover.
+#[tokio::test]
+async fn a_code_remembers_which_provider_sent_it() {
+    let (stack, _plivo) = twilio_thenplivo(Some(twilio_accepted()), None).await;
+    let phone = unique_phone();
+    assert_eq!(stack.send(&phone).await.status, 200);
+    assert_eq!(
+        stored_provider(&stack, &phone).await.as_deref(),
+        Some("twilio")
+    );
+
+    let (stack, _plivo) = twilio_thenplivo(Some(twilio_error(503, 20500)), None).await;
+    let phone = unique_phone();
+    assert_eq!(stack.send(&phone).await.status, 200);
+    assert_eq!(
+        stored_provider(&stack, &phone).await.as_deref(),
+        Some("plivo")
+    );
+}
+
 #[tokio::test]
 async fn certain_failures_fail_over_and_the_code_arrives_once_through_plivo() {
     for (case, twilio) in [

@@ -78,7 +78,13 @@ async fn secrets_named_by_parameter_settings_are_read_and_override_nothing_else(
         SendConfig::from_lookup(|name| secrets.get(name).cloned().or_else(|| lookup(name)))
             .expect("a complete configuration");
     assert_eq!(
-        config.twilio.as_ref().unwrap().credentials.password.expose_secret(),
+        config
+            .twilio
+            .as_ref()
+            .unwrap()
+            .credentials
+            .password
+            .expose_secret(),
         "token-from-ssm"
     );
 

@@ -4,7 +4,7 @@
 
 use phone_verification::adapters::memory::InMemoryStore;
 use phone_verification::domain::{
-    Limit, LimitReached, Limits, Pseudonym, Restriction, Scope, Timestamp, Traffic,
+    Limit, LimitReached, Limits, Provider, Pseudonym, Restriction, Scope, Timestamp, Traffic,
 };
 use phone_verification::ports::{
     Approval, AttemptRefused, Claim, CurrentVerification, Destination, IDEMPOTENCY_ANSWER_SECONDS,
@@ -368,6 +368,7 @@ async fn the_current_verification_is_read_back_as_it_stands(store: impl Store) {
     let expected = |new: &NewVerification, status| CurrentVerification {
         id: new.id.clone(),
         channel: new.channel,
+        provider: new.provider,
         status,
         created_at: new.created_at,
         expires_at: new.expires_at,
@@ -393,6 +394,38 @@ async fn the_current_verification_is_read_back_as_it_stands(store: impl Store) {
     assert_eq!(
         store.current(&phone).await.unwrap(),
         Some(expected(&new, VerificationStatus::Withdrawn))
+    );
+}
+
+/// Which provider sent a code: the expected one until a failover records
+/// another, and a stale record never touches a newer code.
+async fn a_code_remembers_the_provider_that_sent_it(store: impl Store) {
+    let provider = async |phone| store.current(phone).await.unwrap().unwrap().provider;
+    let phone = new_phone();
+    let first = code_for(&phone, T0);
+    send(&store, &first).await.unwrap();
+    assert_eq!(provider(&phone).await, Some(Provider::Twilio));
+    store
+        .record_provider(&phone, &first.id, Provider::Plivo)
+        .await
+        .unwrap();
+    assert_eq!(provider(&phone).await, Some(Provider::Plivo));
+    // A test number's code (no provider) after the cooldown.
+    let later = T0.plus_seconds(3_600);
+    let second = NewVerification {
+        provider: None,
+        ..code_for(&phone, later)
+    };
+    send(&store, &second).await.unwrap();
+    assert_eq!(provider(&phone).await, None);
+    store
+        .record_provider(&phone, &first.id, Provider::Aws)
+        .await
+        .unwrap();
+    assert_eq!(
+        provider(&phone).await,
+        None,
+        "a stale record changes nothing"
     );
 }
 
@@ -427,4 +460,5 @@ contract!(
     a_sharded_budget_still_counts_every_send_and_approval,
     a_verified_number_is_remembered_until_its_time,
     the_current_verification_is_read_back_as_it_stands,
+    a_code_remembers_the_provider_that_sent_it,
 );

@@ -16,7 +16,7 @@ use super::{
     APPROVED, DynamoDbStore, Item, NOT_LOCKED, PENDING, WITHDRAWN, conditional, unavailable,
 };
 use crate::domain::{
-    CodeMac, Limit, LimitReached, Limits, Pseudonym, Restriction, Scope, Timestamp,
+    CodeMac, Limit, LimitReached, Limits, Provider, Pseudonym, Restriction, Scope, Timestamp,
     TrafficSnapshot, VerificationId, Window, seconds_until,
 };
 use crate::ports::{
@@ -32,15 +32,20 @@ impl VerificationStore for DynamoDbStore {
         limits: &Limits,
     ) -> Result<Result<(), LimitReached>, StoreError> {
         let now = new.created_at;
-        let number = Update::builder()
+        // A test number's code has no provider: none of the previous code's stays.
+        let (set_provider, remove_provider) = match new.provider {
+            Some(_) => (", provider = :provider", ""),
+            None => ("", ", provider"),
+        };
+        let mut number = Update::builder()
             .table_name(&self.table)
             .key("pk", s(&number_key(&new.number)))
-            .update_expression(
+            .update_expression(format!(
                 "SET verification_id = :id, code_mac = :mac, key_id = :key_id, \
                  channel = :channel, #status = :pending, attempts = :zero, created_at = :now, \
-                 code_expires_at = :code_expires_at, last_sent_at = :now, expires_at = :ttl \
-                 REMOVE verified_at",
-            )
+                 code_expires_at = :code_expires_at, last_sent_at = :now, \
+                 expires_at = :ttl{set_provider} REMOVE verified_at{remove_provider}"
+            ))
             .condition_expression(format!(
                 "(attribute_not_exists(last_sent_at) OR last_sent_at <= :cooldown_edge) \
                  AND {NOT_LOCKED}"
@@ -64,7 +69,11 @@ impl VerificationStore for DynamoDbStore {
             )
             .expression_attribute_values(":lock_after", n(limits.failed_checks_before_lockout))
             .expression_attribute_values(":lock_edge", lock_edge(now, limits))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if let Some(provider) = new.provider {
+            number = number.expression_attribute_values(":provider", s(provider.as_str()));
+        }
+        let number = number
             .build()
             .map_err(|error| StoreError::Malformed(error.to_string()))?;
         // The number first: its refusal is the most specific explanation;
@@ -169,6 +178,24 @@ impl VerificationStore for DynamoDbStore {
         // A failed condition means a newer code replaced this one, or it
         // was withdrawn already: nothing to do.
         Ok(conditional(request).await?.is_ok())
+    }
+
+    async fn record_provider(
+        &self,
+        number: &Pseudonym,
+        id: &VerificationId,
+        provider: Provider,
+    ) -> Result<(), StoreError> {
+        let request = self
+            .update_number(number)
+            .update_expression("SET provider = :provider")
+            .condition_expression("verification_id = :id AND #status = :pending")
+            .expression_attribute_values(":id", s(id.as_str()))
+            .expression_attribute_values(":pending", s(PENDING))
+            .expression_attribute_values(":provider", s(provider.as_str()));
+        // A failed condition means a newer code replaced this one: nothing to do.
+        let _ = conditional(request).await?;
+        Ok(())
     }
 
     async fn count_client_request(
@@ -301,7 +328,9 @@ impl VerificationStore for DynamoDbStore {
             .table_name(&self.table)
             .key("pk", s(&number_key(number)))
             .consistent_read(true)
-            .projection_expression("verification_id, channel, #status, created_at, code_expires_at")
+            .projection_expression(
+                "verification_id, channel, provider, #status, created_at, code_expires_at",
+            )
             .expression_attribute_names("#status", "status")
             .send()
             .await;
@@ -407,6 +436,8 @@ fn current_verification(item: &Item) -> Result<CurrentVerification, StoreError> 
     Ok(CurrentVerification {
         id: VerificationId::from_stored(get_s(item, "verification_id")?.to_owned()),
         channel,
+        // Absent before providers were recorded, and for test numbers.
+        provider: get_s(item, "provider").ok().and_then(Provider::parse),
         status,
         created_at: Timestamp::from_unix_seconds(get_n(item, "created_at")?),
         expires_at: Timestamp::from_unix_seconds(get_n(item, "code_expires_at")?),

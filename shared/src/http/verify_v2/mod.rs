@@ -34,7 +34,7 @@ pub use super::verify_services::{
 use crate::domain::{Channel, OneTimeCode, PhoneNumber, VerificationId};
 use crate::metrics;
 use crate::ports::{
-    Approval, Clock, CurrentVerification, MessageSender, StatusCallbacks, VerificationStatus,
+    Approval, Clock, CurrentVerification, Dispatcher, StatusCallbacks, VerificationStatus,
     VerificationStore,
 };
 use crate::proof::{Earned, Method, ProofSigner};
@@ -144,7 +144,7 @@ fn status_of(found: &Found) -> &'static str {
     }
 }
 
-impl<S: VerificationStore, M: MessageSender, C: Clock>
+impl<S: VerificationStore, M: Dispatcher, C: Clock>
     VerifyServices<VerificationService<S, Delivery<M>, C>>
 {
     /// `POST /v2/Services/{ServiceSid}/Verifications`: `To`, `Channel`,
@@ -260,6 +260,7 @@ impl<S: VerificationStore, D, C: Clock> VerifyServices<VerificationService<S, D,
                                 verification: &approved.verification.id,
                                 method: Method::Code,
                             },
+                            approved.verification.provider,
                         );
                         ("approved", token, approved.verification)
                     }
@@ -344,7 +345,8 @@ impl<S: VerificationStore, D, C: Clock> VerifyServices<VerificationService<S, D,
                         verification: &found.verification.id,
                         method: Method::Backend,
                     };
-                    ("approved", approval_token(proof, &earned))
+                    let token = approval_token(proof, &earned, found.verification.provider);
+                    ("approved", token)
                 };
                 let view = View {
                     updated_at: now,
