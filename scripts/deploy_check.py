@@ -242,7 +242,7 @@ def created(stack, path):
 
 # What the operations dashboard must show (docs/operations.md, "Dashboard").
 DASHBOARD_METRICS = ["CodesSent", "Approvals", "Refusals", "Restrictions", "TwilioLatency",
-                     "ProviderSends", "ProviderCircuit", "ProviderLatency",
+                     "ProviderSends", "ProviderCircuit", "ProviderLatency", "DeliveryReports",
                      "Duration", "Errors", "Throttles"]
 
 

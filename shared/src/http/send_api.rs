@@ -18,7 +18,8 @@ use super::{ApiError, RequestError};
 use crate::adapters::DeliveryReports;
 use crate::adapters::plivo::{NONCE_HEADER, PlivoReport, SIGNATURE_HEADER, SignatureValidator};
 use crate::adapters::twilio::WebhookValidator;
-use crate::domain::{PhoneNumber, Timestamp, VerificationId};
+use crate::domain::{PhoneNumber, Provider, Timestamp, VerificationId};
+use crate::metrics;
 use crate::ports::{Clock, Dispatcher, IdempotencyStore, StatusCallbacks, VerificationStore};
 use crate::service::{Delivery, SendRequest, VerificationService};
 
@@ -79,16 +80,26 @@ impl<S: VerificationStore + IdempotencyStore, M: Dispatcher, C: Clock> SendApi<S
         }
     }
 
-    /// Withdraws the code a signed report says never reached the user
-    /// (`unreached`: its number, verification and send time), of the Verify
-    /// service the report's `service` names (the stack's own when none).
-    /// Withdrawing twice withdraws nothing more: a replayed report, or one
-    /// about a code replaced since, answers `{"withdrawn": false}`.
+    /// Withdraws the code a signed report of `provider` says never reached
+    /// the user (`unreached`: its number, verification and send time), of
+    /// the Verify service the report's `service` names (the stack's own when
+    /// none), and counts the report. Withdrawing twice withdraws nothing
+    /// more: a replayed report, or one about a code replaced since, answers
+    /// `{"withdrawn": false}`.
     async fn withdraw(
         &self,
+        provider: Provider,
         service: Option<&str>,
         unreached: Option<(PhoneNumber, VerificationId, Timestamp)>,
     ) -> Result<Value, ApiError> {
+        let outcome = match unreached {
+            Some(_) => "unreached",
+            None => "other",
+        };
+        metrics::count(
+            "DeliveryReports",
+            &[("Provider", provider.as_str()), ("Outcome", outcome)],
+        );
         let service = match (service, &self.verify_api) {
             (None, _) => &self.service,
             (Some(sid), Some(api)) => api
@@ -116,7 +127,8 @@ impl<S: VerificationStore + IdempotencyStore, M: Dispatcher, C: Clock> SendApi<S
             }
             let unreached = report.unreached().then(|| report.code()).transpose()?;
             // A report on another Verify service's message says which.
-            self.withdraw(report.service(), unreached).await
+            self.withdraw(Provider::Twilio, report.service(), unreached)
+                .await
         };
         respond("twilioStatus", started, outcome.await)
     }
@@ -145,7 +157,8 @@ impl<S: VerificationStore + IdempotencyStore, M: Dispatcher, C: Clock> SendApi<S
             } = PlivoReport::parse(query, &form.params)
                 .map_err(|_| RequestError::MalformedDeliveryReport)?;
             let unreached = undelivered.then_some((to, verification, sent_at));
-            self.withdraw(form.service(), unreached).await
+            self.withdraw(Provider::Plivo, form.service(), unreached)
+                .await
         };
         respond("plivoStatus", started, outcome.await)
     }
