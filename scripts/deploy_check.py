@@ -436,6 +436,14 @@ def failover(api, standin, stack):
                              {"phoneNumber": phone, "phoneVerificationCode": code})
     check(status == 200 and body.get("result", body).get("status") == "approved",
           f"a code Plivo delivered verifies ({status})")
+    # Its approval counts for Plivo (conversion per provider and country).
+    verify = ids["VerifyPhoneNumberFunction"]
+    group = (client("lambda").get_function_configuration(FunctionName=verify)
+             .get("LoggingConfig", {}).get("LogGroup") or f"/aws/lambda/{verify}")
+    events = client("logs").filter_log_events(logGroupName=group, filterPattern="Approvals")["events"]
+    by_plivo = [e for e in events if '"Approvals"' in e["message"] and '"Provider":"plivo"' in e["message"]
+                and '"Country":"GB"' in e["message"]]
+    check(len(by_plivo) == 1, f"the verify function logged Approvals (Provider=plivo, Country=GB) once ({len(by_plivo)})")
 
 
 if __name__ == "__main__":
