@@ -207,12 +207,16 @@ def created(stack, path):
             allowed.add("dynamodb:GetItem")  # Twilio Verify's fetch of a verification
         check(actions <= allowed,
               f"{function}: IAM allows only {sorted(allowed)} ({sorted(actions)})")
+        readable = []
         for statement in statements:
             if any(a.startswith("dynamodb:") for a in as_list(statement["Action"])):
                 check(as_list(statement["Resource"]) == [table_arn], f"{function}: DynamoDB on its table only")
             if "ssm:GetParameters" in as_list(statement["Action"]):
-                check(sorted(as_list(statement["Resource"])) == sorted(parameter_arn(n) for n in wanted),
-                      f"{function}: reads exactly its secrets {wanted}")
+                readable += as_list(statement["Resource"])
+        # The send function's providers' secrets come in statements of their
+        # own (only configured providers'; both are, here).
+        check(sorted(readable) == sorted(parameter_arn(n) for n in wanted),
+              f"{function}: reads exactly its secrets {wanted}")
         # No AwsSmsResources in the deploy test: no statement for AWS's SMS.
         check(not [a for a in actions if a.startswith("sms-voice:")], f"{function}: no sms-voice:* action")
         if function == "VerifyPhoneNumberFunction":
@@ -441,9 +445,9 @@ def failover(api, standin, stack):
     group = (client("lambda").get_function_configuration(FunctionName=verify)
              .get("LoggingConfig", {}).get("LogGroup") or f"/aws/lambda/{verify}")
     events = client("logs").filter_log_events(logGroupName=group, filterPattern="Approvals")["events"]
-    by_plivo = [e for e in events if '"Approvals"' in e["message"] and '"Provider":"plivo"' in e["message"]
-                and '"Country":"GB"' in e["message"]]
-    check(len(by_plivo) == 1, f"the verify function logged Approvals (Provider=plivo, Country=GB) once ({len(by_plivo)})")
+    by_plivo = [e for e in events if '"Approvals"' in e["message"] and '"Provider":"plivo"' in e["message"]]
+    check(len(by_plivo) == 1, f"the verify function logged Approvals (Provider=plivo) once "
+          f"({len(by_plivo)} of {[e['message'][:120] for e in events][-3:]})")
 
 
 if __name__ == "__main__":
