@@ -446,8 +446,7 @@ def failover(api, standin, stack):
              .get("LoggingConfig", {}).get("LogGroup") or f"/aws/lambda/{verify}")
     events = client("logs").filter_log_events(logGroupName=group, filterPattern="Approvals")["events"]
     by_plivo = [e for e in events if '"Approvals"' in e["message"] and '"Provider":"plivo"' in e["message"]]
-    check(len(by_plivo) == 1, f"the verify function logged Approvals (Provider=plivo) once "
-          f"({len(by_plivo)} of {[e['message'][:120] for e in events][-3:]})")
+    check(len(by_plivo) == 1, f"the verify function logged Approvals (Provider=plivo) once ({len(by_plivo)})")
 
 
 if __name__ == "__main__":
