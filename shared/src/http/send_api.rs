@@ -1,5 +1,5 @@
 //! The send function's handlers: `sendVerificationCode` and the providers'
-//! (Twilio's, Plivo's) delivery reports.
+//! (Twilio's, Plivo's, AWS's) delivery reports.
 
 use std::time::Instant;
 
@@ -7,7 +7,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
 use super::answer::respond;
-use super::delivery_report::DeliveryReport;
+use super::delivery_report::{DeliveryReport, report_body};
 use super::gateway::{Route, client_address, deadline, public_url};
 use super::idempotency::{once, scoped_key};
 use super::params::Params;
@@ -16,7 +16,9 @@ use super::side_effects::count_sent;
 use super::verify_services::VerifyServices;
 use super::{ApiError, RequestError};
 use crate::adapters::DeliveryReports;
+use crate::adapters::aws_sms::AwsEvent;
 use crate::adapters::plivo::{NONCE_HEADER, PlivoReport, SIGNATURE_HEADER, SignatureValidator};
+use crate::adapters::sns::{Delivery as SnsDelivery, Envelope, SnsVerifier};
 use crate::adapters::twilio::WebhookValidator;
 use crate::domain::{PhoneNumber, Timestamp, VerificationId};
 use crate::ports::{Clock, IdempotencyStore, MessageSender, StatusCallbacks, VerificationStore};
@@ -31,6 +33,8 @@ pub struct SendApi<S, M, C> {
     delivery_reports: Option<DeliveryReports<WebhookValidator>>,
     /// Accepts Plivo's delivery reports when set.
     plivo_reports: Option<DeliveryReports<SignatureValidator>>,
+    /// Accepts AWS End User Messaging's events, through SNS, when set.
+    aws_events: Option<SnsVerifier>,
     /// Serves Twilio Verify's `verifications.create` when set.
     pub(super) verify_api: Option<VerifyServices<VerificationService<S, Delivery<M>, C>>>,
 }
@@ -45,6 +49,7 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
             application_id,
             delivery_reports,
             plivo_reports: None,
+            aws_events: None,
             verify_api: None,
         }
     }
@@ -55,6 +60,12 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
         plivo_reports: Option<DeliveryReports<SignatureValidator>>,
     ) -> Self {
         self.plivo_reports = plivo_reports;
+        self
+    }
+
+    /// The same function, taking AWS End User Messaging's events too when set.
+    pub fn with_aws_events(mut self, aws_events: Option<SnsVerifier>) -> Self {
+        self.aws_events = aws_events;
         self
     }
 
@@ -86,9 +97,18 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
     /// about a code replaced since, answers `{"withdrawn": false}`.
     async fn withdraw(
         &self,
+        provider: &str,
         service: Option<&str>,
         unreached: Option<(PhoneNumber, VerificationId, Timestamp)>,
     ) -> Result<Value, ApiError> {
+        let status = match unreached {
+            Some(_) => "undelivered",
+            None => "other",
+        };
+        crate::metrics::count(
+            "DeliveryReports",
+            &[("Provider", provider), ("Status", status)],
+        );
         let service = match (service, &self.verify_api) {
             (None, _) => &self.service,
             (Some(sid), Some(api)) => api
@@ -116,7 +136,7 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
             }
             let unreached = report.unreached().then(|| report.code()).transpose()?;
             // A report on another Verify service's message says which.
-            self.withdraw(report.service(), unreached).await
+            self.withdraw("twilio", report.service(), unreached).await
         };
         respond("twilioStatus", started, outcome.await)
     }
@@ -145,9 +165,48 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
             } = PlivoReport::parse(query, &form.params)
                 .map_err(|_| RequestError::MalformedDeliveryReport)?;
             let unreached = undelivered.then_some((to, verification, sent_at));
-            self.withdraw(form.service(), unreached).await
+            self.withdraw("plivo", form.service(), unreached).await
         };
         respond("plivoStatus", started, outcome.await)
+    }
+
+    /// `POST /aws/events`: Amazon SNS's delivery of an AWS End User
+    /// Messaging event, checked (topic, date, SNS's signature) before it is
+    /// read. As Twilio's reports: a code that never arrived is withdrawn,
+    /// and a replay withdraws nothing more. SNS's subscription confirmation
+    /// is confirmed, its unsubscription only logged.
+    pub async fn aws_events(&self, request: Request) -> Response<Body> {
+        let started = Instant::now();
+        let outcome = async {
+            let sns = self
+                .aws_events
+                .as_ref()
+                .ok_or(RequestError::DeliveryReportsDisabled)?;
+            let envelope = Envelope::parse(report_body(&request)?)?;
+            sns.check(&envelope, self.service.now()).await?;
+            match envelope.delivery()? {
+                SnsDelivery::Notification(message) => {
+                    let event = AwsEvent::parse(message)?;
+                    self.withdraw("aws", None, event.code).await
+                }
+                SnsDelivery::SubscriptionConfirmation(url) => {
+                    sns.confirm(url).await?;
+                    tracing::info!(
+                        message_id = envelope.message_id(),
+                        "subscribed to the sns topic of aws events"
+                    );
+                    Ok(json!({ "confirmed": true }))
+                }
+                SnsDelivery::UnsubscribeConfirmation => {
+                    tracing::warn!(
+                        message_id = envelope.message_id(),
+                        "unsubscribed from the sns topic of aws events: no more aws delivery events"
+                    );
+                    Ok(json!({ "unsubscribed": true }))
+                }
+            }
+        };
+        respond("awsEvents", started, outcome.await)
     }
 
     /// `POST /functions/sendVerificationCode` `{"phoneNumber", "channel"?, "locale"?,
