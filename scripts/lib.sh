@@ -209,10 +209,10 @@ export LOCAL_VERIFY_APPROVER_KEY_SID=SKfedcba9876543210fedcba9876543210
 export LOCAL_VERIFY_APPROVER_KEY_SECRET=local-approver-secret-0123456789abcdef
 
 # start_functions STANDIN_PORT GATEWAY_PORT TABLE (after start_dynamodb_local):
-# the Twilio and Plivo stand-in, and both functions behind one local API Gateway.
+# the providers' stand-in (Twilio, Plivo, AWS), and both functions behind one local API Gateway.
 start_functions() {
   local standin_port="$1" gateway_port="$2" table="$3"
-  section "Twilio and Plivo stand-in (every SMS it 'sends' is printed below)"
+  section "Twilio, Plivo and AWS stand-in (every SMS it 'sends' is printed below)"
   start_bg - node "$SCRIPTS/twilio-standin.mjs" "$standin_port"
 
   section "Building the functions"
@@ -224,8 +224,8 @@ start_functions() {
 
 # start_api PORT TABLE STANDIN_PORT: both (built) functions behind a local
 # API Gateway (scripts/local-lambda.mjs: template.yaml's routes, a pool of
-# processes per function) on PORT. Twilio and Plivo both point at the
-# stand-in; DELIVERY_ROUTES stays the caller's (unset: everything through
+# processes per function) on PORT. Twilio, Plivo and AWS End User Messaging
+# (its SDK's endpoint variable) all point at the stand-in; DELIVERY_ROUTES stays the caller's (unset: everything through
 # Twilio; docs/local.md). Extra settings for the functions, and the
 # runner's own (MAX_CONCURRENCY, TRUST_FORWARDED_FOR), come by env; API_LOG=FILE
 # sends the functions' logs there instead of to this terminal.
@@ -252,6 +252,8 @@ start_api() {
   PLIVO_SENDER=+15005550007 \
   PLIVO_API_BASE="http://127.0.0.1:$standin_port" \
   PLIVO_STATUS_CALLBACK_URL="http://127.0.0.1:$port/plivo/status" \
+  AWS_SMS_ORIGINATION_IDENTITY=+15005550008 \
+  AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2="http://127.0.0.1:$standin_port" \
   HUMAN_PROOF_VERIFY_URL="http://127.0.0.1:$standin_port/siteverify" \
   HUMAN_PROOF_SECRET=local-human-proof-secret \
   RUST_LOG="${RUST_LOG:-info}" \

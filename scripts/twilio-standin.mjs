@@ -1,17 +1,23 @@
 #!/usr/bin/env node
 // Local stand-in for the message providers, for development: speaks Twilio's
-// REST wire format for Messages.json and Calls.json and Plivo's for its
-// Message API, prints every "sent" SMS/call in a box so the developer can
-// read the code, and never reaches the real Twilio or Plivo.
+// REST wire format for Messages.json and Calls.json, Plivo's for its
+// Message API and AWS End User Messaging SMS and Voice v2's (awsJson 1.0) for
+// SendTextMessage and SendVoiceMessage, prints every "sent" SMS/call in a box
+// so the developer can read the code, and never reaches the real providers.
 //   node scripts/twilio-standin.mjs [PORT]     (or TWILIO_STANDIN_PORT; default 3010)
 //   POST /2010-04-01/Accounts/{sid}/Messages.json, .../Calls.json  -> Twilio (any basic auth)
 //   POST /v1/Account/{auth_id}/Message/  -> Plivo: JSON {src|powerpack_uuid, dst, text, url?},
 //                                 basic auth with that Auth ID; 202 "message(s) queued"
+//   POST / with X-Amz-Target: PinpointSMSVoiceV2.SendTextMessage or .SendVoiceMessage
+//                              -> AWS: JSON {DestinationPhoneNumber, OriginationIdentity,
+//                                 MessageBody, Context?...}; 200 {"MessageId"} (the
+//                                 SigV4 signature is not checked)
 //   GET /messages[?to=NUMBER]  -> JSON list of what it received (newest last), each
-//                                 with its provider (twilio, plivo)
-//   POST /control {"provider": "twilio"|"plivo", "mode": "ok"|"dead"|"slow", "delayMs"?}
-//                              -> makes a provider answer normally, 503 to everything
-//                                 (dead: certainly not sent), or only after delayMs (slow,
+//                                 with its provider (twilio, plivo, aws)
+//   POST /control {"provider": "twilio"|"plivo"|"aws", "mode": "ok"|"dead"|"slow", "delayMs"?}
+//                              -> makes a provider answer normally, refuse everything
+//                                 (dead: certainly not sent; 503, or AWS's
+//                                 ThrottlingException), or only after delayMs (slow,
 //                                 default 11000: past the functions' provider timeouts and
 //                                 their 10 s Lambda timeout; the message counts as received);
 //                                 GET /control shows each provider's mode and how many
@@ -176,9 +182,35 @@ function createPlivoMessage(res, body) {
   send(res, 202, { api_id: randomUUID(), message: 'message(s) queued', message_uuid: [uuid] });
 }
 
-// Each provider's mode (POST /control): ok, dead (503 to everything, nothing
+// AWS's error body (awsJson 1.0): {__type, message, ...members}.
+function awsError(res, status, type, message, members = {}) {
+  res.writeHead(status, { 'Content-Type': 'application/x-amz-json-1.0', 'X-Amzn-ErrorType': type });
+  res.end(JSON.stringify({ __type: `com.amazonaws.pinpointsmsvoicev2#${type}`, message, ...members }));
+}
+
+// SendTextMessage or SendVoiceMessage (`operation`) with AWS's JSON body.
+function createAwsMessage(res, operation, body) {
+  let message;
+  try {
+    message = JSON.parse(body);
+  } catch {
+    return awsError(res, 400, 'ValidationException', 'Could not parse the request', { Reason: 'CANNOT_PARSE' });
+  }
+  const { DestinationPhoneNumber: to, OriginationIdentity: from, MessageBody: text, Context: context } = message ?? {};
+  for (const [name, value] of [['DestinationPhoneNumber', to], ['OriginationIdentity', from], ['MessageBody', text]]) {
+    if (!value) return awsError(res, 400, 'ValidationException', `${name} is required`, { Reason: 'MISSING_PARAMETER', Fields: [{ Name: name, Message: 'required' }] });
+  }
+  const id = randomUUID();
+  const type = operation === 'SendVoiceMessage' ? 'call' : 'sms';
+  received.push({ provider: 'aws', type, to, from, body: text, sid: id, context: context ?? null, received_at: new Date().toISOString() });
+  box(`${type === 'call' ? 'Voice call' : 'SMS'} to ${to} (AWS)`, String(text).split('\n'));
+  res.writeHead(200, { 'Content-Type': 'application/x-amz-json-1.0' });
+  res.end(JSON.stringify({ MessageId: id }));
+}
+
+// Each provider's mode (POST /control): ok, dead (refuses everything, nothing
 // taken) or slow (the answer comes only after delayMs).
-const modes = { twilio: { mode: 'ok' }, plivo: { mode: 'ok' } };
+const modes = { twilio: { mode: 'ok' }, plivo: { mode: 'ok' }, aws: { mode: 'ok' } };
 const refused = []; // what a dead provider answered 503 (GET /refused)
 const SLOW_DEFAULT_MS = 11_000;
 const controls = () => Object.fromEntries(Object.entries(modes).map(([p, m]) =>
@@ -194,7 +226,7 @@ function control(res, body) {
   const { provider, mode, delayMs } = wanted ?? {};
   const delay = delayMs ?? SLOW_DEFAULT_MS;
   if (!(provider in modes) || !['ok', 'dead', 'slow'].includes(mode) || !(Number.isInteger(delay) && delay >= 0)) {
-    return send(res, 400, { error: 'expected {"provider": "twilio"|"plivo", "mode": "ok"|"dead"|"slow", "delayMs"?: integer}' });
+    return send(res, 400, { error: 'expected {"provider": "twilio"|"plivo"|"aws", "mode": "ok"|"dead"|"slow", "delayMs"?: integer}' });
   }
   modes[provider] = mode === 'slow' ? { mode, delayMs: delay } : { mode };
   console.log(`Stand-in: ${provider} is now ${mode}${mode === 'slow' ? ` (${delay} ms)` : ''}`);
@@ -209,10 +241,21 @@ function asMode(provider, res, to, serve) {
   if (mode === 'dead') {
     refused.push({ provider, to: to ?? null, refused_at: new Date().toISOString() });
     if (provider === 'plivo') return plivoError(res, 503, 'service unavailable');
+    // AWS's refusal before doing anything (its 5xx may mean "maybe sent").
+    if (provider === 'aws') return awsError(res, 400, 'ThrottlingException', 'Rate exceeded');
     return twilioError(res, 503, 20503, 'Service Unavailable');
   }
   if (mode === 'slow') return setTimeout(serve, delayMs);
   serve();
+}
+
+// A field of a JSON body, undefined when the body is not JSON.
+function jsonField(body, name) {
+  try {
+    return JSON.parse(body)?.[name];
+  } catch {
+    return undefined;
+  }
 }
 
 const HUMAN_PROOF_SECRET = 'local-human-proof-secret';
@@ -257,13 +300,14 @@ const server = createServer((req, res) => {
       // Plivo checks the Auth ID of the path against the credentials.
       if (basicUser !== plivo[1] || !password) return plivoError(res, 401, 'authentication failed');
       const body = Buffer.concat(chunks).toString();
-      let dst;
-      try {
-        dst = JSON.parse(body)?.dst;
-      } catch {
-        dst = undefined;
-      }
+      const dst = jsonField(body, 'dst');
       return asMode('plivo', res, dst && `+${String(dst).replace(/^\+/, '')}`, () => createPlivoMessage(res, body));
+    }
+
+    const target = /^PinpointSMSVoiceV2\.(SendTextMessage|SendVoiceMessage)$/.exec(req.headers['x-amz-target'] ?? '');
+    if (req.method === 'POST' && path === '/' && target) {
+      const body = Buffer.concat(chunks).toString();
+      return asMode('aws', res, jsonField(body, 'DestinationPhoneNumber'), () => createAwsMessage(res, target[1], body));
     }
 
     const match = path.match(/^\/2010-04-01\/Accounts\/([^/]+)\/(Messages|Calls)\.json$/);
@@ -283,6 +327,6 @@ const server = createServer((req, res) => {
 });
 
 server.listen(port, '127.0.0.1', () => {
-  console.log(`Twilio and Plivo stand-in listening on http://127.0.0.1:${port} (GET /messages lists what it received; POST /control kills or slows a provider)`);
+  console.log(`Twilio, Plivo and AWS stand-in listening on http://127.0.0.1:${port} (GET /messages lists what it received; POST /control kills or slows a provider)`);
 });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(0));
