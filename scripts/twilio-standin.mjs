@@ -11,7 +11,13 @@
 //   POST / with X-Amz-Target: PinpointSMSVoiceV2.SendTextMessage or .SendVoiceMessage
 //                              -> AWS: JSON {DestinationPhoneNumber, OriginationIdentity,
 //                                 MessageBody, Context?...}; 200 {"MessageId"} (the
-//                                 SigV4 signature is not checked)
+//                                 SigV4 signature is not checked). A message to
+//                                 +15005550004 is then reported undelivered
+//                                 (TEXT_BLOCKED; a call VOICE_FAILED) as Amazon SNS
+//                                 delivers AWS's events: signed with the test key of
+//                                 tests/fixtures/sns/, POSTed to STANDIN_AWS_EVENTS_URL
+//                                 (when set) from topic STANDIN_AWS_EVENTS_TOPIC_ARN
+//   GET /sns/SimpleNotificationService-local.pem -> that key's certificate
 //   GET /messages[?to=NUMBER]  -> JSON list of what it received (newest last), each
 //                                 with its provider (twilio, plivo, aws)
 //   POST /control {"provider": "twilio"|"plivo"|"aws", "mode": "ok"|"dead"|"slow", "delayMs"?}
@@ -29,7 +35,8 @@
 //                                 XXXX.DUMMY.TOKEN.XXXX pass
 // TWILIO_STANDIN_QUIET=1 leaves out the boxes (load tests send thousands).
 import { createServer } from 'node:http';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 const port = Number(process.argv[2] || process.env.TWILIO_STANDIN_PORT || 3010);
 const received = [];
@@ -202,10 +209,59 @@ function createAwsMessage(res, operation, body) {
   }
   const id = randomUUID();
   const type = operation === 'SendVoiceMessage' ? 'call' : 'sms';
-  received.push({ provider: 'aws', type, to, from, body: text, sid: id, context: context ?? null, received_at: new Date().toISOString() });
+  const entry = { provider: 'aws', type, to, from, body: text, sid: id, context: context ?? null, received_at: new Date().toISOString() };
+  received.push(entry);
   box(`${type === 'call' ? 'Voice call' : 'SMS'} to ${to} (AWS)`, String(text).split('\n'));
   res.writeHead(200, { 'Content-Type': 'application/x-amz-json-1.0' });
   res.end(JSON.stringify({ MessageId: id }));
+  if (to === '+15005550004') setTimeout(() => postAwsEvent(type === 'call' ? 'VOICE_FAILED' : 'TEXT_BLOCKED', entry), 500);
+}
+
+// AWS's delivery events as Amazon SNS delivers them: an HTTPS notification
+// signed (SignatureVersion 2, RSA PKCS#1 v1.5 over SHA256 of SNS's text to
+// sign) with the fixture key whose certificate SNS_CERT_PATH serves.
+const SNS_CERT_PATH = '/sns/SimpleNotificationService-local.pem';
+const fixture = (name) => readFileSync(new URL(`../tests/fixtures/sns/${name}`, import.meta.url), 'utf8');
+
+function modPow(base, exponent, modulus) {
+  let result = 1n;
+  for (base %= modulus; exponent > 0n; exponent >>= 1n) {
+    if (exponent & 1n) result = (result * base) % modulus;
+    base = (base * base) % modulus;
+  }
+  return result;
+}
+
+function snsSignature(text) {
+  const key = Object.fromEntries(fixture('signing-key.txt').split('\n')
+    .filter((line) => /^[nd]=/.test(line)).map((line) => [line[0], BigInt(`0x${line.slice(2)}`)]));
+  const sha256Info = Buffer.from('3031300d060960864801650304020105000420', 'hex');
+  const digest = Buffer.concat([sha256Info, createHash('sha256').update(text).digest()]);
+  const length = Math.ceil(key.n.toString(16).length / 2);
+  const block = Buffer.concat([Buffer.from([0, 1]), Buffer.alloc(length - digest.length - 3, 0xff), Buffer.from([0]), digest]);
+  const signature = modPow(BigInt(`0x${block.toString('hex')}`), key.d, key.n);
+  return Buffer.from(signature.toString(16).padStart(length * 2, '0'), 'hex').toString('base64');
+}
+
+function postAwsEvent(eventType, message) {
+  const url = process.env.STANDIN_AWS_EVENTS_URL;
+  const topic = process.env.STANDIN_AWS_EVENTS_TOPIC_ARN;
+  if (!url || !topic) return;
+  const event = {
+    eventType, eventVersion: '1.0', eventTimestamp: Date.now(), isFinal: true,
+    destinationPhoneNumber: message.to, messageId: message.sid,
+    messageStatus: eventType.replace(/^(TEXT|VOICE)_/, ''), context: message.context ?? {},
+  };
+  const envelope = {
+    Type: 'Notification', MessageId: randomUUID(), TopicArn: topic, Message: JSON.stringify(event),
+    Timestamp: new Date().toISOString(), SignatureVersion: '2', SigningCertURL: `http://127.0.0.1:${port}${SNS_CERT_PATH}`,
+  };
+  const signed = ['Message', 'MessageId', 'Timestamp', 'TopicArn', 'Type'].map((name) => `${name}\n${envelope[name]}\n`).join('');
+  envelope.Signature = snsSignature(signed);
+  const headers = { 'Content-Type': 'text/plain; charset=UTF-8', 'x-amz-sns-message-type': 'Notification', 'x-amz-sns-topic-arn': topic };
+  fetch(url, { method: 'POST', headers, body: JSON.stringify(envelope) })
+    .then(async (answer) => console.log(`Stand-in: AWS event ${eventType} for ${message.to}: ${answer.status} ${await answer.text()}`))
+    .catch((error) => console.log(`Stand-in: AWS event ${eventType} not delivered: ${error.message}`));
 }
 
 // Each provider's mode (POST /control): ok, dead (refuses everything, nothing
@@ -283,6 +339,11 @@ const server = createServer((req, res) => {
       const success = form.get('secret') === HUMAN_PROOF_SECRET && form.get('response') === HUMAN_PROOF_TOKEN;
       box(`Human check: ${success ? 'passed' : 'failed'}`, []);
       return send(res, 200, success ? { success } : { success, 'error-codes': ['invalid-input-response'] });
+    }
+
+    if (req.method === 'GET' && path === SNS_CERT_PATH) {
+      res.writeHead(200, { 'Content-Type': 'application/x-pem-file' });
+      return res.end(fixture('cert.pem'));
     }
 
     if (path === '/control') {
