@@ -94,7 +94,8 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
     /// (`unreached`: its number, verification and send time), of the Verify
     /// service the report's `service` names (the stack's own when none).
     /// Withdrawing twice withdraws nothing more: a replayed report, or one
-    /// about a code replaced since, answers `{"withdrawn": false}`.
+    /// about a code replaced since, answers `{"withdrawn": false}`. Every
+    /// authentic report counts in `DeliveryReports`, by `provider`.
     async fn withdraw(
         &self,
         provider: &str,
