@@ -206,19 +206,21 @@ impl AwsSmsSender {
     }
 }
 
-/// Which code this is, echoed in AWS's delivery events (the code itself
-/// never goes there).
+/// Which code this is, and of which Verify service unless the stack's own,
+/// echoed in AWS's delivery events (the code itself never goes there).
 fn context(message: &OutgoingMessage) -> HashMap<String, String> {
-    HashMap::from([
+    let service = message.status_callbacks.service.clone();
+    [
         (
-            "verification".to_owned(),
-            message.verification_id.as_str().to_owned(),
+            "verification",
+            Some(message.verification_id.as_str().to_owned()),
         ),
-        (
-            "sent_at".to_owned(),
-            message.sent_at.unix_seconds().to_string(),
-        ),
-    ])
+        ("sent_at", Some(message.sent_at.unix_seconds().to_string())),
+        ("service", service),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| Some((name.to_owned(), value?)))
+    .collect()
 }
 
 /// The call's script, as for Twilio: the intro, the digits slowly (their
@@ -456,6 +458,8 @@ pub struct AwsEvent {
     /// The number, and the code from the `context` we sent: present when
     /// `undelivered` (other events need not be ours, nor carry them).
     pub code: Option<(PhoneNumber, VerificationId, Timestamp)>,
+    /// The Verify service of the code, unless it is the stack's own.
+    pub service: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -471,6 +475,7 @@ impl AwsEvent {
     pub fn parse(message: &str) -> Result<Self, MalformedEvent> {
         let fields: EventFields = serde_json::from_str(message).map_err(|_| MalformedEvent)?;
         let undelivered = undelivered(&fields.event_type);
+        let service = fields.context.get("service").cloned();
         let code = || {
             let context: Vec<(String, String)> = fields.context.into_iter().collect();
             let (verification, sent_at) = provider::reported_code(&context)?;
@@ -483,6 +488,7 @@ impl AwsEvent {
                 true => Some(code().ok_or(MalformedEvent)?),
                 false => None,
             },
+            service,
         })
     }
 }
@@ -760,7 +766,8 @@ mod tests {
                 event,
                 AwsEvent {
                     undelivered: false,
-                    code: None
+                    code: None,
+                    service: None,
                 },
                 "{kept}"
             );

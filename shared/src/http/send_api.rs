@@ -87,6 +87,7 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
         StatusCallbacks {
             twilio: callback_url(self.delivery_reports.as_ref(), request, STATUS_ROUTE),
             plivo: callback_url(self.plivo_reports.as_ref(), request, PLIVO_STATUS_ROUTE),
+            service: None,
         }
     }
 
@@ -188,7 +189,8 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
             match envelope.delivery()? {
                 SnsDelivery::Notification(message) => {
                     let event = AwsEvent::parse(message)?;
-                    self.withdraw("aws", None, event.code).await
+                    self.withdraw("aws", event.service.as_deref(), event.code)
+                        .await
                 }
                 SnsDelivery::SubscriptionConfirmation(url) => {
                     sns.confirm(url).await?;

@@ -27,6 +27,14 @@ const KEY: &str = include_str!("../../fixtures/sns/signing-key.txt");
 /// A stack sending every message through an AWS fake, taking the events of
 /// `TOPIC` with SNS's host faked by the returned server.
 async fn aws_stack() -> (Stack, MockServer, MockServer) {
+    let (aws, sns) = fakes().await;
+    let stack = stack_with(&aws, &sns.uri(), &[]).await;
+    (stack, aws, sns)
+}
+
+/// AWS's fake, which takes every message, and SNS's, which serves the
+/// certificate.
+async fn fakes() -> (MockServer, MockServer) {
     let (aws, sns) = (MockServer::start().await, MockServer::start().await);
     Mock::given(method("POST"))
         .and(path("/"))
@@ -42,13 +50,12 @@ async fn aws_stack() -> (Stack, MockServer, MockServer) {
         .respond_with(ResponseTemplate::new(200).set_body_string(CERT))
         .mount(&sns)
         .await;
-    let stack = stack_with(&aws, &sns.uri()).await;
-    (stack, aws, sns)
+    (aws, sns)
 }
 
-async fn stack_with(aws: &MockServer, sns_base: &str) -> Stack {
+async fn stack_with(aws: &MockServer, sns_base: &str, more: &[(&'static str, String)]) -> Stack {
     Stack::start_with(Options {
-        env: vec![
+        env: [
             ("DELIVERY_ROUTES", "*=aws".to_owned()),
             (
                 "AWS_SMS_ORIGINATION_IDENTITY",
@@ -57,7 +64,10 @@ async fn stack_with(aws: &MockServer, sns_base: &str) -> Stack {
             ("AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2", aws.uri()),
             ("AWS_SMS_EVENTS_TOPIC_ARN", TOPIC.to_owned()),
             ("AWS_SNS_CERT_BASE", sns_base.to_owned()),
-        ],
+        ]
+        .into_iter()
+        .chain(more.iter().cloned())
+        .collect(),
         ..Options::default()
     })
     .await
@@ -66,6 +76,11 @@ async fn stack_with(aws: &MockServer, sns_base: &str) -> Stack {
 /// Sends a code through AWS: the code, and the `Context` AWS was given.
 async fn send(stack: &Stack, aws: &MockServer, phone: &str) -> (String, Value) {
     assert_eq!(stack.send(phone).await.status, 200);
+    last_sent(aws).await
+}
+
+/// The code and the `Context` of the last message AWS was given.
+async fn last_sent(aws: &MockServer) -> (String, Value) {
     let requests = aws.received_requests().await.unwrap();
     let sent: Value = serde_json::from_slice(&requests.last().unwrap().body).unwrap();
     let code = code_in(sent["MessageBody"].as_str().unwrap());
@@ -459,10 +474,42 @@ async fn a_subscription_confirmation_is_confirmed_once_on_sns_host_only() {
 }
 
 #[tokio::test]
+async fn an_undelivered_event_of_another_verify_service_withdraws_its_code() {
+    const SHOP_SID: &str = "VAfedcba9876543210fedcba9876543210";
+    let (aws, sns) = fakes().await;
+    let shop = ("VERIFY_SERVICES", format!("{SHOP_SID}|Shop|8|sms"));
+    let stack = stack_with(&aws, &sns.uri(), &[shop]).await;
+    let phone = unique_phone();
+    let verifications = format!("/v2/Services/{SHOP_SID}/Verifications");
+    let form = [("To", phone.as_str()), ("Channel", "sms")];
+    let create = || stack.twilio_verify("POST", &verifications, &form);
+    let created = create().await;
+    assert_eq!(created.status, 201, "{created:?}");
+    let (code, context) = last_sent(&aws).await;
+    assert_eq!(code.len(), 8, "the shop's code");
+    assert_eq!(context["service"], SHOP_SID);
+
+    let blocked = event("TEXT_BLOCKED", &phone, &context);
+    let answer = deliver(&stack, &notification(&stack, &sns, &blocked, "2")).await;
+    assert_eq!(answer.body["result"]["withdrawn"], true, "{answer:?}");
+    assert_eq!(create().await.status, 201, "the shop's cooldown is lifted");
+
+    // Signed, but naming a service the stack does not serve.
+    let mut unknown = context.clone();
+    unknown["service"] = "VA00000000000000000000000000000000".into();
+    let blocked = event("TEXT_BLOCKED", &phone, &unknown);
+    let refused = deliver(&stack, &notification(&stack, &sns, &blocked, "2")).await;
+    assert_eq!(
+        (refused.status, refused.reason()),
+        (400, "invalid_delivery_report")
+    );
+}
+
+#[tokio::test]
 async fn an_unreachable_certificate_changes_nothing_and_asks_sns_to_retry() {
     let aws = MockServer::start().await;
     // Nothing listens there: refused at once.
-    let stack = stack_with(&aws, "http://127.0.0.1:9").await;
+    let stack = stack_with(&aws, "http://127.0.0.1:9", &[]).await;
     let sns_base = "http://127.0.0.1:9";
     let mut envelope = json!({
         "Type": "Notification", "MessageId": "m", "TopicArn": TOPIC,
