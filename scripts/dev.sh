@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the whole stack locally: DynamoDB Local, a Twilio and Plivo stand-in
+# Run the whole stack locally: DynamoDB Local, a Twilio, Plivo and AWS stand-in
 # that prints each SMS, and both functions behind one local API Gateway URL, each a pool
 # of processes as Lambda runs them (`cargo build` in another terminal reloads
 # them), and the web client kit (clients/web) on an origin of its own, so
@@ -49,7 +49,8 @@ cat <<EOF
       -d '{"phoneNumber": "+14155550123", "phoneVerificationCode": "123456"}'
 
   Messages the stand-in received: curl -s http://127.0.0.1:$TWILIO_STANDIN_PORT/messages
-  Make a provider fail (docs/local.md; DELIVERY_ROUTES=... scripts/dev.sh routes through Plivo):
+  Make a provider fail (docs/local.md; DELIVERY_ROUTES='*=plivo' or '*=aws' scripts/dev.sh
+  routes through Plivo or AWS End User Messaging):
     curl -s -X POST http://127.0.0.1:$TWILIO_STANDIN_PORT/control -d '{"provider": "twilio", "mode": "dead"}'
   DynamoDB Local: $AWS_ENDPOINT_URL_DYNAMODB (log: .tools/logs/dynamodb-$DYNAMODB_PORT.log)
   Press Ctrl-C to stop everything.

@@ -195,6 +195,9 @@ export LOCAL_TWILIO_AUTH_TOKEN=local-dev-token
 # a local Plivo report is signed with the token.
 export LOCAL_PLIVO_AUTH_ID=MALOCALSTANDIN000000
 export LOCAL_PLIVO_AUTH_TOKEN=local-plivo-token
+# The SNS topic of AWS's delivery events on the local stacks: the stand-in
+# posts its events as from it, signed with the key of tests/fixtures/sns/.
+export LOCAL_AWS_EVENTS_TOPIC_ARN=arn:aws:sns:us-east-1:000000000000:local-aws-events
 # The Twilio Verify v2 compatible API's one service and API key (HTTP Basic:
 # the key's SID and its secret) on the local stacks; scripts/twilio-verify-flow.mjs
 # and test.sh's schemathesis run of Twilio's Verify spec use them.
@@ -209,11 +212,13 @@ export LOCAL_VERIFY_APPROVER_KEY_SID=SKfedcba9876543210fedcba9876543210
 export LOCAL_VERIFY_APPROVER_KEY_SECRET=local-approver-secret-0123456789abcdef
 
 # start_functions STANDIN_PORT GATEWAY_PORT TABLE (after start_dynamodb_local):
-# the Twilio and Plivo stand-in, and both functions behind one local API Gateway.
+# the providers' stand-in (Twilio, Plivo, AWS), and both functions behind one local API Gateway.
 start_functions() {
   local standin_port="$1" gateway_port="$2" table="$3"
-  section "Twilio and Plivo stand-in (every SMS it 'sends' is printed below)"
-  start_bg - node "$SCRIPTS/twilio-standin.mjs" "$standin_port"
+  section "Twilio, Plivo and AWS stand-in (every SMS it 'sends' is printed below)"
+  STANDIN_AWS_EVENTS_URL="http://127.0.0.1:$gateway_port/aws/events" \
+  STANDIN_AWS_EVENTS_TOPIC_ARN="$LOCAL_AWS_EVENTS_TOPIC_ARN" \
+    start_bg - node "$SCRIPTS/twilio-standin.mjs" "$standin_port"
 
   section "Building the functions"
   cargo build --bin send-verification-code --bin verify-phone-number
@@ -224,8 +229,8 @@ start_functions() {
 
 # start_api PORT TABLE STANDIN_PORT: both (built) functions behind a local
 # API Gateway (scripts/local-lambda.mjs: template.yaml's routes, a pool of
-# processes per function) on PORT. Twilio and Plivo both point at the
-# stand-in; DELIVERY_ROUTES stays the caller's (unset: everything through
+# processes per function) on PORT. Twilio, Plivo and AWS End User Messaging
+# (its SDK's endpoint variable) all point at the stand-in; DELIVERY_ROUTES stays the caller's (unset: everything through
 # Twilio; docs/local.md). Extra settings for the functions, and the
 # runner's own (MAX_CONCURRENCY, TRUST_FORWARDED_FOR), come by env; API_LOG=FILE
 # sends the functions' logs there instead of to this terminal.
@@ -252,6 +257,10 @@ start_api() {
   PLIVO_SENDER=+15005550007 \
   PLIVO_API_BASE="http://127.0.0.1:$standin_port" \
   PLIVO_STATUS_CALLBACK_URL="http://127.0.0.1:$port/plivo/status" \
+  AWS_SMS_ORIGINATION_IDENTITY=+15005550008 \
+  AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2="http://127.0.0.1:$standin_port" \
+  AWS_SMS_EVENTS_TOPIC_ARN="$LOCAL_AWS_EVENTS_TOPIC_ARN" \
+  AWS_SNS_CERT_BASE="http://127.0.0.1:$standin_port/sns" \
   HUMAN_PROOF_VERIFY_URL="http://127.0.0.1:$standin_port/siteverify" \
   HUMAN_PROOF_SECRET=local-human-proof-secret \
   RUST_LOG="${RUST_LOG:-info}" \

@@ -1,17 +1,29 @@
 #!/usr/bin/env node
 // Local stand-in for the message providers, for development: speaks Twilio's
-// REST wire format for Messages.json and Calls.json and Plivo's for its
-// Message API, prints every "sent" SMS/call in a box so the developer can
-// read the code, and never reaches the real Twilio or Plivo.
+// REST wire format for Messages.json and Calls.json, Plivo's for its
+// Message API and AWS End User Messaging SMS and Voice v2's (awsJson 1.0) for
+// SendTextMessage and SendVoiceMessage, prints every "sent" SMS/call in a box
+// so the developer can read the code, and never reaches the real providers.
 //   node scripts/twilio-standin.mjs [PORT]     (or TWILIO_STANDIN_PORT; default 3010)
 //   POST /2010-04-01/Accounts/{sid}/Messages.json, .../Calls.json  -> Twilio (any basic auth)
 //   POST /v1/Account/{auth_id}/Message/  -> Plivo: JSON {src|powerpack_uuid, dst, text, url?},
 //                                 basic auth with that Auth ID; 202 "message(s) queued"
+//   POST / with X-Amz-Target: PinpointSMSVoiceV2.SendTextMessage or .SendVoiceMessage
+//                              -> AWS: JSON {DestinationPhoneNumber, OriginationIdentity,
+//                                 MessageBody, Context?...}; 200 {"MessageId"} (the
+//                                 SigV4 signature is not checked). A message to
+//                                 +15005550004 is then reported undelivered
+//                                 (TEXT_BLOCKED; a call VOICE_FAILED) as Amazon SNS
+//                                 delivers AWS's events: signed with the test key of
+//                                 tests/fixtures/sns/, POSTed to STANDIN_AWS_EVENTS_URL
+//                                 (when set) from topic STANDIN_AWS_EVENTS_TOPIC_ARN
+//   GET /sns/SimpleNotificationService-local.pem -> that key's certificate
 //   GET /messages[?to=NUMBER]  -> JSON list of what it received (newest last), each
-//                                 with its provider (twilio, plivo)
-//   POST /control {"provider": "twilio"|"plivo", "mode": "ok"|"dead"|"slow", "delayMs"?}
-//                              -> makes a provider answer normally, 503 to everything
-//                                 (dead: certainly not sent), or only after delayMs (slow,
+//                                 with its provider (twilio, plivo, aws)
+//   POST /control {"provider": "twilio"|"plivo"|"aws", "mode": "ok"|"dead"|"slow", "delayMs"?}
+//                              -> makes a provider answer normally, refuse everything
+//                                 (dead: certainly not sent; 503, or AWS's
+//                                 ThrottlingException), or only after delayMs (slow,
 //                                 default 11000: past the functions' provider timeouts and
 //                                 their 10 s Lambda timeout; the message counts as received);
 //                                 GET /control shows each provider's mode and how many
@@ -23,7 +35,8 @@
 //                                 XXXX.DUMMY.TOKEN.XXXX pass
 // TWILIO_STANDIN_QUIET=1 leaves out the boxes (load tests send thousands).
 import { createServer } from 'node:http';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 const port = Number(process.argv[2] || process.env.TWILIO_STANDIN_PORT || 3010);
 const received = [];
@@ -176,9 +189,84 @@ function createPlivoMessage(res, body) {
   send(res, 202, { api_id: randomUUID(), message: 'message(s) queued', message_uuid: [uuid] });
 }
 
-// Each provider's mode (POST /control): ok, dead (503 to everything, nothing
+// AWS's error body (awsJson 1.0): {__type, message, ...members}.
+function awsError(res, status, type, message, members = {}) {
+  res.writeHead(status, { 'Content-Type': 'application/x-amz-json-1.0', 'X-Amzn-ErrorType': type });
+  res.end(JSON.stringify({ __type: `com.amazonaws.pinpointsmsvoicev2#${type}`, message, ...members }));
+}
+
+// SendTextMessage or SendVoiceMessage (`operation`) with AWS's JSON body.
+function createAwsMessage(res, operation, body) {
+  let message;
+  try {
+    message = JSON.parse(body);
+  } catch {
+    return awsError(res, 400, 'ValidationException', 'Could not parse the request', { Reason: 'CANNOT_PARSE' });
+  }
+  const { DestinationPhoneNumber: to, OriginationIdentity: from, MessageBody: text, Context: context } = message ?? {};
+  for (const [name, value] of [['DestinationPhoneNumber', to], ['OriginationIdentity', from], ['MessageBody', text]]) {
+    if (!value) return awsError(res, 400, 'ValidationException', `${name} is required`, { Reason: 'MISSING_PARAMETER', Fields: [{ Name: name, Message: 'required' }] });
+  }
+  const id = randomUUID();
+  const type = operation === 'SendVoiceMessage' ? 'call' : 'sms';
+  const entry = { provider: 'aws', type, to, from, body: text, sid: id, context: context ?? null, received_at: new Date().toISOString() };
+  received.push(entry);
+  box(`${type === 'call' ? 'Voice call' : 'SMS'} to ${to} (AWS)`, String(text).split('\n'));
+  res.writeHead(200, { 'Content-Type': 'application/x-amz-json-1.0' });
+  res.end(JSON.stringify({ MessageId: id }));
+  if (to === '+15005550004') setTimeout(() => postAwsEvent(type === 'call' ? 'VOICE_FAILED' : 'TEXT_BLOCKED', entry), 500);
+}
+
+// AWS's delivery events as Amazon SNS delivers them: an HTTPS notification
+// signed (SignatureVersion 2, RSA PKCS#1 v1.5 over SHA256 of SNS's text to
+// sign) with the fixture key whose certificate SNS_CERT_PATH serves.
+const SNS_CERT_PATH = '/sns/SimpleNotificationService-local.pem';
+const fixture = (name) => readFileSync(new URL(`../tests/fixtures/sns/${name}`, import.meta.url), 'utf8');
+
+function modPow(base, exponent, modulus) {
+  let result = 1n;
+  for (base %= modulus; exponent > 0n; exponent >>= 1n) {
+    if (exponent & 1n) result = (result * base) % modulus;
+    base = (base * base) % modulus;
+  }
+  return result;
+}
+
+function snsSignature(text) {
+  const key = Object.fromEntries(fixture('signing-key.txt').split('\n')
+    .filter((line) => /^[nd]=/.test(line)).map((line) => [line[0], BigInt(`0x${line.slice(2)}`)]));
+  const sha256Info = Buffer.from('3031300d060960864801650304020105000420', 'hex');
+  const digest = Buffer.concat([sha256Info, createHash('sha256').update(text).digest()]);
+  const length = Math.ceil(key.n.toString(16).length / 2);
+  const block = Buffer.concat([Buffer.from([0, 1]), Buffer.alloc(length - digest.length - 3, 0xff), Buffer.from([0]), digest]);
+  const signature = modPow(BigInt(`0x${block.toString('hex')}`), key.d, key.n);
+  return Buffer.from(signature.toString(16).padStart(length * 2, '0'), 'hex').toString('base64');
+}
+
+function postAwsEvent(eventType, message) {
+  const url = process.env.STANDIN_AWS_EVENTS_URL;
+  const topic = process.env.STANDIN_AWS_EVENTS_TOPIC_ARN;
+  if (!url || !topic) return;
+  const event = {
+    eventType, eventVersion: '1.0', eventTimestamp: Date.now(), isFinal: true,
+    destinationPhoneNumber: message.to, messageId: message.sid,
+    messageStatus: eventType.replace(/^(TEXT|VOICE)_/, ''), context: message.context ?? {},
+  };
+  const envelope = {
+    Type: 'Notification', MessageId: randomUUID(), TopicArn: topic, Message: JSON.stringify(event),
+    Timestamp: new Date().toISOString(), SignatureVersion: '2', SigningCertURL: `http://127.0.0.1:${port}${SNS_CERT_PATH}`,
+  };
+  const signed = ['Message', 'MessageId', 'Timestamp', 'TopicArn', 'Type'].map((name) => `${name}\n${envelope[name]}\n`).join('');
+  envelope.Signature = snsSignature(signed);
+  const headers = { 'Content-Type': 'text/plain; charset=UTF-8', 'x-amz-sns-message-type': 'Notification', 'x-amz-sns-topic-arn': topic };
+  fetch(url, { method: 'POST', headers, body: JSON.stringify(envelope) })
+    .then(async (answer) => console.log(`Stand-in: AWS event ${eventType} for ${message.to}: ${answer.status} ${await answer.text()}`))
+    .catch((error) => console.log(`Stand-in: AWS event ${eventType} not delivered: ${error.message}`));
+}
+
+// Each provider's mode (POST /control): ok, dead (refuses everything, nothing
 // taken) or slow (the answer comes only after delayMs).
-const modes = { twilio: { mode: 'ok' }, plivo: { mode: 'ok' } };
+const modes = { twilio: { mode: 'ok' }, plivo: { mode: 'ok' }, aws: { mode: 'ok' } };
 const refused = []; // what a dead provider answered 503 (GET /refused)
 const SLOW_DEFAULT_MS = 11_000;
 const controls = () => Object.fromEntries(Object.entries(modes).map(([p, m]) =>
@@ -194,7 +282,7 @@ function control(res, body) {
   const { provider, mode, delayMs } = wanted ?? {};
   const delay = delayMs ?? SLOW_DEFAULT_MS;
   if (!(provider in modes) || !['ok', 'dead', 'slow'].includes(mode) || !(Number.isInteger(delay) && delay >= 0)) {
-    return send(res, 400, { error: 'expected {"provider": "twilio"|"plivo", "mode": "ok"|"dead"|"slow", "delayMs"?: integer}' });
+    return send(res, 400, { error: 'expected {"provider": "twilio"|"plivo"|"aws", "mode": "ok"|"dead"|"slow", "delayMs"?: integer}' });
   }
   modes[provider] = mode === 'slow' ? { mode, delayMs: delay } : { mode };
   console.log(`Stand-in: ${provider} is now ${mode}${mode === 'slow' ? ` (${delay} ms)` : ''}`);
@@ -209,10 +297,21 @@ function asMode(provider, res, to, serve) {
   if (mode === 'dead') {
     refused.push({ provider, to: to ?? null, refused_at: new Date().toISOString() });
     if (provider === 'plivo') return plivoError(res, 503, 'service unavailable');
+    // AWS's refusal before doing anything (its 5xx may mean "maybe sent").
+    if (provider === 'aws') return awsError(res, 400, 'ThrottlingException', 'Rate exceeded');
     return twilioError(res, 503, 20503, 'Service Unavailable');
   }
   if (mode === 'slow') return setTimeout(serve, delayMs);
   serve();
+}
+
+// A field of a JSON body, undefined when the body is not JSON.
+function jsonField(body, name) {
+  try {
+    return JSON.parse(body)?.[name];
+  } catch {
+    return undefined;
+  }
 }
 
 const HUMAN_PROOF_SECRET = 'local-human-proof-secret';
@@ -242,6 +341,11 @@ const server = createServer((req, res) => {
       return send(res, 200, success ? { success } : { success, 'error-codes': ['invalid-input-response'] });
     }
 
+    if (req.method === 'GET' && path === SNS_CERT_PATH) {
+      res.writeHead(200, { 'Content-Type': 'application/x-pem-file' });
+      return res.end(fixture('cert.pem'));
+    }
+
     if (path === '/control') {
       if (req.method === 'GET') return send(res, 200, controls());
       if (req.method === 'POST') return control(res, Buffer.concat(chunks).toString());
@@ -257,13 +361,14 @@ const server = createServer((req, res) => {
       // Plivo checks the Auth ID of the path against the credentials.
       if (basicUser !== plivo[1] || !password) return plivoError(res, 401, 'authentication failed');
       const body = Buffer.concat(chunks).toString();
-      let dst;
-      try {
-        dst = JSON.parse(body)?.dst;
-      } catch {
-        dst = undefined;
-      }
+      const dst = jsonField(body, 'dst');
       return asMode('plivo', res, dst && `+${String(dst).replace(/^\+/, '')}`, () => createPlivoMessage(res, body));
+    }
+
+    const target = /^PinpointSMSVoiceV2\.(SendTextMessage|SendVoiceMessage)$/.exec(req.headers['x-amz-target'] ?? '');
+    if (req.method === 'POST' && path === '/' && target) {
+      const body = Buffer.concat(chunks).toString();
+      return asMode('aws', res, jsonField(body, 'DestinationPhoneNumber'), () => createAwsMessage(res, target[1], body));
     }
 
     const match = path.match(/^\/2010-04-01\/Accounts\/([^/]+)\/(Messages|Calls)\.json$/);
@@ -283,6 +388,6 @@ const server = createServer((req, res) => {
 });
 
 server.listen(port, '127.0.0.1', () => {
-  console.log(`Twilio and Plivo stand-in listening on http://127.0.0.1:${port} (GET /messages lists what it received; POST /control kills or slows a provider)`);
+  console.log(`Twilio, Plivo and AWS stand-in listening on http://127.0.0.1:${port} (GET /messages lists what it received; POST /control kills or slows a provider)`);
 });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(0));

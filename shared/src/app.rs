@@ -20,6 +20,7 @@ use crate::adapters::https;
 use crate::adapters::human_proof::HumanProofChecker;
 use crate::adapters::plivo::PlivoSender;
 use crate::adapters::routed::{ProviderSender, RoutedSender};
+use crate::adapters::sns::SnsVerifier;
 use crate::adapters::ssm::load_secrets;
 use crate::adapters::twilio::TwilioSender;
 use crate::config::{SendConfig, VerifyConfig, with_settings};
@@ -115,6 +116,7 @@ pub fn build_send<C: Clock + Clone>(
         config.delivery_reports,
     )
     .with_plivo_reports(config.plivo_reports)
+    .with_aws_events(config.aws_events.map(SnsVerifier::new).transpose()?)
     .with_verify_api(verify_api))
 }
 
@@ -135,7 +137,7 @@ pub fn build_verify<C: Clock + Clone>(
     VerifyApi::new(service, common.parse_application_id, config.proof).with_verify_api(verify_api)
 }
 
-/// Runs `sendVerificationCode` (and `POST /twilio/status`, `POST /plivo/status`) until the
+/// Runs `sendVerificationCode` (and the providers' reports) until the
 /// environment is shut down.
 pub async fn serve_send() -> Result<(), Error> {
     serve(async || {

@@ -301,6 +301,10 @@ impl OutgoingMessage {
 pub struct StatusCallbacks {
     pub twilio: Option<String>,
     pub plivo: Option<String>,
+    /// The Verify service the reports are about, unless it is the stack's
+    /// own: the URLs say it in their query; AWS, which takes no URL, in the
+    /// message's context.
+    pub service: Option<String>,
 }
 
 impl StatusCallbacks {
@@ -309,6 +313,7 @@ impl StatusCallbacks {
         Self {
             twilio: self.twilio.map(&change),
             plivo: self.plivo.map(&change),
+            service: self.service,
         }
     }
 }

@@ -391,11 +391,7 @@ impl Stack {
             .rev()
             .find(|fields| fields.get("To").map(String::as_str) == Some(phone))
             .unwrap_or_else(|| panic!("no message was sent to {phone}"));
-        message["Body"]
-            .split(|c: char| !c.is_ascii_digit())
-            .find(|digits| digits.len() >= 4)
-            .expect("the body carries the code")
-            .to_owned()
+        code_in(&message["Body"])
     }
 
     /// A code that is certainly wrong: the right one with its first digit changed.
@@ -527,6 +523,14 @@ pub async fn plivo_fake() -> (MockServer, Vec<(&'static str, String)>) {
         ("PLIVO_API_BASE", plivo.uri()),
     ];
     (plivo, env)
+}
+
+/// The code in a message's text: its first run of 4 or more digits.
+pub fn code_in(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|digits| digits.len() >= 4)
+        .expect("the text carries the code")
+        .to_owned()
 }
 
 /// An API Gateway HTTP API (payload 2.0) event carrying `body`.

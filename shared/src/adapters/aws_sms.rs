@@ -22,15 +22,18 @@ use aws_sdk_pinpointsmsvoicev2::error::{
     BoxError, DisplayErrorContext, ProvideErrorMetadata, SdkError,
 };
 use aws_sdk_pinpointsmsvoicev2::types::{
-    ConflictExceptionReason as Conflict, MessageType, ServiceQuotaExceededExceptionReason as Quota,
-    ValidationExceptionReason as Invalid, VoiceId, VoiceMessageBodyTextType,
+    ConflictExceptionReason as Conflict, EventType, MessageType,
+    ServiceQuotaExceededExceptionReason as Quota, ValidationExceptionReason as Invalid, VoiceId,
+    VoiceMessageBodyTextType,
 };
 use aws_sdk_pinpointsmsvoicev2::{Client, Error};
 use secrecy::ExposeSecret;
 
+use serde::Deserialize;
+
 use super::https;
-use super::provider::xml_escape;
-use crate::domain::Channel;
+use super::provider::{self, xml_escape};
+use crate::domain::{Channel, PhoneNumber, Timestamp, VerificationId};
 use crate::ports::{
     Content, DeliveryError, Handover, MessageSender, OutgoingMessage, RecipientProblem, Speech,
 };
@@ -203,19 +206,21 @@ impl AwsSmsSender {
     }
 }
 
-/// Which code this is, echoed in AWS's delivery events (the code itself
-/// never goes there).
+/// Which code this is, and of which Verify service unless the stack's own,
+/// echoed in AWS's delivery events (the code itself never goes there).
 fn context(message: &OutgoingMessage) -> HashMap<String, String> {
-    HashMap::from([
+    let service = message.status_callbacks.service.clone();
+    [
         (
-            "verification".to_owned(),
-            message.verification_id.as_str().to_owned(),
+            "verification",
+            Some(message.verification_id.as_str().to_owned()),
         ),
-        (
-            "sent_at".to_owned(),
-            message.sent_at.unix_seconds().to_string(),
-        ),
-    ])
+        ("sent_at", Some(message.sent_at.unix_seconds().to_string())),
+        ("service", service),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| Some((name.to_owned(), value?)))
+    .collect()
 }
 
 /// The call's script, as for Twilio: the intro, the digits slowly (their
@@ -443,6 +448,78 @@ fn reason(error: &Error) -> Option<&str> {
     }
 }
 
+/// A delivery event of AWS End User Messaging, the `Message` of an SNS
+/// notification from the configuration set's event destination:
+/// <https://docs.aws.amazon.com/sms-voice/latest/userguide/configuration-sets-event-format.html>.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsEvent {
+    /// The message or call never reached the user.
+    pub undelivered: bool,
+    /// The number, and the code from the `context` we sent: present when
+    /// `undelivered` (other events need not be ours, nor carry them).
+    pub code: Option<(PhoneNumber, VerificationId, Timestamp)>,
+    /// The Verify service of the code, unless it is the stack's own.
+    pub service: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EventFields {
+    event_type: String,
+    destination_phone_number: Option<String>,
+    #[serde(default)]
+    context: HashMap<String, String>,
+}
+
+impl AwsEvent {
+    pub fn parse(message: &str) -> Result<Self, MalformedEvent> {
+        let fields: EventFields = serde_json::from_str(message).map_err(|_| MalformedEvent)?;
+        let undelivered = undelivered(&fields.event_type);
+        let service = fields.context.get("service").cloned();
+        let code = || {
+            let context: Vec<(String, String)> = fields.context.into_iter().collect();
+            let (verification, sent_at) = provider::reported_code(&context)?;
+            let to = PhoneNumber::parse(fields.destination_phone_number.as_deref()?, None).ok()?;
+            Some((to, verification, sent_at))
+        };
+        Ok(Self {
+            undelivered,
+            code: match undelivered {
+                true => Some(code().ok_or(MalformedEvent)?),
+                false => None,
+            },
+            service,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the AWS End User Messaging event is malformed")]
+pub struct MalformedEvent;
+
+/// Whether an event type says the code never reached the user. Not a call
+/// that was busy or not answered, nor one whose time to live ran out (it
+/// may have rung meanwhile): giving a call's limits back would let anyone
+/// ring a number again and again, as for Twilio's `busy` and `no-answer`.
+/// Not `TEXT_UNKNOWN` either (no final word from the carrier: it may have
+/// arrived), nor the in-flight and delivered types.
+fn undelivered(event_type: &str) -> bool {
+    use EventType::*;
+    matches!(
+        EventType::from(event_type),
+        TextBlocked
+            | TextCarrierBlocked
+            | TextCarrierUnreachable
+            | TextInvalid
+            | TextInvalidMessage
+            | TextProtectBlocked
+            | TextSpam
+            | TextTtlExpired
+            | TextUnreachable
+            | VoiceFailed
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -652,5 +729,64 @@ mod tests {
         // Within the API's bounds.
         assert_eq!(sender.time_to_live, Some(5));
         assert_eq!(sender.voice_id, Some(VoiceId::Matthew));
+    }
+
+    fn event_json(event_type: &str, context: serde_json::Value) -> String {
+        serde_json::json!({
+            "eventType": event_type, "eventVersion": "1.0", "isFinal": true,
+            "destinationPhoneNumber": "+14155550123",
+            "messageId": "862a8790-60c0-4430-9b2b-658bdexample", "context": context,
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn an_undelivered_event_names_its_code_from_the_context() {
+        let context = serde_json::json!({
+            "verification": "0123456789abcdef0123456789abcdef", "sent_at": "1800000000",
+        });
+        let event = AwsEvent::parse(&event_json("TEXT_BLOCKED", context.clone())).unwrap();
+        let (to, verification, sent_at) = event.code.expect("the code");
+        assert!(event.undelivered);
+        assert_eq!(to.as_e164(), "+14155550123");
+        assert_eq!(verification.as_str(), "0123456789abcdef0123456789abcdef");
+        assert_eq!(sent_at, Timestamp::from_unix_seconds(1_800_000_000));
+        for kept in [
+            "TEXT_DELIVERED",
+            "TEXT_SUCCESSFUL",
+            "TEXT_QUEUED",
+            "TEXT_UNKNOWN",
+            "VOICE_BUSY",
+            "VOICE_NO_ANSWER",
+            "VOICE_COMPLETED",
+            "NEW_TYPE",
+        ] {
+            let event = AwsEvent::parse(&event_json(kept, context.clone())).unwrap();
+            assert_eq!(
+                event,
+                AwsEvent {
+                    undelivered: false,
+                    code: None,
+                    service: None,
+                },
+                "{kept}"
+            );
+        }
+        assert!(
+            AwsEvent::parse(&event_json("VOICE_FAILED", context))
+                .unwrap()
+                .undelivered
+        );
+    }
+
+    #[test]
+    fn an_undelivered_event_without_our_context_is_malformed_a_delivered_one_is_not() {
+        let theirs = serde_json::json!({ "account": "bar" });
+        assert_eq!(
+            AwsEvent::parse(&event_json("TEXT_SPAM", theirs.clone())),
+            Err(MalformedEvent)
+        );
+        assert!(AwsEvent::parse(&event_json("TEXT_DELIVERED", theirs)).is_ok());
+        assert_eq!(AwsEvent::parse("not json"), Err(MalformedEvent));
     }
 }

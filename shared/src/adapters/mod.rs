@@ -13,5 +13,6 @@ pub mod plivo;
 mod provider;
 pub use provider::DeliveryReports;
 pub mod routed;
+pub mod sns;
 pub mod ssm;
 pub mod twilio;

@@ -21,6 +21,7 @@ use crate::adapters::DeliveryReports;
 use crate::adapters::aws_sms::AwsSmsConfig;
 use crate::adapters::human_proof::HumanProofConfig;
 use crate::adapters::plivo::{PlivoConfig, SignatureValidator};
+use crate::adapters::sns::SnsConfig;
 use crate::adapters::twilio::{TwilioConfig, WebhookValidator};
 use crate::domain::{IdentityHasher, Routes};
 use crate::http::verify_v2::VerifySettings;
@@ -74,6 +75,9 @@ pub struct SendConfig {
     /// Present when Plivo is configured (its auth token signs its reports):
     /// they go to `POST /plivo/status`.
     pub plivo_reports: Option<DeliveryReports<SignatureValidator>>,
+    /// Present when AWS End User Messaging's events come through SNS
+    /// (`AWS_SMS_EVENTS_TOPIC_ARN`): they go to `POST /aws/events`.
+    pub aws_events: Option<SnsConfig>,
     /// When set, a send with a valid proof of a human passes fraud
     /// protection's restrictions.
     pub human_proof: Option<HumanProofConfig>,

@@ -11,6 +11,7 @@ use crate::adapters::aws_sms::AwsSmsConfig;
 use crate::adapters::clock::SystemClock;
 use crate::adapters::human_proof::HumanProofConfig;
 use crate::adapters::plivo::{PlivoConfig, PlivoSenderId, SignatureValidator};
+use crate::adapters::sns::SnsConfig;
 use crate::adapters::twilio::{TwilioConfig, TwilioCredentials, TwilioSenderId, WebhookValidator};
 use crate::domain::{Channel, PhoneNumber, Provider, Routes, Timestamp};
 use crate::messages::{MessageSettings, Messages, WhatsappContent};
@@ -175,6 +176,7 @@ impl SendConfig {
             (None, Some(_)) => return Err(ConfigError::Missing("PLIVO_AUTH_ID")),
             (None, None) => None,
         };
+        let aws_events = aws_events(&get)?;
         Ok(Self {
             messages,
             service_messages,
@@ -184,6 +186,7 @@ impl SendConfig {
             aws_sms,
             delivery_reports,
             plivo_reports,
+            aws_events,
             human_proof: human_proof(&get)?,
             common,
         })
@@ -339,6 +342,35 @@ fn aws_sms(
         voice_id: get("AWS_SMS_VOICE_ID"),
         time_to_live: Some(Duration::from_secs(code_ttl_seconds)),
         timeout: Duration::from_millis(number(get, "AWS_SMS_TIMEOUT_MS", 5_000, 100..=60_000)?),
+    }))
+}
+
+/// AWS End User Messaging's delivery events, when `AWS_SMS_EVENTS_TOPIC_ARN`
+/// names the SNS topic of the configuration set's event destination: only
+/// that topic's deliveries are taken, checked against SNS's certificates of
+/// its region (`AWS_SNS_CERT_BASE` stands in for SNS's host, in tests only).
+fn aws_events(get: &impl Fn(&str) -> Option<String>) -> Result<Option<SnsConfig>, ConfigError> {
+    let Some(topic_arn) = get("AWS_SMS_EVENTS_TOPIC_ARN") else {
+        return Ok(None);
+    };
+    let origin = SnsConfig::origin_of(&topic_arn).ok_or(ConfigError::Invalid {
+        name: "AWS_SMS_EVENTS_TOPIC_ARN",
+        problem: "must be an SNS topic's ARN (arn:aws:sns:<region>:<account>:<name>)",
+    })?;
+    let origin = match get("AWS_SNS_CERT_BASE") {
+        Some(base) => checked(
+            "AWS_SNS_CERT_BASE",
+            base,
+            |url| is_public_or_loopback_url(url) && !url.ends_with('/'),
+            "must be an https URL without trailing slash (plain http only for 127.0.0.1 or localhost)",
+        )?,
+        None => origin,
+    };
+    Ok(Some(SnsConfig {
+        topic_arn,
+        origin,
+        // Within the function's 10 s, and SNS's own 15 s for an answer.
+        timeout: Duration::from_secs(3),
     }))
 }
 

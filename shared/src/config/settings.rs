@@ -8,7 +8,7 @@ use super::ConfigError;
 /// The settings that may also be given in the one `SETTINGS` variable
 /// (`NAME=value` pairs separated by spaces), which the template fills from
 /// its `Settings` parameter so that tuning values ask no deploy question.
-pub const TUNING_SETTINGS: [&str; 55] = [
+pub const TUNING_SETTINGS: [&str; 56] = [
     "CODE_LENGTH",
     "CODE_TTL_SECONDS",
     "MAX_CHECK_ATTEMPTS",
@@ -53,6 +53,7 @@ pub const TUNING_SETTINGS: [&str; 55] = [
     "AWS_SMS_PROTECT_CONFIGURATION_ID",
     "AWS_SMS_VOICE_ID",
     "AWS_SMS_TIMEOUT_MS",
+    "AWS_SNS_CERT_BASE",
     "STATUS_CALLBACK_URL",
     "TWILIO_API_BASE",
     "TWILIO_TIMEOUT_MS",

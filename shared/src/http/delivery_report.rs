@@ -1,7 +1,8 @@
 //! The providers' delivery report webhooks (`POST /twilio/status`,
 //! `POST /plivo/status`): form parameters, signed by the provider, plus the
 //! query we put in the callback URL. What Twilio's say is read here;
-//! Plivo's, by its adapter (`PlivoReport`).
+//! Plivo's, by its adapter (`PlivoReport`). AWS's events (`POST /aws/events`)
+//! share only the body's bound: SNS posts JSON, read by `adapters::sns`.
 
 use lambda_http::{Body, Request};
 
@@ -18,16 +19,22 @@ pub struct DeliveryReport {
     query: Vec<(String, String)>,
 }
 
+/// A report's body as received (empty when none), within the size bound.
+pub fn report_body(request: &Request) -> Result<&[u8], ApiError> {
+    let body: &[u8] = match request.body() {
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    };
+    match body.len() > MAX_BODY_BYTES {
+        true => Err(RequestError::BodyTooLarge.into()),
+        false => Ok(body),
+    }
+}
+
 impl DeliveryReport {
     pub fn read(request: &Request) -> Result<Self, ApiError> {
-        let body: &[u8] = match request.body() {
-            Body::Text(text) => text.as_bytes(),
-            Body::Binary(bytes) => bytes,
-            _ => &[],
-        };
-        if body.len() > MAX_BODY_BYTES {
-            return Err(RequestError::BodyTooLarge.into());
-        }
+        let body = report_body(request)?;
         Ok(Self {
             params: form_urlencoded::parse(body).into_owned().collect(),
             query: form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())

@@ -4,6 +4,8 @@
 //! SDKs retry every 5xx. Internal causes are logged here, never sent.
 
 use super::{ApiError, MAX_BODY_BYTES, Reason, RequestError};
+use crate::adapters::aws_sms::MalformedEvent;
+use crate::adapters::sns::SnsRefusal;
 use crate::domain::{
     CodeFormatError, DestinationRefused, Limit, LimitReached, PhoneNumberError, UnknownChannel,
 };
@@ -38,6 +40,26 @@ impl From<RequestError> for ApiError {
             MalformedDeliveryReport => Reason::InvalidDeliveryReport.into(),
             WrongApplicationId => Reason::InvalidApplicationId.into(),
         }
+    }
+}
+
+impl From<SnsRefusal> for ApiError {
+    fn from(refusal: SnsRefusal) -> Self {
+        tracing::warn!(%refusal, "an SNS delivery was refused");
+        match refusal {
+            SnsRefusal::Malformed => Reason::InvalidDeliveryReport,
+            SnsRefusal::ForeignTopic => Reason::UnknownTopic,
+            SnsRefusal::Stale => Reason::StaleDeliveryReport,
+            SnsRefusal::BadSignature => Reason::InvalidSignature,
+            SnsRefusal::Unreachable => Reason::DeliveryReportUnverifiable,
+        }
+        .into()
+    }
+}
+
+impl From<MalformedEvent> for ApiError {
+    fn from(_: MalformedEvent) -> Self {
+        RequestError::MalformedDeliveryReport.into()
     }
 }
 

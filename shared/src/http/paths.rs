@@ -8,6 +8,8 @@ use super::gateway::Route;
 pub const SEND_ROUTE: Route = ("POST", "/functions/sendVerificationCode");
 pub const STATUS_ROUTE: Route = ("POST", "/twilio/status");
 pub const PLIVO_STATUS_ROUTE: Route = ("POST", "/plivo/status");
+/// Amazon SNS's deliveries of AWS End User Messaging's events.
+pub const AWS_EVENTS_ROUTE: Route = ("POST", "/aws/events");
 /// The send function's Verify route.
 pub const CREATE_ROUTE: Route = ("POST", "/v2/Services/{ServiceSid}/Verifications");
 

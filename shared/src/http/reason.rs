@@ -179,12 +179,18 @@ reasons! {
         "The delivery report's signature does not match this request.";
     InvalidDeliveryReport = "invalid_delivery_report", BAD_REQUEST, VALIDATION_ERROR, None,
         "The delivery report lacks its number, verification or send time.";
+    UnknownTopic = "unknown_topic", FORBIDDEN, OPERATION_FORBIDDEN, None,
+        "The event comes from an SNS topic this service does not take events from.";
+    StaleDeliveryReport = "stale_delivery_report", BAD_REQUEST, VALIDATION_ERROR, None,
+        "The delivery report is dated too long ago or in the future.";
 
     // Our side: 5xx means nothing was sent and nothing changed.
     StorageUnavailable = "storage_unavailable", SERVICE_UNAVAILABLE, INTERNAL_SERVER_ERROR, Some(1),
         "The service is temporarily unavailable. Please try again.";
     DeliveryUnavailable = "delivery_unavailable", SERVICE_UNAVAILABLE, INTERNAL_SERVER_ERROR, Some(5),
         "The verification code could not be sent right now. Please try again.";
+    DeliveryReportUnverifiable = "delivery_report_unverifiable", SERVICE_UNAVAILABLE, INTERNAL_SERVER_ERROR, Some(5),
+        "The delivery report could not be checked right now. Nothing changed; please send it again.";
     DeliveryMisconfigured = "delivery_misconfigured", INTERNAL_SERVER_ERROR, INTERNAL_SERVER_ERROR, None,
         "The verification code could not be sent. Nothing was sent; please try again later.";
     InternalError = "internal_error", INTERNAL_SERVER_ERROR, INTERNAL_SERVER_ERROR, None,

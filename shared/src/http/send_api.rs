@@ -1,5 +1,5 @@
 //! The send function's handlers: `sendVerificationCode` and the providers'
-//! (Twilio's, Plivo's) delivery reports.
+//! (Twilio's, Plivo's, AWS's) delivery reports.
 
 use std::time::Instant;
 
@@ -7,7 +7,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
 use super::answer::respond;
-use super::delivery_report::DeliveryReport;
+use super::delivery_report::{DeliveryReport, report_body};
 use super::gateway::{Route, client_address, deadline, public_url};
 use super::idempotency::{once, scoped_key};
 use super::params::Params;
@@ -16,7 +16,9 @@ use super::side_effects::count_sent;
 use super::verify_services::VerifyServices;
 use super::{ApiError, RequestError};
 use crate::adapters::DeliveryReports;
+use crate::adapters::aws_sms::AwsEvent;
 use crate::adapters::plivo::{NONCE_HEADER, PlivoReport, SIGNATURE_HEADER, SignatureValidator};
+use crate::adapters::sns::{Delivery as SnsDelivery, Envelope, SnsVerifier};
 use crate::adapters::twilio::WebhookValidator;
 use crate::domain::{PhoneNumber, Provider, Timestamp, VerificationId};
 use crate::metrics;
@@ -32,6 +34,8 @@ pub struct SendApi<S, M, C> {
     delivery_reports: Option<DeliveryReports<WebhookValidator>>,
     /// Accepts Plivo's delivery reports when set.
     plivo_reports: Option<DeliveryReports<SignatureValidator>>,
+    /// Accepts AWS End User Messaging's events, through SNS, when set.
+    aws_events: Option<SnsVerifier>,
     /// Serves Twilio Verify's `verifications.create` when set.
     pub(super) verify_api: Option<VerifyServices<VerificationService<S, Delivery<M>, C>>>,
 }
@@ -46,6 +50,7 @@ impl<S: VerificationStore + IdempotencyStore, M: Dispatcher, C: Clock> SendApi<S
             application_id,
             delivery_reports,
             plivo_reports: None,
+            aws_events: None,
             verify_api: None,
         }
     }
@@ -56,6 +61,12 @@ impl<S: VerificationStore + IdempotencyStore, M: Dispatcher, C: Clock> SendApi<S
         plivo_reports: Option<DeliveryReports<SignatureValidator>>,
     ) -> Self {
         self.plivo_reports = plivo_reports;
+        self
+    }
+
+    /// The same function, taking AWS End User Messaging's events too when set.
+    pub fn with_aws_events(mut self, aws_events: Option<SnsVerifier>) -> Self {
+        self.aws_events = aws_events;
         self
     }
 
@@ -77,6 +88,7 @@ impl<S: VerificationStore + IdempotencyStore, M: Dispatcher, C: Clock> SendApi<S
         StatusCallbacks {
             twilio: callback_url(self.delivery_reports.as_ref(), request, STATUS_ROUTE),
             plivo: callback_url(self.plivo_reports.as_ref(), request, PLIVO_STATUS_ROUTE),
+            service: None,
         }
     }
 
@@ -161,6 +173,46 @@ impl<S: VerificationStore + IdempotencyStore, M: Dispatcher, C: Clock> SendApi<S
                 .await
         };
         respond("plivoStatus", started, outcome.await)
+    }
+
+    /// `POST /aws/events`: Amazon SNS's delivery of an AWS End User
+    /// Messaging event, checked (topic, date, SNS's signature) before it is
+    /// read. As Twilio's reports: a code that never arrived is withdrawn,
+    /// and a replay withdraws nothing more. SNS's subscription confirmation
+    /// is confirmed, its unsubscription only logged.
+    pub async fn aws_events(&self, request: Request) -> Response<Body> {
+        let started = Instant::now();
+        let outcome = async {
+            let sns = self
+                .aws_events
+                .as_ref()
+                .ok_or(RequestError::DeliveryReportsDisabled)?;
+            let envelope = Envelope::parse(report_body(&request)?)?;
+            sns.check(&envelope, self.service.now()).await?;
+            match envelope.delivery()? {
+                SnsDelivery::Notification(message) => {
+                    let event = AwsEvent::parse(message)?;
+                    self.withdraw(Provider::Aws, event.service.as_deref(), event.code)
+                        .await
+                }
+                SnsDelivery::SubscriptionConfirmation(url) => {
+                    sns.confirm(url).await?;
+                    tracing::info!(
+                        message_id = envelope.message_id(),
+                        "subscribed to the sns topic of aws events"
+                    );
+                    Ok(json!({ "confirmed": true }))
+                }
+                SnsDelivery::UnsubscribeConfirmation => {
+                    tracing::warn!(
+                        message_id = envelope.message_id(),
+                        "unsubscribed from the sns topic of aws events: no more aws delivery events"
+                    );
+                    Ok(json!({ "unsubscribed": true }))
+                }
+            }
+        };
+        respond("awsEvents", started, outcome.await)
     }
 
     /// `POST /functions/sendVerificationCode` `{"phoneNumber", "channel"?, "locale"?,

@@ -54,17 +54,28 @@ pub(crate) async fn post_report(
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params)
         .finish();
-    let mut event: Value = serde_json::from_str(&http_api_event(
-        Function::Send,
-        &body,
-        "application/x-www-form-urlencoded",
-    ))
-    .unwrap();
+    let query = callback_url.split_once('?').map_or("", |(_, q)| q);
+    let form = "application/x-www-form-urlencoded";
+    post_body(stack, path, query, &body, form, headers).await
+}
+
+/// A POST of `body` (of `content_type`) with `headers` to the send
+/// function's route `path`, with `query`.
+pub(crate) async fn post_body(
+    stack: &Stack,
+    path: &str,
+    query: &str,
+    body: &str,
+    content_type: &str,
+    headers: &[(&str, &str)],
+) -> Answer {
+    let mut event: Value =
+        serde_json::from_str(&http_api_event(Function::Send, body, content_type)).unwrap();
     event["rawPath"] = path.into();
     event["routeKey"] = format!("POST {path}").into();
     event["requestContext"]["routeKey"] = format!("POST {path}").into();
     event["requestContext"]["http"]["path"] = path.into();
-    event["rawQueryString"] = callback_url.split_once('?').map_or("", |(_, q)| q).into();
+    event["rawQueryString"] = query.into();
     for (name, value) in headers {
         event["headers"][*name] = (*value).into();
     }

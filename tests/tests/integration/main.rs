@@ -1,6 +1,7 @@
 //! The integration suite: both functions through their real handlers, against
-//! DynamoDB Local, moto (SSM) and Twilio and Plivo fakes. One binary links once.
+//! DynamoDB Local, moto (SSM) and Twilio, Plivo, AWS and SNS fakes. One binary links once.
 
+mod aws_events;
 mod aws_sms;
 mod bad_input;
 mod channels;

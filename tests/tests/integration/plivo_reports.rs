@@ -6,7 +6,9 @@
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use integration_tests::{Answer, Options, PLIVO_AUTH_TOKEN, Stack, plivo_fake, unique_phone};
+use integration_tests::{
+    Answer, Options, PLIVO_AUTH_TOKEN, Stack, code_in, plivo_fake, unique_phone,
+};
 use serde_json::Value;
 use sha2::Sha256;
 use wiremock::MockServer;
@@ -33,13 +35,7 @@ async fn send(stack: &Stack, plivo: &MockServer, phone: &str) -> (String, String
     assert_eq!(stack.send(phone).await.status, 200);
     let requests = plivo.received_requests().await.unwrap();
     let sent: Value = serde_json::from_slice(&requests.last().unwrap().body).unwrap();
-    let code = sent["text"]
-        .as_str()
-        .unwrap()
-        .split(|c: char| !c.is_ascii_digit())
-        .find(|digits| digits.len() >= 4)
-        .expect("the text carries the code")
-        .to_owned();
+    let code = code_in(sent["text"].as_str().unwrap());
     let url = sent["url"].as_str().expect("a report URL").to_owned();
     assert!(
         url.starts_with(&format!("{CALLBACK}?verification=")),

@@ -73,7 +73,10 @@ impl<V> VerifyServices<V> {
     pub(super) fn callback_for(&self, sid: &str, callbacks: StatusCallbacks) -> StatusCallbacks {
         match self.own_sid() == sid {
             true => callbacks,
-            false => callbacks.map(|url| format!("{url}?service={sid}")),
+            false => StatusCallbacks {
+                service: Some(sid.to_owned()),
+                ..callbacks.map(|url| format!("{url}?service={sid}"))
+            },
         }
     }
 }

@@ -125,10 +125,11 @@ impl Failure {
                     | MissingParameter
                     | InvalidParameterType
                     | InvalidIdempotencyKey
-                    | InvalidDeliveryReport => {
+                    | InvalidDeliveryReport
+                    | StaleDeliveryReport => {
                         TwilioError::new(StatusCode::BAD_REQUEST, 60200, error.message)
                     }
-                    InvalidApplicationId | InvalidSignature => {
+                    InvalidApplicationId | InvalidSignature | UnknownTopic => {
                         TwilioError::new(StatusCode::UNAUTHORIZED, 20003, "Authenticate")
                     }
                     IdempotencyKeyInUse => {
@@ -190,11 +191,13 @@ impl Failure {
                         60410,
                         "Verification delivery attempt blocked: send the end user's human check token as HumanProof",
                     ),
-                    StorageUnavailable | DeliveryUnavailable => TwilioError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        20503,
-                        "Service unavailable",
-                    ),
+                    StorageUnavailable | DeliveryUnavailable | DeliveryReportUnverifiable => {
+                        TwilioError::new(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            20503,
+                            "Service unavailable",
+                        )
+                    }
                     DeliveryMisconfigured | InternalError => TwilioError::new(
                         StatusCode::INTERNAL_SERVER_ERROR,
                         20500,
