@@ -48,6 +48,16 @@ impl std::fmt::Debug for CallScripts {
     }
 }
 
+/// What `POST /plivo/answer` needs besides Plivo's signature: what opens
+/// the scripts, and the route's public URL when the operator sets it (a
+/// custom domain, say; otherwise it is derived from API Gateway's request
+/// context, as the delivery reports' is).
+#[derive(Debug, Clone)]
+pub struct PlivoAnswers {
+    pub scripts: CallScripts,
+    pub answer_url: Option<String>,
+}
+
 /// A script opened from its answer URL. Its digits are wiped on drop.
 pub struct CallScript {
     pub verification: VerificationId,

@@ -21,6 +21,7 @@ use crate::adapters::DeliveryReports;
 use crate::adapters::aws_sms::AwsSmsConfig;
 use crate::adapters::human_proof::HumanProofConfig;
 use crate::adapters::plivo::{PlivoConfig, SignatureValidator};
+use crate::adapters::plivo_call::PlivoAnswers;
 use crate::adapters::twilio::{TwilioConfig, WebhookValidator};
 use crate::domain::{IdentityHasher, Routes};
 use crate::http::verify_v2::VerifySettings;
@@ -73,6 +74,9 @@ pub struct SendConfig {
     /// Present when Plivo is configured (its auth token signs its reports):
     /// they go to `POST /plivo/status`.
     pub plivo_reports: Option<DeliveryReports<SignatureValidator>>,
+    /// Present when Plivo is configured: its calls fetch their script from
+    /// `POST /plivo/answer`.
+    pub plivo_answers: Option<PlivoAnswers>,
     /// When set, a send with a valid proof of a human passes fraud
     /// protection's restrictions.
     pub human_proof: Option<HumanProofConfig>,

@@ -11,6 +11,7 @@ use crate::adapters::aws_sms::AwsSmsConfig;
 use crate::adapters::clock::SystemClock;
 use crate::adapters::human_proof::HumanProofConfig;
 use crate::adapters::plivo::{PlivoConfig, PlivoSenderId, SignatureValidator};
+use crate::adapters::plivo_call::{CallScripts, PlivoAnswers};
 use crate::adapters::twilio::{TwilioConfig, TwilioCredentials, TwilioSenderId, WebhookValidator};
 use crate::domain::{Channel, PhoneNumber, Provider, Routes, Timestamp};
 use crate::messages::{MessageSettings, Messages, WhatsappContent};
@@ -197,7 +198,9 @@ impl SendConfig {
             |url| is_public_or_loopback_url(url) && !url.ends_with('/'),
             "must be an https URL without trailing slash (plain http only for 127.0.0.1 or localhost)",
         )?;
-        let plivo = plivo(&get)?;
+        // A call's script is sealed under the code keys, for the code's lifetime.
+        let scripts = CallScripts::new(common.keys.codes.keys(), common.policy.code_ttl_seconds);
+        let plivo = plivo(&get, &scripts)?;
         let plivo_callback_url = callback_override(
             &get,
             "PLIVO_STATUS_CALLBACK_URL",
@@ -208,6 +211,19 @@ impl SendConfig {
             (Some(plivo), callback_url) => Some(DeliveryReports {
                 validator: SignatureValidator::new(plivo.auth_token.clone()),
                 callback_url,
+            }),
+            (None, Some(_)) => return Err(ConfigError::Missing("PLIVO_AUTH_ID")),
+            (None, None) => None,
+        };
+        let plivo_answer_url = callback_override(
+            &get,
+            "PLIVO_ANSWER_URL",
+            "must be the https URL of POST /plivo/answer, without query string",
+        )?;
+        let plivo_answers = match (&plivo, plivo_answer_url) {
+            (Some(_), answer_url) => Some(PlivoAnswers {
+                scripts,
+                answer_url,
             }),
             (None, Some(_)) => return Err(ConfigError::Missing("PLIVO_AUTH_ID")),
             (None, None) => None,
@@ -235,6 +251,7 @@ impl SendConfig {
             },
             delivery_reports,
             plivo_reports,
+            plivo_answers,
             human_proof: human_proof(&get)?,
             common,
         })
@@ -310,8 +327,13 @@ fn aws_sms(
 }
 
 /// Plivo, when `PLIVO_AUTH_ID` is set: its auth token (a secret) and
-/// sender, a number or sender id (`src`), or a Powerpack's UUID.
-fn plivo(get: &impl Fn(&str) -> Option<String>) -> Result<Option<PlivoConfig>, ConfigError> {
+/// sender, a number or sender id (`src`), or a Powerpack's UUID; the caller
+/// id of calls (`PLIVO_VOICE_FROM`, else the sender if it is a `+` number),
+/// and what seals their scripts.
+fn plivo(
+    get: &impl Fn(&str) -> Option<String>,
+    scripts: &CallScripts,
+) -> Result<Option<PlivoConfig>, ConfigError> {
     let Some(auth_id) = get("PLIVO_AUTH_ID") else {
         return Ok(None);
     };
@@ -324,10 +346,15 @@ fn plivo(get: &impl Fn(&str) -> Option<String>) -> Result<Option<PlivoConfig>, C
         |url| is_public_or_loopback_url(url) && !url.ends_with('/'),
         "must be an https URL without trailing slash (plain http only for 127.0.0.1 or localhost)",
     )?;
+    let voice_from = get("PLIVO_VOICE_FROM")
+        .or_else(|| sender.starts_with('+').then(|| sender.clone()))
+        .map(|number| number.trim_start_matches('+').to_owned());
     Ok(Some(PlivoConfig {
         api_base,
         auth_id,
         auth_token: auth_token.into(),
+        voice_from,
+        scripts: scripts.clone(),
         sender: match is_powerpack {
             true => PlivoSenderId::PowerpackUuid(sender),
             false => PlivoSenderId::Src(sender.trim_start_matches('+').to_owned()),

@@ -36,6 +36,8 @@ impl From<RequestError> for ApiError {
             DeliveryReportsDisabled => Reason::DeliveryReportsDisabled.into(),
             InvalidSignature => Reason::InvalidSignature.into(),
             MalformedDeliveryReport => Reason::InvalidDeliveryReport.into(),
+            InvalidCallScript => Reason::InvalidCallScript.into(),
+            ExpiredCallScript => Reason::CallScriptExpired.into(),
             WrongApplicationId => Reason::InvalidApplicationId.into(),
         }
     }

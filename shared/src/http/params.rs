@@ -41,10 +41,14 @@ pub enum RequestError {
     IdempotencyKeyInUse,
     #[error("delivery reports are not enabled")]
     DeliveryReportsDisabled,
-    #[error("invalid X-Twilio-Signature")]
+    #[error("invalid provider signature")]
     InvalidSignature,
     #[error("malformed delivery report")]
     MalformedDeliveryReport,
+    #[error("a call script that is not ours")]
+    InvalidCallScript,
+    #[error("an expired call script")]
+    ExpiredCallScript,
 }
 
 /// The parameters of a cloud-function call: the JSON object in the body,

@@ -8,6 +8,8 @@ use super::gateway::Route;
 pub const SEND_ROUTE: Route = ("POST", "/functions/sendVerificationCode");
 pub const STATUS_ROUTE: Route = ("POST", "/twilio/status");
 pub const PLIVO_STATUS_ROUTE: Route = ("POST", "/plivo/status");
+/// Where Plivo fetches a call's script.
+pub const PLIVO_ANSWER_ROUTE: Route = ("POST", "/plivo/answer");
 /// The send function's Verify route.
 pub const CREATE_ROUTE: Route = ("POST", "/v2/Services/{ServiceSid}/Verifications");
 

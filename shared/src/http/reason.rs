@@ -179,6 +179,10 @@ reasons! {
         "The delivery report's signature does not match this request.";
     InvalidDeliveryReport = "invalid_delivery_report", BAD_REQUEST, VALIDATION_ERROR, None,
         "The delivery report lacks its number, verification or send time.";
+    InvalidCallScript = "invalid_call_script", BAD_REQUEST, VALIDATION_ERROR, None,
+        "The call's answer URL does not hold a script of this service.";
+    CallScriptExpired = "call_script_expired", GONE, SCRIPT_FAILED, None,
+        "The call's code has expired.";
 
     // Our side: 5xx means nothing was sent and nothing changed.
     StorageUnavailable = "storage_unavailable", SERVICE_UNAVAILABLE, INTERNAL_SERVER_ERROR, Some(1),

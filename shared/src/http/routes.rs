@@ -10,8 +10,8 @@ use super::RequestError;
 use super::answer::respond;
 use super::gateway::match_route;
 use super::paths::{
-    CHECK_ROUTE, CREATE_ROUTE, FETCH_ROUTE, JWKS_ROUTE, PLIVO_STATUS_ROUTE, SEND_ROUTE,
-    STATUS_ROUTE, UPDATE_ROUTE, VERIFY_ROUTE,
+    CHECK_ROUTE, CREATE_ROUTE, FETCH_ROUTE, JWKS_ROUTE, PLIVO_ANSWER_ROUTE, PLIVO_STATUS_ROUTE,
+    SEND_ROUTE, STATUS_ROUTE, UPDATE_ROUTE, VERIFY_ROUTE,
 };
 use super::send_api::SendApi;
 use super::verify_api::VerifyApi;
@@ -35,11 +35,18 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> HttpFu
     for SendApi<S, M, C>
 {
     async fn handle(&self, request: Request) -> Response<Body> {
-        let routes = [SEND_ROUTE, STATUS_ROUTE, PLIVO_STATUS_ROUTE, CREATE_ROUTE];
+        let routes = [
+            SEND_ROUTE,
+            STATUS_ROUTE,
+            PLIVO_STATUS_ROUTE,
+            PLIVO_ANSWER_ROUTE,
+            CREATE_ROUTE,
+        ];
         match match_route(&request, &routes) {
             Ok(SEND_ROUTE) => self.send_verification_code(request).await,
             Ok(STATUS_ROUTE) => self.twilio_status(request).await,
             Ok(PLIVO_STATUS_ROUTE) => self.plivo_status(request).await,
+            Ok(PLIVO_ANSWER_ROUTE) => self.plivo_answer(request).await,
             Ok(_) => match &self.verify_api {
                 Some(api) => api.create(&request, self.status_callbacks(&request)).await,
                 None => verify_v2::disabled("verifyV2Create", &request),

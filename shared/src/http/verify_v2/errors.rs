@@ -125,7 +125,9 @@ impl Failure {
                     | MissingParameter
                     | InvalidParameterType
                     | InvalidIdempotencyKey
-                    | InvalidDeliveryReport => {
+                    | InvalidDeliveryReport
+                    | InvalidCallScript
+                    | CallScriptExpired => {
                         TwilioError::new(StatusCode::BAD_REQUEST, 60200, error.message)
                     }
                     InvalidApplicationId | InvalidSignature => {
