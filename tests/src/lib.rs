@@ -349,7 +349,13 @@ impl Stack {
                 )
             })
             .collect();
+        let xml = response
+            .headers()
+            .get("content-type")
+            .is_some_and(|kind| kind == "application/xml");
         let body = match response.body() {
+            // An XML document (Plivo's call script) as a JSON string.
+            lambda_http::Body::Text(text) if xml => Value::String(text.clone()),
             lambda_http::Body::Text(text) => serde_json::from_str(text).expect("a JSON body"),
             other => panic!("expected a text body, got {other:?}"),
         };

@@ -425,7 +425,10 @@ impl PlivoReport {
         let (uuid, undelivered) = match get("MessageUUID") {
             Some(uuid) => {
                 let status = get("Status").ok_or(MalformedReport)?;
-                (uuid, matches!(status, "failed" | "undelivered" | "rejected"))
+                (
+                    uuid,
+                    matches!(status, "failed" | "undelivered" | "rejected"),
+                )
             }
             None => {
                 let uuid = get("CallUUID")

@@ -166,7 +166,12 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
             };
             let form = DeliveryReport::read(&request)?;
             let url = route_url(answers.answer_url.as_ref(), &request, PLIVO_ANSWER_ROUTE);
-            signed_by_plivo(&reports.validator, &url.unwrap_or_default(), &request, &form)?;
+            signed_by_plivo(
+                &reports.validator,
+                &url.unwrap_or_default(),
+                &request,
+                &form,
+            )?;
             let script = answers
                 .scripts
                 .open(request.uri().query(), self.service.now())
@@ -249,9 +254,7 @@ fn callback_url<V>(
 /// route on the API that received `request` (from API Gateway's request
 /// context).
 fn route_url(configured: Option<&String>, request: &Request, route: Route) -> Option<String> {
-    configured
-        .cloned()
-        .or_else(|| public_url(request, route.1))
+    configured.cloned().or_else(|| public_url(request, route.1))
 }
 
 /// A delivery report to `route`, when its provider's `reports` are on: what
