@@ -252,6 +252,7 @@ start_api() {
   PLIVO_SENDER=+15005550007 \
   PLIVO_API_BASE="http://127.0.0.1:$standin_port" \
   PLIVO_STATUS_CALLBACK_URL="http://127.0.0.1:$port/plivo/status" \
+  PLIVO_ANSWER_URL="http://127.0.0.1:$port/plivo/answer" \
   HUMAN_PROOF_VERIFY_URL="http://127.0.0.1:$standin_port/siteverify" \
   HUMAN_PROOF_SECRET=local-human-proof-secret \
   RUST_LOG="${RUST_LOG:-info}" \
