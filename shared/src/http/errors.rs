@@ -4,6 +4,7 @@
 //! SDKs retry every 5xx. Internal causes are logged here, never sent.
 
 use super::{ApiError, MAX_BODY_BYTES, Reason, RequestError};
+use crate::adapters::plivo_call::ScriptRefused;
 use crate::domain::{
     CodeFormatError, DestinationRefused, Limit, LimitReached, PhoneNumberError, UnknownChannel,
 };
@@ -36,10 +37,18 @@ impl From<RequestError> for ApiError {
             DeliveryReportsDisabled => Reason::DeliveryReportsDisabled.into(),
             InvalidSignature => Reason::InvalidSignature.into(),
             MalformedDeliveryReport => Reason::InvalidDeliveryReport.into(),
-            InvalidCallScript => Reason::InvalidCallScript.into(),
-            ExpiredCallScript => Reason::CallScriptExpired.into(),
             WrongApplicationId => Reason::InvalidApplicationId.into(),
         }
+    }
+}
+
+impl From<ScriptRefused> for ApiError {
+    fn from(refused: ScriptRefused) -> Self {
+        match refused {
+            ScriptRefused::Invalid => Reason::InvalidCallScript,
+            ScriptRefused::Expired => Reason::CallScriptExpired,
+        }
+        .into()
     }
 }
 

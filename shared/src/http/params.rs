@@ -45,10 +45,6 @@ pub enum RequestError {
     InvalidSignature,
     #[error("malformed delivery report")]
     MalformedDeliveryReport,
-    #[error("a call script that is not ours")]
-    InvalidCallScript,
-    #[error("an expired call script")]
-    ExpiredCallScript,
 }
 
 /// The parameters of a cloud-function call: the JSON object in the body,

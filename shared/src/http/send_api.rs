@@ -17,7 +17,7 @@ use super::verify_services::VerifyServices;
 use super::{ApiError, RequestError};
 use crate::adapters::DeliveryReports;
 use crate::adapters::plivo::{NONCE_HEADER, PlivoReport, SIGNATURE_HEADER, SignatureValidator};
-use crate::adapters::plivo_call::{PlivoAnswers, ScriptRefused, answer_xml};
+use crate::adapters::plivo_call::{PlivoAnswers, answer_xml};
 use crate::adapters::twilio::WebhookValidator;
 use crate::domain::{PhoneNumber, Timestamp, VerificationId};
 use crate::ports::{Clock, IdempotencyStore, MessageSender, StatusCallbacks, VerificationStore};
@@ -174,11 +174,7 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
             )?;
             let script = answers
                 .scripts
-                .open(request.uri().query(), self.service.now())
-                .map_err(|refused| match refused {
-                    ScriptRefused::Invalid => RequestError::InvalidCallScript,
-                    ScriptRefused::Expired => RequestError::ExpiredCallScript,
-                })?;
+                .open(request.uri().query(), self.service.now())?;
             Ok(answer_xml(&script.speech))
         };
         respond_with("plivoAnswer", started, outcome.await, xml)
