@@ -175,6 +175,11 @@ impl<S: VerificationStore + IdempotencyStore, M: MessageSender, C: Clock> SendAp
             let script = answers
                 .scripts
                 .open(request.uri().query(), self.service.now())?;
+            // Which code's call picked up (its id, never the code).
+            tracing::info!(
+                verification = script.verification.as_str(),
+                "plivo fetched a call's script"
+            );
             Ok(answer_xml(&script.speech))
         };
         respond_with("plivoAnswer", started, outcome.await, xml)
