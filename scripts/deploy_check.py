@@ -59,6 +59,7 @@ ROUTES = {
     "POST /functions/sendVerificationCode": "SendVerificationCodeFunction",
     "POST /twilio/status": "SendVerificationCodeFunction",
     "POST /plivo/status": "SendVerificationCodeFunction",
+    "POST /plivo/answer": "SendVerificationCodeFunction",
     "POST /functions/verifyPhoneNumber": "VerifyPhoneNumberFunction",
     "GET /.well-known/jwks.json": "VerifyPhoneNumberFunction",
     # The Twilio Verify v2 compatible API.

@@ -257,6 +257,7 @@ start_api() {
   PLIVO_SENDER=+15005550007 \
   PLIVO_API_BASE="http://127.0.0.1:$standin_port" \
   PLIVO_STATUS_CALLBACK_URL="http://127.0.0.1:$port/plivo/status" \
+  PLIVO_ANSWER_URL="http://127.0.0.1:$port/plivo/answer" \
   AWS_SMS_ORIGINATION_IDENTITY=+15005550008 \
   AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2="http://127.0.0.1:$standin_port" \
   AWS_SMS_EVENTS_TOPIC_ARN="$LOCAL_AWS_EVENTS_TOPIC_ARN" \

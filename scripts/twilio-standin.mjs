@@ -1,13 +1,18 @@
 #!/usr/bin/env node
 // Local stand-in for the message providers, for development: speaks Twilio's
 // REST wire format for Messages.json and Calls.json, Plivo's for its
-// Message API and AWS End User Messaging SMS and Voice v2's (awsJson 1.0) for
-// SendTextMessage and SendVoiceMessage, prints every "sent" SMS/call in a box
-// so the developer can read the code, and never reaches the real providers.
+// Message and Call APIs and AWS End User Messaging SMS and Voice v2's
+// (awsJson 1.0) for SendTextMessage and SendVoiceMessage, prints every "sent"
+// SMS/call in a box so the developer can read the code, and never reaches the
+// real providers.
 //   node scripts/twilio-standin.mjs [PORT]     (or TWILIO_STANDIN_PORT; default 3010)
 //   POST /2010-04-01/Accounts/{sid}/Messages.json, .../Calls.json  -> Twilio (any basic auth)
 //   POST /v1/Account/{auth_id}/Message/  -> Plivo: JSON {src|powerpack_uuid, dst, text, url?},
 //                                 basic auth with that Auth ID; 202 "message(s) queued"
+//   POST /v1/Account/{auth_id}/Call/     -> Plivo: JSON {from, to, answer_url, answer_method?,
+//                                 hangup_url?}; 201 "call fired", then, as Plivo does when the
+//                                 callee picks up, POSTs to answer_url (form-encoded, V3-signed
+//                                 with LOCAL_PLIVO_AUTH_TOKEN) and prints what its XML speaks
 //   POST / with X-Amz-Target: PinpointSMSVoiceV2.SendTextMessage or .SendVoiceMessage
 //                              -> AWS: JSON {DestinationPhoneNumber, OriginationIdentity,
 //                                 MessageBody, Context?...}; 200 {"MessageId"} (the
@@ -35,7 +40,7 @@
 //                                 XXXX.DUMMY.TOKEN.XXXX pass
 // TWILIO_STANDIN_QUIET=1 leaves out the boxes (load tests send thousands).
 import { createServer } from 'node:http';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 const port = Number(process.argv[2] || process.env.TWILIO_STANDIN_PORT || 3010);
@@ -264,6 +269,81 @@ function postAwsEvent(eventType, message) {
     .catch((error) => console.log(`Stand-in: AWS event ${eventType} not delivered: ${error.message}`));
 }
 
+// Plivo's V3 signature of a POST of `params` to `url`: base64 HMAC-SHA256,
+// keyed by the auth token, over the URL without query, `?` and its sorted
+// query, `.` when there are both, the sorted params' names and values, `.`
+// and the nonce (plivo-node's utils/v3Security.js).
+function plivoV3Signature(token, url, params, nonce) {
+  const u = new URL(url);
+  const sorted = (pairs) => [...pairs].sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0));
+  const query = sorted(u.searchParams).map(([k, v]) => `${k}=${v}`).join('&');
+  const form = sorted(Object.entries(params)).map(([k, v]) => k + v).join('');
+  let text = `${u.protocol}//${u.host}${u.pathname}`;
+  if (query || form) text += `?${query}`;
+  if (query && form) text += '.';
+  text += `${form}.${nonce}`;
+  return createHmac('sha256', token).update(text).digest('base64');
+}
+
+const xmlText = (s) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"')
+  .replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+
+// What Plivo does when the callee picks up: fetches the call's answer_url
+// (signed) and speaks its XML; here the <Speak> texts are printed, and kept
+// as the call's `spoken` (GET /messages).
+async function answerPlivoCall(call) {
+  const { to, from, answer_url: answerUrl, sid: requestUuid } = call;
+  const params = {
+    CallUUID: randomUUID(), CallStatus: 'in-progress', Direction: 'outbound', Event: 'StartApp',
+    From: from, To: to.replace(/^\+/, ''), ALegRequestUUID: requestUuid, RequestUUID: requestUuid,
+  };
+  const nonce = String(Date.now()) + randomBytes(4).toString('hex');
+  const token = process.env.LOCAL_PLIVO_AUTH_TOKEN || 'local-plivo-token';
+  let status;
+  let xml;
+  try {
+    const answer = await fetch(answerUrl, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/x-www-form-urlencoded',
+        'X-Plivo-Signature-V3': plivoV3Signature(token, answerUrl, params, nonce),
+        'X-Plivo-Signature-V3-Nonce': nonce,
+      },
+      body: new URLSearchParams(params).toString(),
+    });
+    status = answer.status;
+    xml = await answer.text();
+  } catch (error) {
+    return box(`Voice call to ${to} (Plivo): answer_url unreachable`, [String(error.message)]);
+  }
+  if (status !== 200) return box(`Voice call to ${to} (Plivo): answer_url answered ${status}`, [xml.slice(0, 200)]);
+  const spoken = [...xml.matchAll(/<Speak\b[^>]*>([^<]*)<\/Speak>/g)].map((m) => xmlText(m[1]));
+  call.spoken = spoken.join(' ');
+  box(`Voice call to ${to} (Plivo)`, spoken);
+}
+
+// POST /v1/Account/{auth_id}/Call/ with Plivo's JSON body.
+function createPlivoCall(res, body) {
+  let call;
+  try {
+    call = JSON.parse(body);
+  } catch {
+    return plivoError(res, 400, 'invalid json data');
+  }
+  const { from, to: dst, answer_url: answerUrl, hangup_url: hangupUrl } = call ?? {};
+  if (!from) return plivoError(res, 400, 'from parameter not present');
+  if (!dst) return plivoError(res, 400, 'to parameter not present');
+  if (!answerUrl) return plivoError(res, 400, 'answer_url parameter not present');
+  const to = `+${String(dst).replace(/^\+/, '')}`;
+  const uuid = randomUUID();
+  // `spoken` is filled in once the answer_url has been fetched.
+  const entry = { provider: 'plivo', type: 'call', to, from, answer_url: answerUrl, spoken: null, sid: uuid, statusCallback: hangupUrl ?? null, received_at: new Date().toISOString() };
+  received.push(entry);
+  send(res, 201, { api_id: randomUUID(), message: 'call fired', request_uuid: uuid });
+  // The callee "picks up" once our answer has left.
+  setImmediate(() => answerPlivoCall(entry));
+}
+
 // Each provider's mode (POST /control): ok, dead (refuses everything, nothing
 // taken) or slow (the answer comes only after delayMs).
 const modes = { twilio: { mode: 'ok' }, plivo: { mode: 'ok' }, aws: { mode: 'ok' } };
@@ -356,13 +436,15 @@ const server = createServer((req, res) => {
     const [user, password] = Buffer.from(token || '', 'base64').toString().split(':');
     const basicUser = scheme?.toLowerCase() === 'basic' ? user : '';
 
-    const plivo = path.match(/^\/v1\/Account\/([^/]+)\/Message\/?$/);
+    const plivo = path.match(/^\/v1\/Account\/([^/]+)\/(Message|Call)\/?$/);
     if (req.method === 'POST' && plivo) {
       // Plivo checks the Auth ID of the path against the credentials.
       if (basicUser !== plivo[1] || !password) return plivoError(res, 401, 'authentication failed');
       const body = Buffer.concat(chunks).toString();
-      const dst = jsonField(body, 'dst');
-      return asMode('plivo', res, dst && `+${String(dst).replace(/^\+/, '')}`, () => createPlivoMessage(res, body));
+      const isMessage = plivo[2] === 'Message';
+      const dst = jsonField(body, isMessage ? 'dst' : 'to');
+      const create = isMessage ? createPlivoMessage : createPlivoCall;
+      return asMode('plivo', res, dst && `+${String(dst).replace(/^\+/, '')}`, () => create(res, body));
     }
 
     const target = /^PinpointSMSVoiceV2\.(SendTextMessage|SendVoiceMessage)$/.exec(req.headers['x-amz-target'] ?? '');

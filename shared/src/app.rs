@@ -115,7 +115,7 @@ pub fn build_send<C: Clock + Clone>(
         common.parse_application_id,
         config.delivery_reports,
     )
-    .with_plivo_reports(config.plivo_reports)
+    .with_plivo(config.plivo_reports, config.plivo_answers)
     .with_aws_events(config.aws_events.map(SnsVerifier::new).transpose()?)
     .with_verify_api(verify_api))
 }

@@ -296,11 +296,13 @@ impl OutgoingMessage {
 }
 
 /// Each provider's URL for delivery reports (our `POST /<provider>/status`),
-/// if it has one: every adapter takes its own.
+/// if it has one: every adapter takes its own. Plivo also fetches a call's
+/// script from us (`POST /plivo/answer`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StatusCallbacks {
     pub twilio: Option<String>,
     pub plivo: Option<String>,
+    pub plivo_answer: Option<String>,
     /// The Verify service the reports are about, unless it is the stack's
     /// own: the URLs say it in their query; AWS, which takes no URL, in the
     /// message's context.
@@ -313,6 +315,7 @@ impl StatusCallbacks {
         Self {
             twilio: self.twilio.map(&change),
             plivo: self.plivo.map(&change),
+            plivo_answer: self.plivo_answer.map(&change),
             service: self.service,
         }
     }

@@ -350,7 +350,13 @@ impl Stack {
                 )
             })
             .collect();
+        let xml = response
+            .headers()
+            .get("content-type")
+            .is_some_and(|kind| kind == "application/xml");
         let body = match response.body() {
+            // An XML document (Plivo's call script) as a JSON string.
+            lambda_http::Body::Text(text) if xml => Value::String(text.clone()),
             lambda_http::Body::Text(text) => serde_json::from_str(text).expect("a JSON body"),
             other => panic!("expected a text body, got {other:?}"),
         };
@@ -503,10 +509,20 @@ pub async fn twilio_accepts_messages(server: &MockServer) {
 pub const PLIVO_AUTH_ID: &str = "MAZDQ1ZJIYMDZKMMZKYM";
 pub const PLIVO_AUTH_TOKEN: &str = "plivo-test-auth-token";
 
-/// A Plivo fake that queues every message, and the settings that configure
-/// Plivo against it (routing nothing to it: `DELIVERY_ROUTES` does that).
+/// A Plivo fake that queues every message and fires every call, and the
+/// settings that configure Plivo against it (routing nothing to it:
+/// `DELIVERY_ROUTES` does that).
 pub async fn plivo_fake() -> (MockServer, Vec<(&'static str, String)>) {
     let plivo = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v1/Account/{PLIVO_AUTH_ID}/Call/")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "api_id": "97ceeb52-58b6-11e1-86da-77300b68f8bb",
+            "message": "call fired",
+            "request_uuid": "75c1a0e0-3f3b-11e1-8ea7-1231380bc196",
+        })))
+        .mount(&plivo)
+        .await;
     Mock::given(method("POST"))
         .and(path(format!("/v1/Account/{PLIVO_AUTH_ID}/Message/")))
         .respond_with(ResponseTemplate::new(202).set_body_json(json!({

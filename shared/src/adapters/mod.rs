@@ -10,6 +10,7 @@ pub mod human_proof;
 #[cfg(any(test, feature = "memory-store"))]
 pub mod memory;
 pub mod plivo;
+pub mod plivo_call;
 mod provider;
 pub use provider::DeliveryReports;
 pub mod routed;

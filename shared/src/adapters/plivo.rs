@@ -1,15 +1,17 @@
-//! Sends codes by SMS through Plivo's Message API with plain `reqwest` (one
-//! JSON POST a message, basic auth with the Auth ID and token), and reads
-//! Plivo's delivery reports: their V3 signature and what they say.
+//! Sends codes through Plivo with plain `reqwest` (one JSON POST a message
+//! or call, basic auth with the Auth ID and token), and reads Plivo's
+//! delivery reports and calls' hangup reports: their V3 signature and what
+//! they say. SMS go through the Message API; calls through the Call API,
+//! whose `answer_url` carries the call's script sealed (`plivo_call`).
 //!
 //! Another provider may be tried only when Plivo certainly did not take a
-//! message, so each outcome is told apart (`classify`): not connected, 429
-//! and 5xx are `Unavailable`; our credentials, account or sender are
-//! `Misconfigured`; a refused recipient is `Recipient`; a request sent but
-//! not answered is `Handover::Unconfirmed`, never an error.
+//! message, so each outcome is told apart (`classify`, the same for
+//! messages and calls): not connected, 429 and 5xx are `Unavailable`; our
+//! credentials, account or sender are `Misconfigured`; a refused recipient
+//! is `Recipient`; a request sent but not answered is
+//! `Handover::Unconfirmed`, never an error.
 //!
-//! Not in this slice: voice (a Call API request whose `answer_url` serves
-//! Plivo XML) and WhatsApp.
+//! Not in this slice: WhatsApp.
 
 use std::time::Duration;
 
@@ -20,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use super::plivo_call::CallScripts;
 use super::provider;
 use crate::domain::{Channel, PhoneNumber, Timestamp, VerificationId};
 use crate::ports::{
@@ -48,6 +51,11 @@ pub struct PlivoConfig {
     pub auth_id: String,
     pub auth_token: SecretString,
     pub sender: PlivoSenderId,
+    /// The caller id of calls: a Plivo number with its country code
+    /// (`14155550100`). Without one, calls are refused as misconfigured.
+    pub voice_from: Option<String>,
+    /// Seals each call's script into its answer URL.
+    pub scripts: CallScripts,
     pub timeout: Duration,
 }
 
@@ -55,7 +63,16 @@ pub struct PlivoConfig {
 pub struct PlivoSender {
     http: reqwest::Client,
     messages_url: String,
+    calls_url: String,
     config: PlivoConfig,
+}
+
+/// What Plivo is asked for.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum PlivoRequest<'a> {
+    Message(MessageRequest<'a>),
+    Call(CallRequest<'a>),
 }
 
 /// The body of `POST /v1/Account/{auth_id}/Message/`.
@@ -71,25 +88,49 @@ struct MessageRequest<'a> {
     url: Option<String>,
 }
 
+/// The body of `POST /v1/Account/{auth_id}/Call/`:
+/// <https://docs.plivo.com/docs/voice/api/call/make-a-call>.
+#[derive(Debug, Serialize)]
+struct CallRequest<'a> {
+    from: &'a str,
+    /// The number with its country code, without `+`.
+    to: &'a str,
+    /// Our `POST /plivo/answer`, with the sealed script in its query.
+    answer_url: String,
+    answer_method: &'static str,
+    /// Where Plivo POSTs the call's hangup report (our `POST /plivo/status`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hangup_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hangup_method: Option<&'static str>,
+    /// The script takes well under a minute: a call that stays open (a
+    /// voicemail left recording, say) is cut, not billed for hours.
+    time_limit: u32,
+}
+
 /// Plivo's answer: `{"api_id", "message": "message(s) queued",
-/// "message_uuid": [...]}` when queued, `{"api_id", "error": "..."}` when
-/// not. The error is text, and can quote the full number.
+/// "message_uuid": [...]}` when a message is queued, `{"api_id", "message":
+/// "call fired", "request_uuid"}` when a call is, `{"api_id", "error":
+/// "..."}` when not. The error is text, and can quote the full number.
 #[derive(Debug, Default, Deserialize)]
 struct PlivoAnswer {
     #[serde(default)]
     message_uuid: Vec<String>,
+    request_uuid: Option<String>,
     error: Option<serde_json::Value>,
 }
 
 impl PlivoSender {
     pub fn new(config: PlivoConfig) -> Result<Self, reqwest::Error> {
+        let account = format!(
+            "{}/v1/Account/{}",
+            config.api_base.trim_end_matches('/'),
+            config.auth_id
+        );
         Ok(Self {
             http: provider::http_client(config.timeout)?,
-            messages_url: format!(
-                "{}/v1/Account/{}/Message/",
-                config.api_base.trim_end_matches('/'),
-                config.auth_id
-            ),
+            messages_url: format!("{account}/Message/"),
+            calls_url: format!("{account}/Call/"),
             config,
         })
     }
@@ -97,34 +138,66 @@ impl PlivoSender {
     fn request_for<'a>(
         &'a self,
         message: &'a OutgoingMessage,
-    ) -> Result<MessageRequest<'a>, DeliveryError> {
-        let (Content::Text(text), Channel::Sms) =
-            (message.content.expose_secret(), message.channel)
-        else {
-            return Err(DeliveryError::Misconfigured(format!(
-                "plivo sends sms only, not {}",
+    ) -> Result<PlivoRequest<'a>, DeliveryError> {
+        let to = message.to.as_e164().trim_start_matches('+');
+        // Messages report deliveries, calls their hangup, to the same route.
+        let report_url = message
+            .status_callbacks
+            .plivo
+            .as_deref()
+            .map(|callback| provider::report_url(callback, message));
+        let missing = |what: &str| DeliveryError::Misconfigured(format!("no {what} for plivo"));
+        match (message.content.expose_secret(), message.channel) {
+            (Content::Text(text), Channel::Sms) => Ok(PlivoRequest::Message(MessageRequest {
+                sender: &self.config.sender,
+                dst: to,
+                text,
+                url: report_url,
+            })),
+            (Content::Speech(speech), Channel::Call) => {
+                let from = self
+                    .config
+                    .voice_from
+                    .as_deref()
+                    .ok_or_else(|| missing("voice caller id"))?;
+                let answer = message
+                    .status_callbacks
+                    .plivo_answer
+                    .as_deref()
+                    .ok_or_else(|| missing("public answer url"))?;
+                let separator = if answer.contains('?') { '&' } else { '?' };
+                let script =
+                    self.config
+                        .scripts
+                        .seal(&message.verification_id, message.sent_at, speech);
+                Ok(PlivoRequest::Call(CallRequest {
+                    from,
+                    to,
+                    answer_url: format!("{answer}{separator}{script}"),
+                    answer_method: "POST",
+                    hangup_method: report_url.as_ref().map(|_| "POST"),
+                    hangup_url: report_url,
+                    time_limit: 120,
+                }))
+            }
+            _ => Err(DeliveryError::Misconfigured(format!(
+                "plivo sends sms and calls only, not {}",
                 message.channel.as_str()
-            )));
-        };
-        Ok(MessageRequest {
-            sender: &self.config.sender,
-            dst: message.to.as_e164().trim_start_matches('+'),
-            text,
-            url: message
-                .status_callbacks
-                .plivo
-                .as_deref()
-                .map(|callback| provider::report_url(callback, message)),
-        })
+            ))),
+        }
     }
 }
 
 impl MessageSender for PlivoSender {
     async fn send(&self, message: &OutgoingMessage) -> Result<Handover, DeliveryError> {
         let body = self.request_for(message)?;
+        let url = match body {
+            PlivoRequest::Message(_) => &self.messages_url,
+            PlivoRequest::Call(_) => &self.calls_url,
+        };
         let request = self
             .http
-            .post(&self.messages_url)
+            .post(url)
             .basic_auth(
                 &self.config.auth_id,
                 Some(self.config.auth_token.expose_secret()),
@@ -141,7 +214,7 @@ impl MessageSender for PlivoSender {
         // The status decides; the body only adds detail, if it arrives.
         let answer = response.json::<PlivoAnswer>().await.unwrap_or_default();
         if (200..300).contains(&status) {
-            tracing::info!(to = %message.to, status, message_uuid = ?answer.message_uuid, latency_ms, "plivo accepted the message");
+            tracing::info!(to = %message.to, status, message_uuid = ?answer.message_uuid, request_uuid = answer.request_uuid, latency_ms, "plivo accepted the message");
             return Ok(Handover::Accepted);
         }
         let error = answer.error.map(|error| match error {
@@ -299,17 +372,23 @@ fn signed_text(url: &str, query: Option<&str>, params: &[(String, String)], nonc
     text
 }
 
-/// A delivery report Plivo POSTs to a message's `url` on each change of
-/// its status (`queued`, `sent`, `delivered`, `undelivered`, `failed`):
-/// <https://docs.plivo.com/docs/messaging/api/message/message-status-callbacks>.
+/// A report Plivo POSTs to a message's `url` on each change of its status
+/// (`queued`, `sent`, `delivered`, `undelivered`, `failed`):
+/// <https://docs.plivo.com/docs/messaging/api/message/message-status-callbacks>,
+/// or to a call's `hangup_url` when it ends (`CallStatus` `completed`,
+/// `busy`, `no-answer`, `timeout`, `failed`...).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlivoReport {
-    pub message_uuid: String,
+    /// `MessageUUID`, or a call's `CallUUID` (`RequestUUID` if it has none).
+    pub uuid: String,
     pub to: PhoneNumber,
     /// The code the message carried, from the query we added to the URL.
     pub verification: VerificationId,
     pub sent_at: Timestamp,
-    /// `failed`, `undelivered` or `rejected`: the code never reached the user.
+    /// The code never reached the user: a message `failed`, `undelivered`
+    /// or `rejected`, or a call `failed`. A call that was `busy` or had
+    /// `no-answer` did ring the phone: giving its limits back would let
+    /// anyone ring a number again and again (as Twilio's reports).
     pub undelivered: bool,
     /// Plivo's SMS error code on failed and undelivered reports (50: invalid
     /// destination, 200: the recipient opted out):
@@ -343,13 +422,27 @@ impl PlivoReport {
         let to = get("To").ok_or(MalformedReport)?;
         let to = PhoneNumber::parse(&format!("+{}", to.trim_start_matches('+')), None)
             .map_err(|_| MalformedReport)?;
-        let status = get("Status").ok_or(MalformedReport)?;
+        let (uuid, undelivered) = match get("MessageUUID") {
+            Some(uuid) => {
+                let status = get("Status").ok_or(MalformedReport)?;
+                (
+                    uuid,
+                    matches!(status, "failed" | "undelivered" | "rejected"),
+                )
+            }
+            None => {
+                let uuid = get("CallUUID")
+                    .or_else(|| get("RequestUUID"))
+                    .ok_or(MalformedReport)?;
+                (uuid, get("CallStatus").ok_or(MalformedReport)? == "failed")
+            }
+        };
         Ok(Self {
-            message_uuid: get("MessageUUID").ok_or(MalformedReport)?.to_owned(),
+            uuid: uuid.to_owned(),
             to,
             verification,
             sent_at,
-            undelivered: matches!(status, "failed" | "undelivered" | "rejected"),
+            undelivered,
             error_code: get("ErrorCode").and_then(|code| code.parse().ok()),
         })
     }
@@ -358,7 +451,8 @@ impl PlivoReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::StatusCallbacks;
+    use crate::domain::Keyring;
+    use crate::ports::{Speech, StatusCallbacks};
     use secrecy::SecretBox;
 
     const SRC: &str = "14155550100";
@@ -369,9 +463,15 @@ mod tests {
             auth_id: "MA0123456789ABCDEF01".into(),
             auth_token: "token".to_owned().into(),
             sender,
+            voice_from: Some(SRC.into()),
+            scripts: scripts(),
             timeout: Duration::from_secs(5),
         })
         .unwrap()
+    }
+
+    fn scripts() -> CallScripts {
+        CallScripts::new(&Keyring::new("v1", [7u8; 32]), 600)
     }
 
     fn message(channel: Channel, content: Content) -> OutgoingMessage {
@@ -384,6 +484,7 @@ mod tests {
             sent_at: Timestamp::from_unix_seconds(1_800_000_000),
             status_callbacks: StatusCallbacks {
                 plivo: Some("https://api.example.com/plivo/status".into()),
+                plivo_answer: Some("https://api.example.com/plivo/answer".into()),
                 ..Default::default()
             },
         }
@@ -429,8 +530,72 @@ mod tests {
         );
     }
 
+    fn call() -> OutgoingMessage {
+        message(
+            Channel::Call,
+            Content::Speech(Speech {
+                language: "en-US".into(),
+                voice: "Polly.Joanna".into(),
+                intro: "Your code is".into(),
+                digits: "1, 2, 3, 4, 5, 6".into(),
+                repeat: "Once again".into(),
+            }),
+        )
+    }
+
     #[test]
-    fn only_sms_text_is_sent() {
+    fn a_call_is_one_json_request_whose_answer_url_seals_the_script() {
+        let plivo = sender(PlivoSenderId::Src(SRC.into()));
+        assert_eq!(
+            plivo.calls_url,
+            "https://api.plivo.com/v1/Account/MA0123456789ABCDEF01/Call/"
+        );
+        let mut body = serde_json::to_value(plivo.request_for(&call()).unwrap()).unwrap();
+        let answer_url = body["answer_url"].take();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "from": SRC,
+                "to": "14155550123",
+                "answer_url": null,
+                "answer_method": "POST",
+                "hangup_url": "https://api.example.com/plivo/status?verification=0123456789abcdef0123456789abcdef&sent_at=1800000000",
+                "hangup_method": "POST",
+                "time_limit": 120,
+            })
+        );
+        let answer_url = answer_url.as_str().unwrap();
+        let query = answer_url
+            .strip_prefix("https://api.example.com/plivo/answer?key=v1&script=")
+            .map(|token| format!("key=v1&script={token}"))
+            .expect(answer_url);
+        // The digits are sealed, never in clear (nor URL-encoded).
+        assert!(!answer_url.contains("1, 2") && !answer_url.contains("1%2C"));
+        let script = scripts()
+            .open(Some(&query), Timestamp::from_unix_seconds(1_800_000_001))
+            .unwrap();
+        assert_eq!(script.speech.digits, "1, 2, 3, 4, 5, 6");
+    }
+
+    #[test]
+    fn a_call_needs_a_caller_id_and_an_answer_url() {
+        let mut no_caller = sender(PlivoSenderId::Src(SRC.into()));
+        no_caller.config.voice_from = None;
+        let mut no_answer = call();
+        no_answer.status_callbacks.plivo_answer = None;
+        for (plivo, message) in [
+            (&no_caller, call()),
+            (&sender(PlivoSenderId::Src(SRC.into())), no_answer),
+        ] {
+            assert!(matches!(
+                plivo.request_for(&message),
+                Err(DeliveryError::Misconfigured(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn only_sms_text_and_calls_are_sent() {
         let plivo = sender(PlivoSenderId::Src(SRC.into()));
         for message in [
             message(Channel::Whatsapp, Content::Text("Your code is 1.".into())),
@@ -636,7 +801,7 @@ mod tests {
         assert_eq!(
             report,
             PlivoReport {
-                message_uuid: "db3ce55a-7f1d-11e1-8ea7-1231380bc196".into(),
+                uuid: "db3ce55a-7f1d-11e1-8ea7-1231380bc196".into(),
                 to: PhoneNumber::parse("+14155550123", None).unwrap(),
                 verification: VerificationId::from_stored(
                     "0123456789abcdef0123456789abcdef".into()
@@ -659,6 +824,40 @@ mod tests {
             let report = PlivoReport::parse(Some(QUERY), &params).unwrap();
             assert_eq!(report.undelivered, undelivered, "{status}");
         }
+    }
+
+    #[test]
+    fn a_call_that_failed_is_undelivered_one_that_rang_is_not() {
+        let hangup = |status: &str| {
+            [
+                ("CallUUID", "ac3b4e6a-7f1d-11e1-8ea7-1231380bc196"),
+                ("CallStatus", status),
+                ("HangupCause", "NORMAL_CLEARING"),
+                ("To", "14155550123"),
+                ("From", "14155550100"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .to_vec()
+        };
+        for (status, undelivered) in [
+            ("completed", false),
+            ("busy", false),
+            ("no-answer", false),
+            ("timeout", false),
+            ("failed", true),
+        ] {
+            let report = PlivoReport::parse(Some(QUERY), &hangup(status)).unwrap();
+            assert_eq!(report.undelivered, undelivered, "{status}");
+            assert_eq!(report.uuid, "ac3b4e6a-7f1d-11e1-8ea7-1231380bc196");
+        }
+        let no_status: Vec<_> = hangup("failed")
+            .into_iter()
+            .filter(|(name, _)| name != "CallStatus")
+            .collect();
+        assert_eq!(
+            PlivoReport::parse(Some(QUERY), &no_status),
+            Err(MalformedReport)
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::adapters::DeliveryReports;
 use crate::adapters::aws_sms::AwsSmsConfig;
 use crate::adapters::human_proof::HumanProofConfig;
 use crate::adapters::plivo::{PlivoConfig, SignatureValidator};
+use crate::adapters::plivo_call::PlivoAnswers;
 use crate::adapters::sns::SnsConfig;
 use crate::adapters::twilio::{TwilioConfig, WebhookValidator};
 use crate::domain::{IdentityHasher, Routes};
@@ -78,6 +79,9 @@ pub struct SendConfig {
     /// Present when AWS End User Messaging's events come through SNS
     /// (`AWS_SMS_EVENTS_TOPIC_ARN`): they go to `POST /aws/events`.
     pub aws_events: Option<SnsConfig>,
+    /// Present when Plivo is configured: its calls fetch their script from
+    /// `POST /plivo/answer`.
+    pub plivo_answers: Option<PlivoAnswers>,
     /// When set, a send with a valid proof of a human passes fraud
     /// protection's restrictions.
     pub human_proof: Option<HumanProofConfig>,

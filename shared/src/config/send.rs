@@ -11,6 +11,7 @@ use crate::adapters::aws_sms::AwsSmsConfig;
 use crate::adapters::clock::SystemClock;
 use crate::adapters::human_proof::HumanProofConfig;
 use crate::adapters::plivo::{PlivoConfig, PlivoSenderId, SignatureValidator};
+use crate::adapters::plivo_call::{CallScripts, PlivoAnswers};
 use crate::adapters::sns::SnsConfig;
 use crate::adapters::twilio::{TwilioConfig, TwilioCredentials, TwilioSenderId, WebhookValidator};
 use crate::domain::{Channel, PhoneNumber, Provider, Routes, Timestamp};
@@ -32,7 +33,9 @@ impl SendConfig {
         let mut common = Config::from_lookup_at(&get, now)?;
         let enabled_channels = &common.policy.enabled_channels;
         let twilio = twilio(&get, enabled_channels)?;
-        let plivo = plivo(&get)?;
+        // A call's script is sealed under the code keys, for the code's lifetime.
+        let scripts = CallScripts::new(common.keys.codes.keys(), common.policy.code_ttl_seconds);
+        let plivo = plivo(&get, &scripts)?;
         let aws_sms = aws_sms(&get, common.policy.code_ttl_seconds)?;
         let whatsapp = whatsapp_content(&get, enabled_channels.contains(&Channel::Whatsapp))?;
         let template_languages: Vec<String> = match &whatsapp {
@@ -176,6 +179,19 @@ impl SendConfig {
             (None, Some(_)) => return Err(ConfigError::Missing("PLIVO_AUTH_ID")),
             (None, None) => None,
         };
+        let plivo_answer_url = callback_override(
+            &get,
+            "PLIVO_ANSWER_URL",
+            "must be the https URL of POST /plivo/answer, without query string",
+        )?;
+        let plivo_answers = match (&plivo, plivo_answer_url) {
+            (Some(_), answer_url) => Some(PlivoAnswers {
+                scripts,
+                answer_url,
+            }),
+            (None, Some(_)) => return Err(ConfigError::Missing("PLIVO_AUTH_ID")),
+            (None, None) => None,
+        };
         let aws_events = aws_events(&get)?;
         Ok(Self {
             messages,
@@ -187,6 +203,7 @@ impl SendConfig {
             delivery_reports,
             plivo_reports,
             aws_events,
+            plivo_answers,
             human_proof: human_proof(&get)?,
             common,
         })
@@ -375,8 +392,13 @@ fn aws_events(get: &impl Fn(&str) -> Option<String>) -> Result<Option<SnsConfig>
 }
 
 /// Plivo, when `PLIVO_AUTH_ID` is set: its auth token (a secret) and
-/// sender, a number or sender id (`src`), or a Powerpack's UUID.
-fn plivo(get: &impl Fn(&str) -> Option<String>) -> Result<Option<PlivoConfig>, ConfigError> {
+/// sender, a number or sender id (`src`), or a Powerpack's UUID; the caller
+/// id of calls (`PLIVO_VOICE_FROM`, else the sender if it is a `+` number),
+/// and what seals their scripts.
+fn plivo(
+    get: &impl Fn(&str) -> Option<String>,
+    scripts: &CallScripts,
+) -> Result<Option<PlivoConfig>, ConfigError> {
     let Some(auth_id) = get("PLIVO_AUTH_ID") else {
         return Ok(None);
     };
@@ -389,10 +411,15 @@ fn plivo(get: &impl Fn(&str) -> Option<String>) -> Result<Option<PlivoConfig>, C
         |url| is_public_or_loopback_url(url) && !url.ends_with('/'),
         "must be an https URL without trailing slash (plain http only for 127.0.0.1 or localhost)",
     )?;
+    let voice_from = get("PLIVO_VOICE_FROM")
+        .or_else(|| sender.starts_with('+').then(|| sender.clone()))
+        .map(|number| number.trim_start_matches('+').to_owned());
     Ok(Some(PlivoConfig {
         api_base,
         auth_id,
         auth_token: auth_token.into(),
+        voice_from,
+        scripts: scripts.clone(),
         sender: match is_powerpack {
             true => PlivoSenderId::PowerpackUuid(sender),
             false => PlivoSenderId::Src(sender.trim_start_matches('+').to_owned()),

@@ -8,7 +8,7 @@ use super::ConfigError;
 /// The settings that may also be given in the one `SETTINGS` variable
 /// (`NAME=value` pairs separated by spaces), which the template fills from
 /// its `Settings` parameter so that tuning values ask no deploy question.
-pub const TUNING_SETTINGS: [&str; 56] = [
+pub const TUNING_SETTINGS: [&str; 58] = [
     "CODE_LENGTH",
     "CODE_TTL_SECONDS",
     "MAX_CHECK_ATTEMPTS",
@@ -48,6 +48,8 @@ pub const TUNING_SETTINGS: [&str; 56] = [
     "PLIVO_API_BASE",
     "PLIVO_TIMEOUT_MS",
     "PLIVO_STATUS_CALLBACK_URL",
+    "PLIVO_VOICE_FROM",
+    "PLIVO_ANSWER_URL",
     "AWS_SMS_ORIGINATION_IDENTITY",
     "AWS_SMS_CONFIGURATION_SET",
     "AWS_SMS_PROTECT_CONFIGURATION_ID",

@@ -753,6 +753,51 @@ mod defaults_and_checks {
         let config = load(&vars).unwrap();
         assert!(config.twilio.is_none() && config.delivery_reports.is_none());
     }
+
+    #[test]
+    fn plivo_calls_have_a_caller_id_and_an_answer_url_that_may_be_set() {
+        assert!(load(&minimal()).unwrap().plivo_answers.is_none());
+        let mut vars = minimal();
+        vars.insert(
+            "PLIVO_ANSWER_URL",
+            "https://verify.example.com/plivo/answer",
+        );
+        assert_eq!(
+            load(&vars).unwrap_err(),
+            ConfigError::Missing("PLIVO_AUTH_ID")
+        );
+        vars.insert("PLIVO_AUTH_ID", "MAZDQ1ZJIYMDZKMMZKYM");
+        vars.insert("PLIVO_AUTH_TOKEN", "plivo token");
+        vars.insert("PLIVO_SENDER", "+14155550100");
+        let config = load(&vars).unwrap();
+        let answers = config.plivo_answers.expect("on with Plivo");
+        assert_eq!(
+            answers.answer_url.as_deref(),
+            Some("https://verify.example.com/plivo/answer")
+        );
+        // The sender is a number: it is the caller id, without its `+`.
+        let plivo = config.plivo.expect("Plivo");
+        assert_eq!(plivo.voice_from.as_deref(), Some("14155550100"));
+        // An alphanumeric sender cannot call: PLIVO_VOICE_FROM can.
+        vars.insert("PLIVO_SENDER", "MyApp");
+        assert_eq!(load(&vars).unwrap().plivo.unwrap().voice_from, None);
+        vars.insert("PLIVO_VOICE_FROM", "+14155550111");
+        assert_eq!(
+            load(&vars).unwrap().plivo.unwrap().voice_from.as_deref(),
+            Some("14155550111")
+        );
+        vars.insert(
+            "PLIVO_ANSWER_URL",
+            "https://verify.example.com/plivo/answer?x=1",
+        );
+        assert!(matches!(
+            load(&vars),
+            Err(ConfigError::Invalid {
+                name: "PLIVO_ANSWER_URL",
+                ..
+            })
+        ));
+    }
 }
 
 mod per_function {

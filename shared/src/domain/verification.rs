@@ -67,6 +67,12 @@ impl CodeHasher {
         self.0.current_id()
     }
 
+    /// The code keys, from which keys for other secrets about a code derive
+    /// (a Plivo call's sealed script).
+    pub fn keys(&self) -> &Keyring {
+        &self.0
+    }
+
     /// MAC over number, verification id and code, each on its own line (none
     /// of them can contain a newline, so the encoding is unambiguous).
     pub fn mac(&self, phone: &PhoneNumber, id: &VerificationId, code: &OneTimeCode) -> CodeMac {

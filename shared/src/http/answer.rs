@@ -102,11 +102,31 @@ pub(super) fn json_response(
         .expect("status and headers are valid")
 }
 
+/// `200` with an XML document about one call (Plivo's script): never cached.
+pub fn xml(document: String) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/xml")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::Text(document))
+        .expect("status and headers are valid")
+}
+
 /// Logs one line per request (no number, no code) and builds the answer.
 pub(super) fn respond(
     function: &str,
     started: Instant,
     outcome: Result<Value, ApiError>,
+) -> Response<Body> {
+    respond_with(function, started, outcome, success)
+}
+
+/// As `respond`, with `answer` making the success's answer.
+pub(super) fn respond_with<T>(
+    function: &str,
+    started: Instant,
+    outcome: Result<T, ApiError>,
+    answer: impl FnOnce(T) -> Response<Body>,
 ) -> Response<Body> {
     let latency_us = started.elapsed().as_micros();
     match outcome {
@@ -118,7 +138,7 @@ pub(super) fn respond(
                 latency_us,
                 "request answered"
             );
-            success(result)
+            answer(result)
         }
         Err(error) => {
             metrics::count(

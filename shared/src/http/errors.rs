@@ -5,6 +5,7 @@
 
 use super::{ApiError, MAX_BODY_BYTES, Reason, RequestError};
 use crate::adapters::aws_sms::MalformedEvent;
+use crate::adapters::plivo_call::ScriptRefused;
 use crate::adapters::sns::SnsRefusal;
 use crate::domain::{
     CodeFormatError, DestinationRefused, Limit, LimitReached, PhoneNumberError, UnknownChannel,
@@ -52,6 +53,16 @@ impl From<SnsRefusal> for ApiError {
             SnsRefusal::Stale => Reason::StaleDeliveryReport,
             SnsRefusal::BadSignature => Reason::InvalidSignature,
             SnsRefusal::Unreachable => Reason::DeliveryReportUnverifiable,
+        }
+        .into()
+    }
+}
+
+impl From<ScriptRefused> for ApiError {
+    fn from(refused: ScriptRefused) -> Self {
+        match refused {
+            ScriptRefused::Invalid => Reason::InvalidCallScript,
+            ScriptRefused::Expired => Reason::CallScriptExpired,
         }
         .into()
     }

@@ -37,7 +37,8 @@ pub use answer::ApiError;
 pub use gateway::with_decodable_body;
 pub use params::{MAX_BODY_BYTES, RequestError};
 pub use paths::{
-    AWS_EVENTS_ROUTE, JWKS_ROUTE, PLIVO_STATUS_ROUTE, SEND_ROUTE, STATUS_ROUTE, VERIFY_ROUTE,
+    AWS_EVENTS_ROUTE, JWKS_ROUTE, PLIVO_ANSWER_ROUTE, PLIVO_STATUS_ROUTE, SEND_ROUTE, STATUS_ROUTE,
+    VERIFY_ROUTE,
 };
 pub use reason::Reason;
 pub use routes::HttpFunction;

@@ -41,7 +41,7 @@ pub enum RequestError {
     IdempotencyKeyInUse,
     #[error("delivery reports are not enabled")]
     DeliveryReportsDisabled,
-    #[error("invalid X-Twilio-Signature")]
+    #[error("invalid provider signature")]
     InvalidSignature,
     #[error("malformed delivery report")]
     MalformedDeliveryReport,

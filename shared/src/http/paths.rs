@@ -10,6 +10,8 @@ pub const STATUS_ROUTE: Route = ("POST", "/twilio/status");
 pub const PLIVO_STATUS_ROUTE: Route = ("POST", "/plivo/status");
 /// Amazon SNS's deliveries of AWS End User Messaging's events.
 pub const AWS_EVENTS_ROUTE: Route = ("POST", "/aws/events");
+/// Where Plivo fetches a call's script.
+pub const PLIVO_ANSWER_ROUTE: Route = ("POST", "/plivo/answer");
 /// The send function's Verify route.
 pub const CREATE_ROUTE: Route = ("POST", "/v2/Services/{ServiceSid}/Verifications");
 

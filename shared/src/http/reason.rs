@@ -183,6 +183,10 @@ reasons! {
         "The event comes from an SNS topic this service does not take events from.";
     StaleDeliveryReport = "stale_delivery_report", BAD_REQUEST, VALIDATION_ERROR, None,
         "The delivery report is dated too long ago or in the future.";
+    InvalidCallScript = "invalid_call_script", BAD_REQUEST, VALIDATION_ERROR, None,
+        "The call's answer URL does not hold a script of this service.";
+    CallScriptExpired = "call_script_expired", GONE, SCRIPT_FAILED, None,
+        "The call's code has expired.";
 
     // Our side: 5xx means nothing was sent and nothing changed.
     StorageUnavailable = "storage_unavailable", SERVICE_UNAVAILABLE, INTERNAL_SERVER_ERROR, Some(1),

@@ -10,8 +10,8 @@ use super::RequestError;
 use super::answer::respond;
 use super::gateway::match_route;
 use super::paths::{
-    AWS_EVENTS_ROUTE, CHECK_ROUTE, CREATE_ROUTE, FETCH_ROUTE, JWKS_ROUTE, PLIVO_STATUS_ROUTE,
-    SEND_ROUTE, STATUS_ROUTE, UPDATE_ROUTE, VERIFY_ROUTE,
+    AWS_EVENTS_ROUTE, CHECK_ROUTE, CREATE_ROUTE, FETCH_ROUTE, JWKS_ROUTE, PLIVO_ANSWER_ROUTE,
+    PLIVO_STATUS_ROUTE, SEND_ROUTE, STATUS_ROUTE, UPDATE_ROUTE, VERIFY_ROUTE,
 };
 use super::send_api::SendApi;
 use super::verify_api::VerifyApi;
@@ -40,6 +40,7 @@ impl<S: VerificationStore + IdempotencyStore, M: Dispatcher, C: Clock> HttpFunct
             STATUS_ROUTE,
             PLIVO_STATUS_ROUTE,
             AWS_EVENTS_ROUTE,
+            PLIVO_ANSWER_ROUTE,
             CREATE_ROUTE,
         ];
         match match_route(&request, &routes) {
@@ -47,6 +48,7 @@ impl<S: VerificationStore + IdempotencyStore, M: Dispatcher, C: Clock> HttpFunct
             Ok(STATUS_ROUTE) => self.twilio_status(request).await,
             Ok(PLIVO_STATUS_ROUTE) => self.plivo_status(request).await,
             Ok(AWS_EVENTS_ROUTE) => self.aws_events(request).await,
+            Ok(PLIVO_ANSWER_ROUTE) => self.plivo_answer(request).await,
             Ok(_) => match &self.verify_api {
                 Some(api) => api.create(&request, self.status_callbacks(&request)).await,
                 None => verify_v2::disabled("verifyV2Create", &request),

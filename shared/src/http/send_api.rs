@@ -1,23 +1,24 @@
-//! The send function's handlers: `sendVerificationCode` and the providers'
-//! (Twilio's, Plivo's, AWS's) delivery reports.
+//! The send function's handlers: `sendVerificationCode`, the providers'
+//! (Twilio's, Plivo's, AWS's) delivery reports, and Plivo calls' scripts.
 
 use std::time::Instant;
 
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
-use super::answer::respond;
+use super::answer::{respond, respond_with, xml};
 use super::delivery_report::{DeliveryReport, report_body};
 use super::gateway::{Route, client_address, deadline, public_url};
 use super::idempotency::{once, scoped_key};
 use super::params::Params;
-use super::paths::{PLIVO_STATUS_ROUTE, STATUS_ROUTE};
+use super::paths::{PLIVO_ANSWER_ROUTE, PLIVO_STATUS_ROUTE, STATUS_ROUTE};
 use super::side_effects::count_sent;
 use super::verify_services::VerifyServices;
 use super::{ApiError, RequestError};
 use crate::adapters::DeliveryReports;
 use crate::adapters::aws_sms::AwsEvent;
 use crate::adapters::plivo::{NONCE_HEADER, PlivoReport, SIGNATURE_HEADER, SignatureValidator};
+use crate::adapters::plivo_call::{PlivoAnswers, answer_xml};
 use crate::adapters::sns::{Delivery as SnsDelivery, Envelope, SnsVerifier};
 use crate::adapters::twilio::WebhookValidator;
 use crate::domain::{PhoneNumber, Provider, Timestamp, VerificationId};
@@ -36,6 +37,8 @@ pub struct SendApi<S, M, C> {
     plivo_reports: Option<DeliveryReports<SignatureValidator>>,
     /// Accepts AWS End User Messaging's events, through SNS, when set.
     aws_events: Option<SnsVerifier>,
+    /// Serves Plivo calls' scripts when set (with Plivo's reports).
+    plivo_answers: Option<PlivoAnswers>,
     /// Serves Twilio Verify's `verifications.create` when set.
     pub(super) verify_api: Option<VerifyServices<VerificationService<S, Delivery<M>, C>>>,
 }
@@ -51,16 +54,20 @@ impl<S: VerificationStore + IdempotencyStore, M: Dispatcher, C: Clock> SendApi<S
             delivery_reports,
             plivo_reports: None,
             aws_events: None,
+            plivo_answers: None,
             verify_api: None,
         }
     }
 
-    /// The same function, taking Plivo's delivery reports too when set.
-    pub fn with_plivo_reports(
+    /// The same function, taking Plivo's delivery reports and serving its
+    /// calls' scripts too when set.
+    pub fn with_plivo(
         mut self,
         plivo_reports: Option<DeliveryReports<SignatureValidator>>,
+        plivo_answers: Option<PlivoAnswers>,
     ) -> Self {
         self.plivo_reports = plivo_reports;
+        self.plivo_answers = plivo_answers;
         self
     }
 
@@ -88,6 +95,9 @@ impl<S: VerificationStore + IdempotencyStore, M: Dispatcher, C: Clock> SendApi<S
         StatusCallbacks {
             twilio: callback_url(self.delivery_reports.as_ref(), request, STATUS_ROUTE),
             plivo: callback_url(self.plivo_reports.as_ref(), request, PLIVO_STATUS_ROUTE),
+            plivo_answer: self.plivo_answers.as_ref().and_then(|answers| {
+                route_url(answers.answer_url.as_ref(), request, PLIVO_ANSWER_ROUTE)
+            }),
             service: None,
         }
     }
@@ -152,14 +162,8 @@ impl<S: VerificationStore + IdempotencyStore, M: Dispatcher, C: Clock> SendApi<S
         let outcome = async {
             let (validator, url, form) =
                 received(self.plivo_reports.as_ref(), &request, PLIVO_STATUS_ROUTE)?;
+            signed_by_plivo(validator, &url, &request, &form)?;
             let query = request.uri().query();
-            let (nonce, signatures) = (
-                header(&request, NONCE_HEADER),
-                header(&request, SIGNATURE_HEADER),
-            );
-            if !validator.is_valid(&url, query, &form.params, nonce, signatures) {
-                return Err(RequestError::InvalidSignature.into());
-            }
             let PlivoReport {
                 to,
                 verification,
@@ -213,6 +217,37 @@ impl<S: VerificationStore + IdempotencyStore, M: Dispatcher, C: Clock> SendApi<S
             }
         };
         respond("awsEvents", started, outcome.await)
+    }
+
+    /// `POST /plivo/answer`: Plivo fetching the script of a call it placed
+    /// (V3-signed), sealed in the URL we gave it. Answers Plivo XML that
+    /// speaks the code, until the code expires.
+    pub async fn plivo_answer(&self, request: Request) -> Response<Body> {
+        let started = Instant::now();
+        let outcome = async {
+            // Plivo signs with the auth token its reports are checked with.
+            let (Some(answers), Some(reports)) = (&self.plivo_answers, &self.plivo_reports) else {
+                return Err(RequestError::DeliveryReportsDisabled.into());
+            };
+            let form = DeliveryReport::read(&request)?;
+            let url = route_url(answers.answer_url.as_ref(), &request, PLIVO_ANSWER_ROUTE);
+            signed_by_plivo(
+                &reports.validator,
+                &url.unwrap_or_default(),
+                &request,
+                &form,
+            )?;
+            let script = answers
+                .scripts
+                .open(request.uri().query(), self.service.now())?;
+            // Which code's call picked up (its id, never the code).
+            tracing::info!(
+                verification = script.verification.as_str(),
+                "plivo fetched a call's script"
+            );
+            Ok(answer_xml(&script.speech))
+        };
+        respond_with("plivoAnswer", started, outcome.await, xml)
     }
 
     /// `POST /functions/sendVerificationCode` `{"phoneNumber", "channel"?, "locale"?,
@@ -278,11 +313,14 @@ fn callback_url<V>(
     request: &Request,
     route: Route,
 ) -> Option<String> {
-    let reports = reports?;
-    reports
-        .callback_url
-        .clone()
-        .or_else(|| public_url(request, route.1))
+    route_url(reports?.callback_url.as_ref(), request, route)
+}
+
+/// The public URL of `route`: the operator's `configured` one, else the
+/// route on the API that received `request` (from API Gateway's request
+/// context).
+fn route_url(configured: Option<&String>, request: &Request, route: Route) -> Option<String> {
+    configured.cloned().or_else(|| public_url(request, route.1))
 }
 
 /// A delivery report to `route`, when its provider's `reports` are on: what
@@ -297,6 +335,23 @@ fn received<'a, V>(
     let report = DeliveryReport::read(request)?;
     let url = callback_url(Some(reports), request, route).unwrap_or_default();
     Ok((&reports.validator, url, report))
+}
+
+/// Whether Plivo signed (V3) `request`, sent to our `url` with `form`.
+fn signed_by_plivo(
+    validator: &SignatureValidator,
+    url: &str,
+    request: &Request,
+    form: &DeliveryReport,
+) -> Result<(), ApiError> {
+    let (nonce, signatures) = (
+        header(request, NONCE_HEADER),
+        header(request, SIGNATURE_HEADER),
+    );
+    match validator.is_valid(url, request.uri().query(), &form.params, nonce, signatures) {
+        true => Ok(()),
+        false => Err(RequestError::InvalidSignature.into()),
+    }
 }
 
 /// A header's value as text; empty when absent or not text.

@@ -17,6 +17,7 @@ mod key_rotation;
 mod limits;
 mod operator;
 mod plivo;
+mod plivo_calls;
 mod plivo_reports;
 mod privacy;
 mod proof;

@@ -9,7 +9,8 @@ use phone_verification::adapters::plivo::{
     NONCE_HEADER, PlivoConfig, PlivoReport, PlivoSender, PlivoSenderId, SIGNATURE_HEADER,
     SignatureValidator,
 };
-use phone_verification::domain::{Channel, PhoneNumber, Timestamp, VerificationId};
+use phone_verification::adapters::plivo_call::CallScripts;
+use phone_verification::domain::{Channel, Keyring, PhoneNumber, Timestamp, VerificationId};
 use phone_verification::ports::{
     Content, DeliveryError, Handover, MessageSender, OutgoingMessage, RecipientProblem,
     StatusCallbacks,
@@ -26,15 +27,20 @@ const SRC: &str = "14155550100";
 const CALLBACK: &str = "https://api.example.com/plivo/status";
 const VERIFICATION: &str = "0123456789abcdef0123456789abcdef";
 
-fn sender(api_base: String, timeout: Duration) -> PlivoSender {
-    PlivoSender::new(PlivoConfig {
+fn config(api_base: String, timeout: Duration) -> PlivoConfig {
+    PlivoConfig {
         api_base,
         auth_id: AUTH_ID.into(),
         auth_token: AUTH_TOKEN.into(),
         sender: PlivoSenderId::Src(SRC.into()),
+        voice_from: Some(SRC.into()),
+        scripts: CallScripts::new(&Keyring::new("v1", [7u8; 32]), 600),
         timeout,
-    })
-    .unwrap()
+    }
+}
+
+fn sender(api_base: String, timeout: Duration) -> PlivoSender {
+    PlivoSender::new(config(api_base, timeout)).unwrap()
 }
 
 fn sms() -> OutgoingMessage {
@@ -160,11 +166,8 @@ async fn wrong_credentials_are_misconfigured() {
         .mount(&plivo)
         .await;
     let stranger = PlivoSender::new(PlivoConfig {
-        api_base: plivo.uri(),
-        auth_id: AUTH_ID.into(),
         auth_token: "another-token".into(),
-        sender: PlivoSenderId::Src(SRC.into()),
-        timeout: Duration::from_secs(5),
+        ..config(plivo.uri(), Duration::from_secs(5))
     })
     .unwrap();
     let outcome = stranger.send(&sms()).await;

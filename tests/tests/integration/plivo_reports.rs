@@ -6,28 +6,20 @@
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use integration_tests::{
-    Answer, Options, PLIVO_AUTH_TOKEN, Stack, code_in, plivo_fake, unique_phone,
-};
+use integration_tests::{Answer, PLIVO_AUTH_TOKEN, Stack, code_in, unique_phone};
 use serde_json::Value;
 use sha2::Sha256;
 use wiremock::MockServer;
 
 use crate::delivery_reports::{assert_withdrawn, post_report};
+use crate::plivo_calls::stack_routing;
 /// Derived from the test events' `requestContext.domainName` and `$default` stage.
 const CALLBACK: &str = "https://api.example.com/plivo/status";
 const NONCE: &str = "12345678901234567890";
 
 /// A stack sending every message through a Plivo fake that queues it.
 async fn plivo_stack() -> (Stack, MockServer) {
-    let (plivo, mut env) = plivo_fake().await;
-    env.push(("DELIVERY_ROUTES", "*=plivo".to_owned()));
-    let stack = Stack::start_with(Options {
-        env,
-        ..Options::default()
-    })
-    .await;
-    (stack, plivo)
+    stack_routing("*=plivo", None).await
 }
 
 /// Sends a code through Plivo: the code, and the URL Plivo was given.
@@ -65,12 +57,23 @@ fn plivo_signature(token: &str, url: &str, params: &[(&str, &str)], nonce: &str)
 
 /// Plivo's POST of `params` to `url`, signed as Plivo signs it.
 async fn signed_report(stack: &Stack, url: &str, params: &[(&str, &str)]) -> Answer {
-    let signature = plivo_signature(PLIVO_AUTH_TOKEN, url, params, NONCE);
+    signed_post(stack, "/plivo/status", url, params, PLIVO_AUTH_TOKEN).await
+}
+
+/// Plivo's POST of `params` to `url` (our route `path`), signed with `token`.
+pub(crate) async fn signed_post(
+    stack: &Stack,
+    path: &str,
+    url: &str,
+    params: &[(&str, &str)],
+    token: &str,
+) -> Answer {
+    let signature = plivo_signature(token, url, params, NONCE);
     let headers = [
         ("x-plivo-signature-v3", signature.as_str()),
         ("x-plivo-signature-v3-nonce", NONCE),
     ];
-    post_report(stack, "/plivo/status", url, params, &headers).await
+    post_report(stack, path, url, params, &headers).await
 }
 
 /// Plivo's report that the message to `to` has `status`.

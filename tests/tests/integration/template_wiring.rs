@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 use integration_tests::{Function, Stack, http_api_event, template};
 use phone_verification::http::verify_v2::{CHECK_ROUTE, CREATE_ROUTE, FETCH_ROUTE, UPDATE_ROUTE};
 use phone_verification::http::{
-    AWS_EVENTS_ROUTE, JWKS_ROUTE, PLIVO_STATUS_ROUTE, SEND_ROUTE, STATUS_ROUTE, VERIFY_ROUTE,
+    AWS_EVENTS_ROUTE, JWKS_ROUTE, PLIVO_ANSWER_ROUTE, PLIVO_STATUS_ROUTE, SEND_ROUTE, STATUS_ROUTE,
+    VERIFY_ROUTE,
 };
 use serde_yaml_ng::Value as Yaml;
 
@@ -73,6 +74,7 @@ fn the_template_routes_are_the_functions_routes() {
         (STATUS_ROUTE, SEND_FUNCTION),
         (PLIVO_STATUS_ROUTE, SEND_FUNCTION),
         (AWS_EVENTS_ROUTE, SEND_FUNCTION),
+        (PLIVO_ANSWER_ROUTE, SEND_FUNCTION),
         (VERIFY_ROUTE, VERIFY_FUNCTION),
         (JWKS_ROUTE, VERIFY_FUNCTION),
         (CREATE_ROUTE, SEND_FUNCTION),

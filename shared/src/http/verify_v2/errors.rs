@@ -126,7 +126,9 @@ impl Failure {
                     | InvalidParameterType
                     | InvalidIdempotencyKey
                     | InvalidDeliveryReport
-                    | StaleDeliveryReport => {
+                    | StaleDeliveryReport
+                    | InvalidCallScript
+                    | CallScriptExpired => {
                         TwilioError::new(StatusCode::BAD_REQUEST, 60200, error.message)
                     }
                     InvalidApplicationId | InvalidSignature | UnknownTopic => {
