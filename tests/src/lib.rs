@@ -612,6 +612,7 @@ pub fn new_verification(number: &Pseudonym, at: Timestamp) -> NewVerification {
         code_mac: CodeMac::from_stored(vec![7; 32]),
         key_id: "k1".into(),
         channel: Channel::Sms,
+        fallback_from: None,
         created_at: at,
         expires_at: at.plus_seconds(600),
     }

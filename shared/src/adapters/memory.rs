@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::domain::{
-    Admission, BreakerPolicy, BreakerState, Limit, LimitReached, Limits, Provider, Pseudonym,
-    Restriction, Scope, Timestamp, Traffic, TrafficSnapshot, VerificationId, Window, seconds_until,
+    Admission, BreakerPolicy, BreakerState, Channel, Limit, LimitReached, Limits, Provider,
+    Pseudonym, Restriction, Scope, Timestamp, Traffic, TrafficSnapshot, VerificationId, Window,
+    seconds_until,
 };
 use crate::ports::{
     Approval, AttemptRefused, Claim, CountedAttempt, CurrentVerification, DeliveryError,
@@ -44,6 +45,8 @@ struct NumberState {
     last_sent_at: Option<Timestamp>,
     /// Sends per (window length, window index).
     sends: HashMap<(u64, i64), u32>,
+    /// Calls per UTC day (window index).
+    calls: HashMap<i64, u32>,
     failures: u32,
     last_attempt_at: Option<Timestamp>,
 }
@@ -59,13 +62,23 @@ impl NumberState {
         })
     }
 
-    fn send_refusal(&self, now: Timestamp, limits: &Limits) -> Option<LimitReached> {
+    fn send_refusal(&self, new: &NewVerification, limits: &Limits) -> Option<LimitReached> {
+        let now = new.created_at;
         if let Some(locked) = self.lockout(now, limits) {
             return Some(locked);
         }
-        if let Some(next) = self
-            .last_sent_at
-            .map(|t| t.plus_seconds(limits.resend_cooldown_seconds))
+        // The fallback of a code still pending on its channel waits less.
+        let falls_back = matches!(
+            (&self.code, new.fallback_from),
+            (Some((code, Status::Pending, _)), Some(from)) if code.channel == from
+        );
+        let wait = match falls_back {
+            true => limits
+                .fallback_after_seconds
+                .min(limits.resend_cooldown_seconds),
+            false => limits.resend_cooldown_seconds,
+        };
+        if let Some(next) = self.last_sent_at.map(|t| t.plus_seconds(wait))
             && next > now
         {
             return Some(LimitReached {
@@ -94,6 +107,14 @@ impl NumberState {
                     limit,
                     retry_after_seconds: seconds_until(now, window.ends_at),
                 })
+        })
+        .or_else(|| {
+            let day = Window::containing(now, Window::DAY);
+            let calls = self.calls.get(&day.index).copied().unwrap_or(0);
+            (new.channel == Channel::Call && calls >= limits.calls_per_day).then(|| LimitReached {
+                limit: Limit::NumberCallsPerDay,
+                retry_after_seconds: seconds_until(now, day.ends_at),
+            })
         })
     }
 }
@@ -164,7 +185,7 @@ impl VerificationStore for InMemoryStore {
         let now = new.created_at;
         let mut state = self.state();
         let number = state.numbers.entry(new.number.clone()).or_default();
-        if let Some(refusal) = number.send_refusal(now, limits) {
+        if let Some(refusal) = number.send_refusal(new, limits) {
             return Ok(Err(refusal));
         }
         let client = format!("client#{}", requester.client);
@@ -237,6 +258,11 @@ impl VerificationStore for InMemoryStore {
                 .sends
                 .entry((length, Window::containing(now, length).index))
                 .or_default() += 1;
+        }
+        let today = Window::containing(now, Window::DAY).index;
+        number.calls.retain(|&day, _| day == today);
+        if new.channel == Channel::Call {
+            *number.calls.entry(today).or_default() += 1;
         }
         Ok(Ok(()))
     }

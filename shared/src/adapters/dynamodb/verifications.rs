@@ -16,7 +16,7 @@ use super::{
     APPROVED, DynamoDbStore, Item, NOT_LOCKED, PENDING, WITHDRAWN, conditional, unavailable,
 };
 use crate::domain::{
-    CodeMac, Limit, LimitReached, Limits, Pseudonym, Restriction, Scope, Timestamp,
+    Channel, CodeMac, Limit, LimitReached, Limits, Pseudonym, Restriction, Scope, Timestamp,
     TrafficSnapshot, VerificationId, Window, seconds_until,
 };
 use crate::ports::{
@@ -32,6 +32,15 @@ impl VerificationStore for DynamoDbStore {
         limits: &Limits,
     ) -> Result<Result<(), LimitReached>, StoreError> {
         let now = new.created_at;
+        // The cooldown, or for a fallback the shorter wait after a code
+        // still pending on the channel it falls back from.
+        let fallback = match new.fallback_from {
+            Some(_) => {
+                " OR (channel = :fallback_from AND #status = :pending \
+                 AND last_sent_at <= :fallback_edge)"
+            }
+            None => "",
+        };
         let number = Update::builder()
             .table_name(&self.table)
             .key("pk", s(&number_key(&new.number)))
@@ -42,7 +51,7 @@ impl VerificationStore for DynamoDbStore {
                  REMOVE verified_at",
             )
             .condition_expression(format!(
-                "(attribute_not_exists(last_sent_at) OR last_sent_at <= :cooldown_edge) \
+                "(attribute_not_exists(last_sent_at) OR last_sent_at <= :cooldown_edge{fallback}) \
                  AND {NOT_LOCKED}"
             ))
             .expression_attribute_names("#status", "status")
@@ -64,9 +73,18 @@ impl VerificationStore for DynamoDbStore {
             )
             .expression_attribute_values(":lock_after", n(limits.failed_checks_before_lockout))
             .expression_attribute_values(":lock_edge", lock_edge(now, limits))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(|error| StoreError::Malformed(error.to_string()))?;
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let number = match new.fallback_from {
+            Some(from) => number
+                .expression_attribute_values(":fallback_from", s(from.as_str()))
+                .expression_attribute_values(
+                    ":fallback_edge",
+                    n(now.unix_seconds() - limits.fallback_after_seconds as i64),
+                ),
+            None => number,
+        }
+        .build()
+        .map_err(|error| StoreError::Malformed(error.to_string()))?;
         // The number first: its refusal is the most specific explanation;
         // then the counters, in the order `counters` explains them below.
         let number_item = number_key(&new.number);
@@ -78,10 +96,11 @@ impl VerificationStore for DynamoDbStore {
                 limits.sends_per_10_minutes,
                 now,
             )?,
-            self.counter(
+            // A call counts against the day's calls too, on the same item.
+            self.daily_counter(
                 format!("{number_item}#1d"),
-                Window::DAY,
-                limits.sends_per_day,
+                limits,
+                new.channel == Channel::Call,
                 now,
             )?,
             self.client_counter(requester.client, now, limits.client_allowance(), true)?,
@@ -146,7 +165,7 @@ impl VerificationStore for DynamoDbStore {
             }
             break reasons;
         };
-        why_transaction_canceled(&reasons, now, limits).map(Err)
+        why_transaction_canceled(&reasons, new.fallback_from, now, limits).map(Err)
     }
 
     async fn withdraw(

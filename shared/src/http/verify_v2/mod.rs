@@ -207,9 +207,17 @@ impl<S: VerificationStore, M: MessageSender, C: Clock>
                     updated_at: sent.sent_at,
                     url: call.url(&sent.id),
                 };
+                let mut resource = view.verification();
+                // Our extension, as the Parse answer's `fallback`.
+                if let Some(fallback) = sent.fallback {
+                    resource["fallback"] = serde_json::json!({
+                        "channels": [fallback.channel.as_str()],
+                        "available_at": fallback.available_at.to_string(),
+                    });
+                }
                 Ok(Answer {
                     status: StatusCode::CREATED,
-                    ..Answer::ok(view.verification())
+                    ..Answer::ok(resource)
                 })
             },
         )
