@@ -355,6 +355,35 @@ impl<S: VerificationStore, D, C: Clock> VerificationService<S, D, C> {
         self.identities.number(phone)
     }
 
+    /// What the user may ask for if the verification `found` does not
+    /// come: its fallback channel, from the fallback wait on (at once once
+    /// it was withdrawn: undelivered or canceled). None once approved.
+    pub fn fallback(&self, found: &Found) -> Option<Fallback> {
+        let verification = &found.verification;
+        let from = match verification.status {
+            VerificationStatus::Approved => return None,
+            VerificationStatus::Pending => verification
+                .created_at
+                .plus_seconds(self.policy.limits.fallback_wait_seconds()),
+            VerificationStatus::Withdrawn => self.clock.now(),
+        };
+        self.fallback_of(&found.phone, verification.channel, from)
+    }
+
+    /// The fallback of a code sent on `channel`, admitted from `from`.
+    fn fallback_of(
+        &self,
+        phone: &PhoneNumber,
+        channel: Channel,
+        from: Timestamp,
+    ) -> Option<Fallback> {
+        let next = channel.fallback(self.policy.channels_reaching(phone))?;
+        Some(Fallback {
+            channel: next,
+            available_at: from,
+        })
+    }
+
     /// The number's current verification (under its current pseudonym, or
     /// one from before a key rotation).
     pub async fn current(&self, phone: &PhoneNumber) -> Result<Option<Found>, StoreError> {
@@ -632,13 +661,7 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
         let limits = limits.as_ref();
         let is_test_number = test_code.is_some();
         let code = test_code.unwrap_or_else(|| OneTimeCode::generate(self.policy.code_length));
-        let (fallback_from, next_channel) = {
-            let reaches = self.policy.channels_reaching(&phone);
-            (
-                channel.falls_back_from(&reaches),
-                channel.fallback(&reaches),
-            )
-        };
+        let fallback_from = channel.falls_back_from(self.policy.channels_reaching(&phone));
         let new = NewVerification {
             code_mac: self.hasher.mac(&phone, &id, &code),
             number,
@@ -670,25 +693,17 @@ impl<S: VerificationStore, M: MessageSender, C: Clock> VerificationService<S, De
             // The refused transaction counted nothing.
             return Err(counted(SendError::Limited(limit)).await);
         }
-        let resend_available_at = now.plus_seconds(limits.resend_cooldown_seconds);
-        let fallback = next_channel.map(|next| Fallback {
-            channel: next,
-            available_at: now.plus_seconds(
-                limits
-                    .fallback_after_seconds
-                    .min(limits.resend_cooldown_seconds),
-            ),
-        });
+        let fallback_at = now.plus_seconds(limits.fallback_wait_seconds());
         let sent = CodeSent {
+            fallback: self.fallback_of(&phone, channel, fallback_at),
             phone,
             channel,
             id: new.id.clone(),
             sent_at: now,
             expires_at,
-            resend_available_at,
+            resend_available_at: now.plus_seconds(limits.resend_cooldown_seconds),
             attempts_remaining: self.policy.max_attempts,
             unconfirmed: false,
-            fallback,
         };
         if is_test_number {
             return Ok(sent);

@@ -73,9 +73,7 @@ impl NumberState {
             (Some((code, Status::Pending, _)), Some(from)) if code.channel == from
         );
         let wait = match falls_back {
-            true => limits
-                .fallback_after_seconds
-                .min(limits.resend_cooldown_seconds),
+            true => limits.fallback_wait_seconds(),
             false => limits.resend_cooldown_seconds,
         };
         if let Some(next) = self.last_sent_at.map(|t| t.plus_seconds(wait))

@@ -68,6 +68,12 @@ pub struct Allowance {
 }
 
 impl Limits {
+    /// How long a pending code's fallback waits: never longer than the cooldown.
+    pub fn fallback_wait_seconds(&self) -> u64 {
+        self.fallback_after_seconds
+            .min(self.resend_cooldown_seconds)
+    }
+
     /// A client's: its network, or an API key and its `DeviceIp`.
     pub fn client_allowance(&self) -> Allowance {
         Allowance {

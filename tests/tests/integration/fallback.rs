@@ -212,3 +212,67 @@ async fn after_an_undelivered_report_the_next_send_goes_at_once_and_offers_a_cal
     stack.clock.advance(30);
     assert_eq!(send_on(&stack, &phone, "call").await.status, 200);
 }
+
+#[tokio::test]
+async fn a_fetch_says_when_the_fallback_is_due_and_after_an_undelivered_report_that_it_is_due_now()
+{
+    let stack = sms_and_calls(&[]).await;
+    let phone = unique_phone();
+    let path = format!("/v2/Services/{VERIFY_SERVICE_SID}/Verifications");
+    let created = stack
+        .twilio_verify("POST", &path, &[("To", &phone), ("Channel", "sms")])
+        .await;
+    let sid = created.body["sid"].as_str().unwrap().to_owned();
+    let fetch = async || {
+        stack
+            .twilio_verify("GET", &format!("{path}/{sid}"), &[])
+            .await
+    };
+    let due = stack.clock.now().plus_seconds(30).to_string();
+    stack.clock.advance(10);
+    let pending = fetch().await;
+    assert_eq!(pending.body["status"], "pending", "{pending:?}");
+    assert_eq!(
+        pending.body["fallback"],
+        json!({ "channels": ["call"], "available_at": due })
+    );
+
+    let callback = stack.messages().await.pop().unwrap()["StatusCallback"].clone();
+    let undelivered = [
+        ("MessageSid", "SM0123"),
+        ("MessageStatus", "undelivered"),
+        ("To", phone.as_str()),
+    ];
+    assert_eq!(
+        report(&stack, &callback, &undelivered, None).await.body["result"]["withdrawn"],
+        true
+    );
+    let canceled = fetch().await;
+    assert_eq!(canceled.body["status"], "canceled", "{canceled:?}");
+    assert_eq!(
+        canceled.body["fallback"],
+        json!({ "channels": ["call"], "available_at": stack.clock.now().to_string() })
+    );
+    let call = stack
+        .twilio_verify("POST", &path, &[("To", &phone), ("Channel", "call")])
+        .await;
+    assert_eq!(call.status, 201, "at once: {call:?}");
+
+    // An approved verification earns none.
+    stack.clock.advance(60);
+    let sms = stack
+        .twilio_verify("POST", &path, &[("To", &phone), ("Channel", "sms")])
+        .await;
+    let code = stack.code_sent_to(&phone).await;
+    let check = format!("/v2/Services/{VERIFY_SERVICE_SID}/VerificationCheck");
+    let approved = stack
+        .twilio_verify("POST", &check, &[("To", &phone), ("Code", &code)])
+        .await;
+    assert_eq!(approved.body["status"], "approved", "{approved:?}");
+    let sid = sms.body["sid"].as_str().unwrap();
+    let fetched = stack
+        .twilio_verify("GET", &format!("{path}/{sid}"), &[])
+        .await;
+    assert_eq!(fetched.body["status"], "approved", "{fetched:?}");
+    assert!(fetched.body.get("fallback").is_none(), "{fetched:?}");
+}

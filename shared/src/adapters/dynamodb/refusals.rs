@@ -119,9 +119,7 @@ fn why_send_refused(
             && get_s(item, "status").ok() == Some(PENDING)
     });
     let wait = match falls_back {
-        true => limits
-            .fallback_after_seconds
-            .min(limits.resend_cooldown_seconds),
+        true => limits.fallback_wait_seconds(),
         false => limits.resend_cooldown_seconds,
     };
     let next_send =

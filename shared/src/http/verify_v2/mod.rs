@@ -105,6 +105,7 @@ impl Call<'_> {
             created_at: verification.created_at,
             updated_at: verification.created_at,
             url: self.url(&verification.id),
+            fallback: None,
         }
     }
 
@@ -206,18 +207,11 @@ impl<S: VerificationStore, M: MessageSender, C: Clock>
                     created_at: sent.sent_at,
                     updated_at: sent.sent_at,
                     url: call.url(&sent.id),
+                    fallback: sent.fallback,
                 };
-                let mut resource = view.verification();
-                // Our extension, as the Parse answer's `fallback`.
-                if let Some(fallback) = sent.fallback {
-                    resource["fallback"] = serde_json::json!({
-                        "channels": [fallback.channel.as_str()],
-                        "available_at": fallback.available_at.to_string(),
-                    });
-                }
                 Ok(Answer {
                     status: StatusCode::CREATED,
-                    ..Answer::ok(resource)
+                    ..Answer::ok(view.verification())
                 })
             },
         )
@@ -303,10 +297,11 @@ impl<S: VerificationStore, D, C: Clock> VerifyServices<VerificationService<S, D,
             async |call, service| {
                 let sid = path_parameter(request, FETCH_ROUTE, "Sid");
                 let found = call.found(service, sid).await?;
-                Ok(Answer::ok(
-                    call.view(&found.phone, &found.verification, status_of(&found))
-                        .verification(),
-                ))
+                let view = View {
+                    fallback: service.fallback(&found),
+                    ..call.view(&found.phone, &found.verification, status_of(&found))
+                };
+                Ok(Answer::ok(view.verification()))
             },
         )
         .await
