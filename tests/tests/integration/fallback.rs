@@ -276,3 +276,27 @@ async fn a_fetch_says_when_the_fallback_is_due_and_after_an_undelivered_report_t
     assert_eq!(fetched.body["status"], "approved", "{fetched:?}");
     assert!(fetched.body.get("fallback").is_none(), "{fetched:?}");
 }
+
+#[tokio::test]
+async fn a_canceled_verification_offers_its_fallback_at_once() {
+    let stack = sms_and_calls(&[]).await;
+    let phone = unique_phone();
+    let path = format!("/v2/Services/{VERIFY_SERVICE_SID}/Verifications");
+    let created = stack
+        .twilio_verify("POST", &path, &[("To", &phone), ("Channel", "sms")])
+        .await;
+    let sid = created.body["sid"].as_str().unwrap();
+    stack.clock.advance(3);
+    let canceled = stack
+        .twilio_verify("POST", &format!("{path}/{sid}"), &[("Status", "canceled")])
+        .await;
+    assert_eq!(canceled.body["status"], "canceled", "{canceled:?}");
+    assert_eq!(
+        canceled.body["fallback"],
+        json!({ "channels": ["call"], "available_at": stack.clock.now().to_string() })
+    );
+    let call = stack
+        .twilio_verify("POST", &path, &[("To", &phone), ("Channel", "call")])
+        .await;
+    assert_eq!(call.status, 201, "{call:?}");
+}

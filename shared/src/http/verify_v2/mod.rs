@@ -331,11 +331,14 @@ impl<S: VerificationStore, D, C: Clock> VerifyServices<VerificationService<S, D,
                     return Err(Failure::NotFound);
                 }
                 let now = service.now();
-                let (status, token) = if status == "canceled" {
+                let (status, token, fallback) = if status == "canceled" {
                     if !service.cancel(&found).await? {
                         return Err(Failure::NotFound);
                     }
-                    ("canceled", None)
+                    // Withdrawn: its fallback (any channel, in fact) may go at once.
+                    let mut canceled = found.clone();
+                    canceled.verification.status = VerificationStatus::Withdrawn;
+                    ("canceled", None, service.fallback(&canceled))
                 } else {
                     if service.approve(&found).await? != Approval::Approved {
                         return Err(Failure::NotFound);
@@ -347,10 +350,11 @@ impl<S: VerificationStore, D, C: Clock> VerifyServices<VerificationService<S, D,
                         verification: &found.verification.id,
                         method: Method::Backend,
                     };
-                    ("approved", approval_token(proof, &earned))
+                    ("approved", approval_token(proof, &earned), None)
                 };
                 let view = View {
                     updated_at: now,
+                    fallback,
                     ..call.view(&found.phone, &found.verification, status)
                 };
                 Ok(Answer {
