@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use integration_tests::{Answer, Function, Stack, VERIFY_SERVICE_SID, unique_phone};
+use phone_verification::domain::Timestamp;
 use phone_verification::ports::Clock;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
@@ -27,6 +28,36 @@ async fn send_on(stack: &Stack, phone: &str, channel: &str) -> Answer {
             json!({ "phoneNumber": phone, "channel": channel }),
         )
         .await
+}
+
+fn verifications() -> String {
+    format!("/v2/Services/{VERIFY_SERVICE_SID}/Verifications")
+}
+
+/// A Verify API verification of `phone` on `channel`.
+async fn create(stack: &Stack, phone: &str, channel: &str) -> Answer {
+    let form = [("To", phone), ("Channel", channel)];
+    stack.twilio_verify("POST", &verifications(), &form).await
+}
+
+/// The verification `answer` made: `GET` with no form, `POST` with `Status`.
+async fn on_verification(
+    stack: &Stack,
+    method: &str,
+    answer: &Answer,
+    form: &[(&str, &str)],
+) -> Answer {
+    let path = format!(
+        "{}/{}",
+        verifications(),
+        answer.body["sid"].as_str().unwrap()
+    );
+    stack.twilio_verify(method, &path, form).await
+}
+
+/// The Verify API's `fallback`, due at `at`.
+fn offers_a_call_at(at: Timestamp) -> Value {
+    json!({ "channels": ["call"], "available_at": at.to_string() })
 }
 
 /// The answer's `fallback`, `seconds` after now.
@@ -92,24 +123,15 @@ async fn an_approved_code_earns_no_fallback() {
 async fn the_verify_api_falls_back_to_a_call_with_a_new_sid() {
     let stack = sms_and_calls(&[]).await;
     let phone = unique_phone();
-    let path = format!("/v2/Services/{VERIFY_SERVICE_SID}/Verifications");
-    let create = async |channel| {
-        stack
-            .twilio_verify("POST", &path, &[("To", &phone), ("Channel", channel)])
-            .await
-    };
-    let sms = create("sms").await;
+    let sms = create(&stack, &phone, "sms").await;
     assert_eq!(sms.status, 201, "{sms:?}");
     assert_eq!(
         sms.body["fallback"],
-        json!({
-            "channels": ["call"],
-            "available_at": stack.clock.now().plus_seconds(30).to_string(),
-        })
+        offers_a_call_at(stack.clock.now().plus_seconds(30))
     );
 
     stack.clock.advance(29);
-    let too_soon = create("call").await;
+    let too_soon = create(&stack, &phone, "call").await;
     assert_eq!(
         (too_soon.status, &too_soon.body["code"]),
         (429, &json!(60212))
@@ -117,7 +139,7 @@ async fn the_verify_api_falls_back_to_a_call_with_a_new_sid() {
     assert_eq!(too_soon.headers["retry-after"], "1");
 
     stack.clock.advance(1);
-    let call = create("call").await;
+    let call = create(&stack, &phone, "call").await;
     assert_eq!(call.status, 201, "{call:?}");
     assert_eq!(call.body["channel"], "call");
     assert_ne!(
@@ -218,24 +240,12 @@ async fn a_fetch_says_when_the_fallback_is_due_and_after_an_undelivered_report_t
 {
     let stack = sms_and_calls(&[]).await;
     let phone = unique_phone();
-    let path = format!("/v2/Services/{VERIFY_SERVICE_SID}/Verifications");
-    let created = stack
-        .twilio_verify("POST", &path, &[("To", &phone), ("Channel", "sms")])
-        .await;
-    let sid = created.body["sid"].as_str().unwrap().to_owned();
-    let fetch = async || {
-        stack
-            .twilio_verify("GET", &format!("{path}/{sid}"), &[])
-            .await
-    };
-    let due = stack.clock.now().plus_seconds(30).to_string();
+    let created = create(&stack, &phone, "sms").await;
+    let due = stack.clock.now().plus_seconds(30);
     stack.clock.advance(10);
-    let pending = fetch().await;
+    let pending = on_verification(&stack, "GET", &created, &[]).await;
     assert_eq!(pending.body["status"], "pending", "{pending:?}");
-    assert_eq!(
-        pending.body["fallback"],
-        json!({ "channels": ["call"], "available_at": due })
-    );
+    assert_eq!(pending.body["fallback"], offers_a_call_at(due));
 
     let callback = stack.messages().await.pop().unwrap()["StatusCallback"].clone();
     let undelivered = [
@@ -247,32 +257,25 @@ async fn a_fetch_says_when_the_fallback_is_due_and_after_an_undelivered_report_t
         report(&stack, &callback, &undelivered, None).await.body["result"]["withdrawn"],
         true
     );
-    let canceled = fetch().await;
+    let canceled = on_verification(&stack, "GET", &created, &[]).await;
     assert_eq!(canceled.body["status"], "canceled", "{canceled:?}");
     assert_eq!(
         canceled.body["fallback"],
-        json!({ "channels": ["call"], "available_at": stack.clock.now().to_string() })
+        offers_a_call_at(stack.clock.now())
     );
-    let call = stack
-        .twilio_verify("POST", &path, &[("To", &phone), ("Channel", "call")])
-        .await;
+    let call = create(&stack, &phone, "call").await;
     assert_eq!(call.status, 201, "at once: {call:?}");
 
     // An approved verification earns none.
     stack.clock.advance(60);
-    let sms = stack
-        .twilio_verify("POST", &path, &[("To", &phone), ("Channel", "sms")])
-        .await;
+    let sms = create(&stack, &phone, "sms").await;
     let code = stack.code_sent_to(&phone).await;
     let check = format!("/v2/Services/{VERIFY_SERVICE_SID}/VerificationCheck");
     let approved = stack
         .twilio_verify("POST", &check, &[("To", &phone), ("Code", &code)])
         .await;
     assert_eq!(approved.body["status"], "approved", "{approved:?}");
-    let sid = sms.body["sid"].as_str().unwrap();
-    let fetched = stack
-        .twilio_verify("GET", &format!("{path}/{sid}"), &[])
-        .await;
+    let fetched = on_verification(&stack, "GET", &sms, &[]).await;
     assert_eq!(fetched.body["status"], "approved", "{fetched:?}");
     assert!(fetched.body.get("fallback").is_none(), "{fetched:?}");
 }
@@ -281,22 +284,13 @@ async fn a_fetch_says_when_the_fallback_is_due_and_after_an_undelivered_report_t
 async fn a_canceled_verification_offers_its_fallback_at_once() {
     let stack = sms_and_calls(&[]).await;
     let phone = unique_phone();
-    let path = format!("/v2/Services/{VERIFY_SERVICE_SID}/Verifications");
-    let created = stack
-        .twilio_verify("POST", &path, &[("To", &phone), ("Channel", "sms")])
-        .await;
-    let sid = created.body["sid"].as_str().unwrap();
+    let created = create(&stack, &phone, "sms").await;
     stack.clock.advance(3);
-    let canceled = stack
-        .twilio_verify("POST", &format!("{path}/{sid}"), &[("Status", "canceled")])
-        .await;
+    let canceled = on_verification(&stack, "POST", &created, &[("Status", "canceled")]).await;
     assert_eq!(canceled.body["status"], "canceled", "{canceled:?}");
     assert_eq!(
         canceled.body["fallback"],
-        json!({ "channels": ["call"], "available_at": stack.clock.now().to_string() })
+        offers_a_call_at(stack.clock.now())
     );
-    let call = stack
-        .twilio_verify("POST", &path, &[("To", &phone), ("Channel", "call")])
-        .await;
-    assert_eq!(call.status, 201, "{call:?}");
+    assert_eq!(create(&stack, &phone, "call").await.status, 201);
 }
