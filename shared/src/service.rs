@@ -356,8 +356,8 @@ impl<S: VerificationStore, D, C: Clock> VerificationService<S, D, C> {
     }
 
     /// What the user may ask for if the verification `found` does not
-    /// come: its fallback channel, from the fallback wait on (at once once
-    /// it was withdrawn: undelivered or canceled). None once approved.
+    /// come: its fallback channel, from the end of the fallback wait, or at
+    /// once after a withdrawal (undelivered, canceled). None once approved.
     pub fn fallback(&self, found: &Found) -> Option<Fallback> {
         let verification = &found.verification;
         let from = match verification.status {
