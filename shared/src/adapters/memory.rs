@@ -84,6 +84,19 @@ impl NumberState {
                 retry_after_seconds: seconds_until(now, next),
             });
         }
+        // As the DynamoDB store explains a refusal: the day's calls first,
+        // unless the day's sends are spent too.
+        let day = Window::containing(now, Window::DAY);
+        let count = |counted: Option<&u32>| counted.copied().unwrap_or(0);
+        if new.channel == Channel::Call
+            && count(self.calls.get(&day.index)) >= limits.calls_per_day
+            && count(self.sends.get(&(Window::DAY, day.index))) < limits.sends_per_day
+        {
+            return Some(LimitReached {
+                limit: Limit::NumberCallsPerDay,
+                retry_after_seconds: seconds_until(now, day.ends_at),
+            });
+        }
         [
             (
                 Window::TEN_MINUTES,
@@ -95,23 +108,9 @@ impl NumberState {
         .into_iter()
         .find_map(|(length, max, limit)| {
             let window = Window::containing(now, length);
-            (self
-                .sends
-                .get(&(length, window.index))
-                .copied()
-                .unwrap_or(0)
-                >= max)
-                .then(|| LimitReached {
-                    limit,
-                    retry_after_seconds: seconds_until(now, window.ends_at),
-                })
-        })
-        .or_else(|| {
-            let day = Window::containing(now, Window::DAY);
-            let calls = self.calls.get(&day.index).copied().unwrap_or(0);
-            (new.channel == Channel::Call && calls >= limits.calls_per_day).then(|| LimitReached {
-                limit: Limit::NumberCallsPerDay,
-                retry_after_seconds: seconds_until(now, day.ends_at),
+            (count(self.sends.get(&(length, window.index))) >= max).then(|| LimitReached {
+                limit,
+                retry_after_seconds: seconds_until(now, window.ends_at),
             })
         })
     }
