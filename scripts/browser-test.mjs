@@ -8,6 +8,7 @@
 //     then checks against the JWKS, as an app backend would;
 //   - a wrong code: the reason and "4 attempts left";
 //   - a resend inside the cooldown: the wait the Retry-After header gives;
+//   - "Call me instead", offered with its countdown while the SMS is pending;
 //   - WebOTP: the code the browser hands over (stubbed: no SMS reaches a
 //     desktop) fills in and is submitted.
 // Fails on any console error, page error or failed request (a CORS refusal
@@ -144,7 +145,7 @@ await check('the page and the API are on different origins (CORS is exercised)',
   assert((await codeInput.getAttribute('inputmode')) === 'numeric', 'no inputmode="numeric"');
 });
 
-await check(`sending a code to ${numberA} shows where it went and the resend countdown`, async () => {
+await check(`sending a code to ${numberA} shows where it went, the resend countdown and the call fallback`, async () => {
   const response = await sendFromPage(page, numberA);
   assert(response.status() === 200, `send: ${response.status()} ${await response.text()}`);
   await page.waitForSelector('main[data-state="code-sent"]');
@@ -153,6 +154,9 @@ await check(`sending a code to ${numberA} shows where it went and the resend cou
   assert(await page.locator('#resend').isDisabled(), 'resend is enabled inside the cooldown');
   const hint = await text(page, '#resend-hint');
   assert(/new code in \d+ s\./.test(hint), hint);
+  // The SMS's fallback, a call, is offered before the cooldown ends.
+  const fallback = await text(page, '#fallback');
+  assert(await page.locator('#fallback').isDisabled() && /^Call me instead in \d+ s$/.test(fallback), fallback);
   await screenshot(page, '1-code-sent');
 });
 

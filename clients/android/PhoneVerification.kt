@@ -28,7 +28,11 @@ data class PendingVerification(
     val resendAvailableAt: Instant, // show a countdown; "Resend" before it gets resend_too_soon
     val attemptsRemaining: Int,
     val deliveryUnconfirmed: Boolean, // the provider answered late: the code is probably on its way
+    val fallback: Fallback?, // offer "Call me instead" from fallback.availableAt, before resendAvailableAt
 )
+
+/** The channel to offer if the code does not come, and from when (docs/api.md, "Channel fallback"). */
+data class Fallback(val channels: List<String>, val availableAt: Instant)
 
 /** 200 {"result": {...}} of verifyPhoneNumber; send [token] to your backend, which checks it. */
 data class ApprovedVerification(val phoneNumber: String, val verifiedAt: Instant, val token: String?)
@@ -104,6 +108,12 @@ class PhoneVerificationClient(
             resendAvailableAt = Instant.parse(r.string("resendAvailableAt")),
             attemptsRemaining = r.int("attemptsRemaining") ?: throw IOException("the answer lacks attemptsRemaining"),
             deliveryUnconfirmed = r["delivery"] == "unconfirmed",
+            fallback = (r["fallback"] as? Map<*, *>)?.let { f ->
+                Fallback(
+                    channels = (f["channels"] as? List<*>).orEmpty().filterIsInstance<String>(),
+                    availableAt = Instant.parse(f.string("availableAt")),
+                )
+            },
         )
     }
 

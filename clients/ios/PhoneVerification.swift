@@ -25,6 +25,13 @@ struct PendingVerification: Decodable {
     let resendAvailableAt: Date // show a countdown; "Resend" before it gets resend_too_soon
     let attemptsRemaining: Int
     let delivery: String? // "unconfirmed": the provider answered late, the code is probably on its way
+    let fallback: Fallback? // offer "Call me instead" from fallback.availableAt, before resendAvailableAt
+
+    /// The channel to offer if the code does not come, and from when (docs/api.md, "Channel fallback").
+    struct Fallback: Decodable {
+        let channels: [String]
+        let availableAt: Date
+    }
 }
 
 /// 200 {"result": {...}} of verifyPhoneNumber.

@@ -37,8 +37,12 @@ const ADVICE = {
   network_error: 'Check your connection and try again.',
 };
 
+/** The button that asks for a code's fallback channel (docs/api.md, "Channel fallback"). */
+const FALLBACK_LABEL = { call: 'Call me instead', sms: 'Text me instead' };
+
 let pending = null; // the last `pending` result: phoneNumber, resendAvailableAt...
 let resendAt = 0; // ms timestamp when "Resend" becomes possible
+let fallbackAt = 0; // ms timestamp when the fallback channel may be asked for
 let retryAt = 0; // ms timestamp from the last Retry-After
 let webOtp = null; // AbortController of the pending WebOTP request
 let busy = false;
@@ -47,6 +51,7 @@ $('api-base').textContent = API;
 sendForm.addEventListener('submit', (e) => { e.preventDefault(); sendCode(); });
 verifyForm.addEventListener('submit', (e) => { e.preventDefault(); verifyCode(); });
 $('resend').addEventListener('click', () => sendCode(pending.phoneNumber));
+$('fallback').addEventListener('click', () => sendCode(pending.phoneNumber, pending.fallback.channels[0]));
 $('change').addEventListener('click', () => showStep('send'));
 $('again').addEventListener('click', () => { phoneInput.value = ''; showStep('send'); });
 setInterval(tick, 250);
@@ -98,13 +103,13 @@ function retryAfterSeconds(response, body) {
   return Number.isInteger(body.retryAfter) ? body.retryAfter : null;
 }
 
-async function sendCode(number = phoneInput.value.trim()) {
+async function sendCode(number = phoneInput.value.trim(), channel = $('channel').value) {
   if (busy) return;
   if (!number) {
     phoneInput.focus();
     return setStatus('Type your phone number first.');
   }
-  const params = { phoneNumber: number, channel: $('channel').value, locale: navigator.language };
+  const params = { phoneNumber: number, channel, locale: navigator.language };
   // Lets national numbers like (415) 555-0123 through, for en-US browsers and alike.
   const region = browserRegion();
   if (region) params.defaultRegion = region;
@@ -177,6 +182,10 @@ function showStep(step) {
       `It is valid until ${expires}, for ${plural(pending.attemptsRemaining, 'attempt')}.`;
     setStatus(pending.delivery === 'unconfirmed' ? 'The code is probably on its way (the provider answered late).' : '');
     resendAt = Date.parse(pending.resendAvailableAt);
+    // A code that does not come may be followed sooner by its fallback channel.
+    const next = pending.fallback?.channels[0];
+    $('fallback').hidden = !FALLBACK_LABEL[next];
+    fallbackAt = FALLBACK_LABEL[next] ? Date.parse(pending.fallback.availableAt) : 0;
     codeInput.value = '';
     codeInput.focus();
     startWebOtp();
@@ -263,6 +272,12 @@ function tick() {
   const now = Date.now();
   const resendIn = Math.ceil((resendAt - now) / 1000);
   $('resend').disabled = busy || resendIn > 0;
+  if (fallbackAt) {
+    const fallbackIn = Math.ceil((fallbackAt - now) / 1000);
+    const label = FALLBACK_LABEL[pending.fallback.channels[0]];
+    $('fallback').disabled = busy || fallbackIn > 0;
+    $('fallback').textContent = fallbackIn > 0 ? `${label} in ${formatWait(fallbackIn)}` : label;
+  }
   $('resend-hint').textContent = resendIn > 0
     ? `You can ask for a new code in ${formatWait(resendIn)}.`
     : 'No code? Ask for a new one, or use another number or channel.';

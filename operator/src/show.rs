@@ -47,6 +47,7 @@ pub(crate) async fn show(admin: &Admin, number: &Number, now: Timestamp) -> Resu
         cooldown_until,
         sends_10_minutes,
         sends_today,
+        calls_today,
     } = state;
     let code_age = created_at.map(|at| seconds_left(at, now));
     let expires_in = code_expires_at.map(|at| seconds_left(now, at));
@@ -109,6 +110,10 @@ pub(crate) async fn show(admin: &Admin, number: &Number, now: Timestamp) -> Resu
         "sends, today (UTC)",
         format!("{sends_today} of {}", limits.sends_per_day),
     ));
+    rows.push((
+        "calls, today (UTC)",
+        format!("{calls_today} of {}", limits.calls_per_day),
+    ));
     let json = json!({
         "number": phone.as_e164(),
         "identityKeyId": key_id(pseudonym),
@@ -127,6 +132,7 @@ pub(crate) async fn show(admin: &Admin, number: &Number, now: Timestamp) -> Resu
         "cooldownSecondsLeft": cooldown_until.map(|at| seconds_left(now, at)).unwrap_or(0),
         "sends10Minutes": { "used": sends_10_minutes, "limit": limits.sends_per_10_minutes },
         "sendsToday": { "used": sends_today, "limit": limits.sends_per_day },
+        "callsToday": { "used": calls_today, "limit": limits.calls_per_day },
     });
     Ok(Answer {
         text: aligned(&rows),

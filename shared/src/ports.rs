@@ -24,6 +24,10 @@ pub struct NewVerification {
     /// The provider expected to send it (its route's first); corrected by
     /// `record_provider` when another one did.
     pub provider: Option<Provider>,
+    /// The channel this send is the fallback of: a code pending on it,
+    /// neither approved nor withdrawn, may be replaced once
+    /// `fallback_after_seconds` have passed instead of the full cooldown.
+    pub fallback_from: Option<Channel>,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
 }
@@ -93,7 +97,8 @@ pub enum StoreError {
 /// read-modify-write, so concurrent requests cannot break a limit.
 pub trait VerificationStore: Send + Sync {
     /// Replaces whatever verification the number had with this one, if
-    /// every send limit admits it: the number's cooldown, windows and
+    /// every send limit admits it: the number's cooldown (or the fallback
+    /// wait, for the fallback of a pending code), windows, calls and
     /// lockout, the client's allowance and the global and country budgets.
     /// All counters move together or not at all.
     fn save_new(

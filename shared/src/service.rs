@@ -62,6 +62,15 @@ impl Default for Policy {
 }
 
 impl Policy {
+    /// Whether a channel is enabled and reaches `phone` (its line type
+    /// takes it): the channels a fallback may go to.
+    fn channels_reaching(&self, phone: &PhoneNumber) -> impl Fn(Channel) -> bool {
+        move |channel| {
+            self.enabled_channels.contains(&channel)
+                && self.destinations.check(phone, channel).is_ok()
+        }
+    }
+
     /// The fixed code of `phone` if it is a test number and test numbers
     /// are still valid at `now`.
     fn test_code(&self, phone: &PhoneNumber, now: Timestamp) -> Option<&OneTimeCode> {
@@ -131,6 +140,16 @@ pub struct CodeSent {
     /// The provider did not answer in time: the message may or may not
     /// arrive (the user can ask again after the cooldown).
     pub unconfirmed: bool,
+    /// The channel the user may ask for sooner if this code does not come.
+    pub fallback: Option<Fallback>,
+}
+
+/// The next channel of `Channel::FALLBACK_ORDER` for a code that does not
+/// come, and from when a send on it is admitted (before the cooldown ends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fallback {
+    pub channel: Channel,
+    pub available_at: Timestamp,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -336,6 +355,35 @@ impl<S: VerificationStore, D, C: Clock> VerificationService<S, D, C> {
     /// What storage calls this number.
     pub fn pseudonym(&self, phone: &PhoneNumber) -> Pseudonym {
         self.identities.number(phone)
+    }
+
+    /// What the user may ask for if the verification `found` does not
+    /// come: its fallback channel, from the end of the fallback wait, or at
+    /// once after a withdrawal (undelivered, canceled). None once approved.
+    pub fn fallback(&self, found: &Found) -> Option<Fallback> {
+        let verification = &found.verification;
+        let from = match verification.status {
+            VerificationStatus::Approved => return None,
+            VerificationStatus::Pending => verification
+                .created_at
+                .plus_seconds(self.policy.limits.fallback_wait_seconds()),
+            VerificationStatus::Withdrawn => self.clock.now(),
+        };
+        self.fallback_of(&found.phone, verification.channel, from)
+    }
+
+    /// The fallback of a code sent on `channel`, admitted from `from`.
+    fn fallback_of(
+        &self,
+        phone: &PhoneNumber,
+        channel: Channel,
+        from: Timestamp,
+    ) -> Option<Fallback> {
+        let next = channel.fallback(self.policy.channels_reaching(phone))?;
+        Some(Fallback {
+            channel: next,
+            available_at: from,
+        })
     }
 
     /// The number's current verification (under its current pseudonym, or
@@ -615,6 +663,7 @@ impl<S: VerificationStore, M: Dispatcher, C: Clock> VerificationService<S, Deliv
         let limits = limits.as_ref();
         let is_test_number = test_code.is_some();
         let code = test_code.unwrap_or_else(|| OneTimeCode::generate(self.policy.code_length));
+        let fallback_from = channel.falls_back_from(self.policy.channels_reaching(&phone));
         let new = NewVerification {
             code_mac: self.hasher.mac(&phone, &id, &code),
             number,
@@ -629,6 +678,7 @@ impl<S: VerificationStore, M: Dispatcher, C: Clock> VerificationService<S, Deliv
                     .sender
                     .first_choice(phone.region_code(), channel),
             },
+            fallback_from,
             created_at: now,
             expires_at,
         };
@@ -653,19 +703,25 @@ impl<S: VerificationStore, M: Dispatcher, C: Clock> VerificationService<S, Deliv
             // The refused transaction counted nothing.
             return Err(counted(SendError::Limited(limit)).await);
         }
-        let resend_available_at = now.plus_seconds(limits.resend_cooldown_seconds);
+        let fallback_at = now.plus_seconds(limits.fallback_wait_seconds());
+        let sent = CodeSent {
+            fallback: self.fallback_of(&phone, channel, fallback_at),
+            phone,
+            channel,
+            id: new.id.clone(),
+            sent_at: now,
+            expires_at,
+            resend_available_at: now.plus_seconds(limits.resend_cooldown_seconds),
+            attempts_remaining: self.policy.max_attempts,
+            provider: None,
+            unconfirmed: false,
+        };
         if is_test_number {
-            return Ok(self.code_sent(
-                phone,
-                channel,
-                new.id,
-                now,
-                expires_at,
-                resend_available_at,
-            ));
+            return Ok(sent);
         }
+        let phone = &sent.phone;
         let messages = &self.delivery.messages;
-        let language = messages.language_for(locale.as_deref(), &phone);
+        let language = messages.language_for(locale.as_deref(), phone);
         let message = OutgoingMessage {
             answer_by: deadline.and_then(|deadline| deadline.checked_sub(ANSWER_MARGIN)),
             to: phone.clone(),
@@ -712,11 +768,12 @@ impl<S: VerificationStore, M: Dispatcher, C: Clock> VerificationService<S, Deliv
                 tracing::warn!(error = %store, "could not record the provider that sent a code");
             }
         }
-        let mut sent = self.code_sent(phone, channel, new.id, now, expires_at, resend_available_at);
-        sent.provider = Some(dispatched.provider);
         // Maybe sent: the code stays valid and the limits counted, like any send.
-        sent.unconfirmed = dispatched.handover == Handover::Unconfirmed;
-        Ok(sent)
+        Ok(CodeSent {
+            provider: Some(dispatched.provider),
+            unconfirmed: dispatched.handover == Handover::Unconfirmed,
+            ..sent
+        })
     }
 
     /// Fraud protection's word on a send to `destination`: refused while its
@@ -838,28 +895,6 @@ impl<S: VerificationStore, M: Dispatcher, C: Clock> VerificationService<S, Deliv
             }
         }
     }
-
-    fn code_sent(
-        &self,
-        phone: PhoneNumber,
-        channel: Channel,
-        id: VerificationId,
-        sent_at: Timestamp,
-        expires_at: Timestamp,
-        resend_available_at: Timestamp,
-    ) -> CodeSent {
-        CodeSent {
-            phone,
-            channel,
-            id,
-            sent_at,
-            expires_at,
-            resend_available_at,
-            attempts_remaining: self.policy.max_attempts,
-            provider: None,
-            unconfirmed: false,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -919,10 +954,14 @@ mod tests {
     }
 
     async fn try_send(service: &Service) -> Result<CodeSent, SendError> {
+        try_send_on(service, Channel::Sms).await
+    }
+
+    async fn try_send_on(service: &Service, channel: Channel) -> Result<CodeSent, SendError> {
         service
             .send_code(SendRequest {
                 phone: phone(),
-                channel: Channel::Sms,
+                channel,
                 client: client(),
                 locale: None,
                 status_callbacks: StatusCallbacks::default(),
@@ -1181,6 +1220,165 @@ mod tests {
         clock.advance(60);
         send(&service).await;
         assert_eq!(sender.sent().len(), 2);
+    }
+
+    fn with_channels(service: &mut Service, channels: &[Channel]) {
+        service.policy.enabled_channels = channels.iter().copied().collect();
+    }
+
+    /// The limit that refused `send`, and when to try again.
+    fn refusal(send: Result<CodeSent, SendError>) -> (Limit, u64) {
+        match send {
+            Err(SendError::Limited(reached)) => (reached.limit, reached.retry_after_seconds),
+            other => panic!("expected a limit, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_call_may_follow_a_pending_sms_after_the_fallback_wait() {
+        let (mut service, sender, clock) = service();
+        with_channels(&mut service, &[Channel::Sms, Channel::Call]);
+        let sms = send(&service).await;
+        let fallback = sms.fallback.expect("a call is the SMS's fallback");
+        assert_eq!(fallback.channel, Channel::Call);
+        assert_eq!(fallback.available_at, sms.sent_at.plus_seconds(30));
+        clock.advance(29);
+        assert_eq!(
+            refusal(try_send_on(&service, Channel::Call).await),
+            (Limit::ResendCooldown, 1),
+            "the fallback's wait, not the cooldown's"
+        );
+        clock.advance(1);
+        let call = try_send_on(&service, Channel::Call).await.unwrap();
+        assert_eq!(call.fallback, None, "nothing comes after a call");
+        assert!(matches!(
+            sender.sent()[1].content.expose_secret(),
+            Content::Speech(_)
+        ));
+        let code = received_code(&sender);
+        assert!(service.check_code(phone(), &code, &client()).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_same_channel_waits_the_full_cooldown() {
+        let (mut service, _, clock) = service();
+        with_channels(&mut service, &[Channel::Sms, Channel::Call]);
+        send(&service).await;
+        clock.advance(30);
+        assert_eq!(
+            refusal(try_send(&service).await),
+            (Limit::ResendCooldown, 30)
+        );
+    }
+
+    #[tokio::test]
+    async fn only_the_next_channel_falls_back_and_each_code_once() {
+        let (mut service, _, clock) = service();
+        with_channels(
+            &mut service,
+            &[Channel::Sms, Channel::Call, Channel::Whatsapp],
+        );
+        let whatsapp = try_send_on(&service, Channel::Whatsapp).await.unwrap();
+        assert_eq!(whatsapp.fallback.map(|f| f.channel), Some(Channel::Sms));
+        clock.advance(30);
+        // A call is not WhatsApp's fallback: it waits the cooldown.
+        assert_eq!(
+            refusal(try_send_on(&service, Channel::Call).await),
+            (Limit::ResendCooldown, 30)
+        );
+        let sms = send(&service).await;
+        assert_eq!(sms.fallback.map(|f| f.channel), Some(Channel::Call));
+        // The WhatsApp code fell back already: a second SMS waits the cooldown.
+        clock.advance(30);
+        assert_eq!(
+            refusal(try_send(&service).await),
+            (Limit::ResendCooldown, 30)
+        );
+        // The SMS code's own fallback, a call, is due.
+        try_send_on(&service, Channel::Call).await.unwrap();
+        clock.advance(30);
+        for channel in Channel::ALL {
+            assert_eq!(
+                refusal(try_send_on(&service, channel).await),
+                (Limit::ResendCooldown, 30),
+                "after a call, {channel:?} waits the cooldown"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_approved_code_earns_no_fallback() {
+        let (mut service, sender, clock) = service();
+        with_channels(&mut service, &[Channel::Sms, Channel::Call]);
+        send(&service).await;
+        let code = received_code(&sender);
+        service.check_code(phone(), &code, &client()).await.unwrap();
+        clock.advance(30);
+        assert_eq!(
+            refusal(try_send_on(&service, Channel::Call).await),
+            (Limit::ResendCooldown, 30)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_undelivered_code_lets_any_channel_in_at_once() {
+        let (mut service, _, clock) = service();
+        with_channels(&mut service, &[Channel::Sms, Channel::Call]);
+        let sms = send(&service).await;
+        clock.advance(5);
+        assert!(
+            service
+                .record_undelivered(&phone(), &sms.id, sms.sent_at)
+                .await
+                .unwrap()
+        );
+        let call = try_send_on(&service, Channel::Call).await.unwrap();
+        assert_eq!(call.channel, Channel::Call);
+    }
+
+    #[tokio::test]
+    async fn calls_are_bounded_per_number_per_day_even_through_fallbacks() {
+        let (mut service, sender, clock) = service();
+        with_channels(&mut service, &[Channel::Sms, Channel::Call]);
+        service.policy.limits.sends_per_10_minutes = 100;
+        service.policy.limits.sends_per_day = 100;
+        service.policy.limits.client_sends_per_hour = 100;
+        let mut refused = None;
+        for _ in 0..10 {
+            send(&service).await;
+            clock.advance(30);
+            match try_send_on(&service, Channel::Call).await {
+                Ok(_) => clock.advance(60),
+                Err(error) => {
+                    refused = Some(refusal(Err(error)));
+                    clock.advance(30);
+                }
+            }
+        }
+        let calls = sender
+            .sent()
+            .iter()
+            .filter(|message| message.channel == Channel::Call)
+            .count();
+        assert_eq!(calls, 3, "MAX_CALLS_PER_NUMBER_PER_DAY");
+        assert_eq!(
+            refused.map(|(limit, _)| limit),
+            Some(Limit::NumberCallsPerDay)
+        );
+        // Texts go on within their own limits.
+        assert_eq!(sender.sent().len(), 13);
+    }
+
+    #[tokio::test]
+    async fn a_channel_that_is_off_is_never_offered() {
+        let (mut service, _, clock) = service();
+        assert_eq!(send(&service).await.fallback, None, "SMS only: no fallback");
+        with_channels(&mut service, &[Channel::Sms, Channel::Whatsapp]);
+        clock.advance(60);
+        assert_eq!(send(&service).await.fallback, None, "calls are off");
+        clock.advance(60);
+        let whatsapp = try_send_on(&service, Channel::Whatsapp).await.unwrap();
+        assert_eq!(whatsapp.fallback.map(|f| f.channel), Some(Channel::Sms));
     }
 
     #[tokio::test]

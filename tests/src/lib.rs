@@ -400,6 +400,25 @@ impl Stack {
         code_in(&message["Body"])
     }
 
+    /// The code in the last call to the phone: the digits its TwiML reads
+    /// (`<prosody>1, 2, 3, 4, 5, 6</prosody>`, twice).
+    pub async fn code_called_to(&self, phone: &str) -> String {
+        let call = self
+            .calls()
+            .await
+            .into_iter()
+            .rev()
+            .find(|fields| fields.get("To").map(String::as_str) == Some(phone))
+            .unwrap_or_else(|| panic!("no call was placed to {phone}"));
+        let twiml = roxmltree::Document::parse(&call["Twiml"]).expect("well-formed TwiML");
+        let digits = twiml
+            .descendants()
+            .find(|node| node.has_tag_name("prosody"))
+            .and_then(|prosody| prosody.text())
+            .expect("the call reads the code");
+        digits.split(", ").collect()
+    }
+
     /// A code that is certainly wrong: the right one with its first digit changed.
     pub async fn wrong_code_for(&self, phone: &str) -> String {
         let code = self.code_sent_to(phone).await;
@@ -634,6 +653,7 @@ pub fn new_verification(number: &Pseudonym, at: Timestamp) -> NewVerification {
         key_id: "k1".into(),
         channel: Channel::Sms,
         provider: Some(Provider::Twilio),
+        fallback_from: None,
         created_at: at,
         expires_at: at.plus_seconds(600),
     }

@@ -148,11 +148,14 @@ fun main(args: Array<String>) = runBlocking {
         code.completeExceptionally(IllegalStateException("no SMS with a code reached the stand-in for $number"))
     })
 
-    val pending = step("sendCode: pending, with a resend cooldown") {
+    val pending = step("sendCode: pending, with a resend cooldown and a call as its fallback") {
         client.sendCode(number).also {
             check(it.phoneNumber == number && it.channel == "sms") { "$it" }
             check(it.attemptsRemaining > 1 && !it.deliveryUnconfirmed) { "$it" }
             check(it.resendAvailableAt.isAfter(Instant.now()) && it.expiresAt.isAfter(it.resendAvailableAt)) { "$it" }
+            // The local stack enables calls: a call is the SMS's fallback, due before the cooldown ends.
+            val fallback = checkNotNull(it.fallback) { "no fallback: $it" }
+            check(fallback.channels == listOf("call") && fallback.availableAt.isBefore(it.resendAvailableAt)) { "$it" }
         }
     }
 

@@ -46,6 +46,8 @@ struct NumberState {
     last_sent_at: Option<Timestamp>,
     /// Sends per (window length, window index).
     sends: HashMap<(u64, i64), u32>,
+    /// Calls per UTC day (window index).
+    calls: HashMap<i64, u32>,
     failures: u32,
     last_attempt_at: Option<Timestamp>,
 }
@@ -61,18 +63,39 @@ impl NumberState {
         })
     }
 
-    fn send_refusal(&self, now: Timestamp, limits: &Limits) -> Option<LimitReached> {
+    fn send_refusal(&self, new: &NewVerification, limits: &Limits) -> Option<LimitReached> {
+        let now = new.created_at;
         if let Some(locked) = self.lockout(now, limits) {
             return Some(locked);
         }
-        if let Some(next) = self
-            .last_sent_at
-            .map(|t| t.plus_seconds(limits.resend_cooldown_seconds))
+        // The fallback of a code still pending on its channel waits less.
+        let falls_back = matches!(
+            (&self.code, new.fallback_from),
+            (Some((code, Status::Pending, _)), Some(from)) if code.channel == from
+        );
+        let wait = match falls_back {
+            true => limits.fallback_wait_seconds(),
+            false => limits.resend_cooldown_seconds,
+        };
+        if let Some(next) = self.last_sent_at.map(|t| t.plus_seconds(wait))
             && next > now
         {
             return Some(LimitReached {
                 limit: Limit::ResendCooldown,
                 retry_after_seconds: seconds_until(now, next),
+            });
+        }
+        // As the DynamoDB store explains a refusal: the day's calls first,
+        // unless the day's sends are spent too.
+        let day = Window::containing(now, Window::DAY);
+        let count = |counted: Option<&u32>| counted.copied().unwrap_or(0);
+        if new.channel == Channel::Call
+            && count(self.calls.get(&day.index)) >= limits.calls_per_day
+            && count(self.sends.get(&(Window::DAY, day.index))) < limits.sends_per_day
+        {
+            return Some(LimitReached {
+                limit: Limit::NumberCallsPerDay,
+                retry_after_seconds: seconds_until(now, day.ends_at),
             });
         }
         [
@@ -86,16 +109,10 @@ impl NumberState {
         .into_iter()
         .find_map(|(length, max, limit)| {
             let window = Window::containing(now, length);
-            (self
-                .sends
-                .get(&(length, window.index))
-                .copied()
-                .unwrap_or(0)
-                >= max)
-                .then(|| LimitReached {
-                    limit,
-                    retry_after_seconds: seconds_until(now, window.ends_at),
-                })
+            (count(self.sends.get(&(length, window.index))) >= max).then(|| LimitReached {
+                limit,
+                retry_after_seconds: seconds_until(now, window.ends_at),
+            })
         })
     }
 }
@@ -166,7 +183,7 @@ impl VerificationStore for InMemoryStore {
         let now = new.created_at;
         let mut state = self.state();
         let number = state.numbers.entry(new.number.clone()).or_default();
-        if let Some(refusal) = number.send_refusal(now, limits) {
+        if let Some(refusal) = number.send_refusal(new, limits) {
             return Ok(Err(refusal));
         }
         let client = format!("client#{}", requester.client);
@@ -239,6 +256,11 @@ impl VerificationStore for InMemoryStore {
                 .sends
                 .entry((length, Window::containing(now, length).index))
                 .or_default() += 1;
+        }
+        let today = Window::containing(now, Window::DAY).index;
+        number.calls.retain(|&day, _| day == today);
+        if new.channel == Channel::Call {
+            *number.calls.entry(today).or_default() += 1;
         }
         Ok(Ok(()))
     }

@@ -289,8 +289,10 @@ fn limits(get: &impl Fn(&str) -> Option<String>) -> Result<Limits, ConfigError> 
     };
     Ok(Limits {
         resend_cooldown_seconds: number(get, "RESEND_COOLDOWN_SECONDS", 60, 0..=86_400)?,
+        fallback_after_seconds: number(get, "FALLBACK_AFTER_SECONDS", 30, 0..=86_400)?,
         sends_per_10_minutes: count("MAX_SENDS_PER_NUMBER_PER_10_MINUTES", 5, 1_000)?,
         sends_per_day: count("MAX_SENDS_PER_NUMBER_PER_DAY", 10, 10_000)?,
+        calls_per_day: count("MAX_CALLS_PER_NUMBER_PER_DAY", 3, 10_000)?,
         client_requests_per_hour: count("MAX_REQUESTS_PER_CLIENT_PER_HOUR", 150, 10_000_000)?,
         client_sends_per_hour: count("MAX_SENDS_PER_CLIENT_PER_HOUR", 10, 10_000_000)?,
         api_key_requests_per_hour: count("MAX_REQUESTS_PER_API_KEY_PER_HOUR", 5_000, 10_000_000)?,

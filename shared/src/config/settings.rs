@@ -8,14 +8,16 @@ use super::ConfigError;
 /// The settings that may also be given in the one `SETTINGS` variable
 /// (`NAME=value` pairs separated by spaces), which the template fills from
 /// its `Settings` parameter so that tuning values ask no deploy question.
-pub const TUNING_SETTINGS: [&str; 58] = [
+pub const TUNING_SETTINGS: [&str; 60] = [
     "CODE_LENGTH",
     "CODE_TTL_SECONDS",
     "MAX_CHECK_ATTEMPTS",
     "CODE_HMAC_KEY_ID",
     "RESEND_COOLDOWN_SECONDS",
+    "FALLBACK_AFTER_SECONDS",
     "MAX_SENDS_PER_NUMBER_PER_10_MINUTES",
     "MAX_SENDS_PER_NUMBER_PER_DAY",
+    "MAX_CALLS_PER_NUMBER_PER_DAY",
     "MAX_REQUESTS_PER_CLIENT_PER_HOUR",
     "MAX_SENDS_PER_CLIENT_PER_HOUR",
     "MAX_REQUESTS_PER_API_KEY_PER_HOUR",

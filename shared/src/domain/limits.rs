@@ -10,10 +10,17 @@ use super::Timestamp;
 pub struct Limits {
     /// Minimum time between two codes to one number.
     pub resend_cooldown_seconds: u64,
+    /// Minimum time before a pending code's fallback (the next channel in
+    /// `Channel::FALLBACK_ORDER`) may replace it: shorter than the cooldown,
+    /// so a user whose SMS does not come is called without a full wait.
+    pub fallback_after_seconds: u64,
     /// Codes per number per fixed 10-minute window.
     pub sends_per_10_minutes: u32,
     /// Codes per number per fixed UTC day.
     pub sends_per_day: u32,
+    /// Calls per number per fixed UTC day, within `sends_per_day`: a call
+    /// rings, so fallbacks cannot be used to ring a number again and again.
+    pub calls_per_day: u32,
     /// Requests (sends and checks) per client IP per hour.
     pub client_requests_per_hour: u32,
     /// Codes sent per client IP per hour: far fewer than its requests, so a
@@ -37,8 +44,10 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             resend_cooldown_seconds: 60,
+            fallback_after_seconds: 30,
             sends_per_10_minutes: 5,
             sends_per_day: 10,
+            calls_per_day: 3,
             client_requests_per_hour: 150,
             client_sends_per_hour: 10,
             api_key_requests_per_hour: 5_000,
@@ -59,6 +68,12 @@ pub struct Allowance {
 }
 
 impl Limits {
+    /// How long a pending code's fallback waits: never longer than the cooldown.
+    pub fn fallback_wait_seconds(&self) -> u64 {
+        self.fallback_after_seconds
+            .min(self.resend_cooldown_seconds)
+    }
+
     /// A client's: its network, or an API key and its `DeviceIp`.
     pub fn client_allowance(&self) -> Allowance {
         Allowance {
@@ -82,6 +97,7 @@ pub enum Limit {
     ResendCooldown,
     NumberSendsPer10Minutes,
     NumberSendsPerDay,
+    NumberCallsPerDay,
     NumberLocked,
     ClientRequests,
     ClientSends,

@@ -128,6 +128,33 @@ pub struct UnknownChannel;
 impl Channel {
     pub const ALL: [Channel; 3] = [Channel::Sms, Channel::Call, Channel::Whatsapp];
 
+    /// The order in which a code that did not come falls back: SMS after
+    /// WhatsApp, a call after SMS. Never backwards, so a chain of fallbacks
+    /// ends.
+    pub const FALLBACK_ORDER: [Channel; 3] = [Channel::Whatsapp, Channel::Sms, Channel::Call];
+
+    /// The channel a code sent on `self` falls back to: the next one in
+    /// `FALLBACK_ORDER` that `admits` (the enabled channels that reach
+    /// the number).
+    pub fn fallback(self, admits: impl Fn(Channel) -> bool) -> Option<Channel> {
+        Self::FALLBACK_ORDER
+            .into_iter()
+            .skip_while(|&channel| channel != self)
+            .skip(1)
+            .find(|&channel| admits(channel))
+    }
+
+    /// The channel whose fallback `self` is: the nearest before it in
+    /// `FALLBACK_ORDER` that `admits`.
+    pub fn falls_back_from(self, admits: impl Fn(Channel) -> bool) -> Option<Channel> {
+        Self::FALLBACK_ORDER
+            .into_iter()
+            .rev()
+            .skip_while(|&channel| channel != self)
+            .skip(1)
+            .find(|&channel| admits(channel))
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Sms => "sms",
@@ -251,6 +278,27 @@ mod tests {
         let b = VerificationId::random();
         assert_eq!(a.as_str().len(), 32);
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn fallbacks_go_forward_to_the_next_admitted_channel() {
+        let all = |_| true;
+        assert_eq!(Channel::Whatsapp.fallback(all), Some(Channel::Sms));
+        assert_eq!(Channel::Sms.fallback(all), Some(Channel::Call));
+        assert_eq!(Channel::Call.fallback(all), None);
+        assert_eq!(Channel::Call.falls_back_from(all), Some(Channel::Sms));
+        assert_eq!(Channel::Sms.falls_back_from(all), Some(Channel::Whatsapp));
+        assert_eq!(Channel::Whatsapp.falls_back_from(all), None);
+        // A channel left out (disabled, or not reaching the number) is skipped.
+        let no_sms = |channel| channel != Channel::Sms;
+        assert_eq!(Channel::Whatsapp.fallback(no_sms), Some(Channel::Call));
+        assert_eq!(
+            Channel::Call.falls_back_from(no_sms),
+            Some(Channel::Whatsapp)
+        );
+        let sms_only = |channel| channel == Channel::Sms;
+        assert_eq!(Channel::Sms.fallback(sms_only), None);
+        assert_eq!(Channel::Sms.falls_back_from(sms_only), None);
     }
 
     #[test]

@@ -184,6 +184,7 @@ impl From<LimitReached> for ApiError {
             Limit::ResendCooldown => Reason::ResendTooSoon,
             Limit::NumberSendsPer10Minutes => Reason::TooManyCodes10Minutes,
             Limit::NumberSendsPerDay => Reason::TooManyCodes24Hours,
+            Limit::NumberCallsPerDay => Reason::TooManyCalls24Hours,
             Limit::NumberLocked => Reason::NumberLocked,
             Limit::ClientRequests => Reason::TooManyRequestsFromClient,
             Limit::ClientSends => Reason::TooManyCodesFromClient,

@@ -155,6 +155,8 @@ reasons! {
         "Too many codes were sent to this number in the last minutes.";
     TooManyCodes24Hours = "too_many_codes_24_hours", TOO_MANY_REQUESTS, REQUEST_LIMIT_EXCEEDED, None,
         "Too many codes were sent to this number today.";
+    TooManyCalls24Hours = "too_many_calls_24_hours", TOO_MANY_REQUESTS, REQUEST_LIMIT_EXCEEDED, None,
+        "Too many calls were made to this number today. Ask for a text message instead.";
     NumberLocked = "number_locked", TOO_MANY_REQUESTS, REQUEST_LIMIT_EXCEEDED, None,
         "Too many incorrect codes for this number. Try again later.";
     TooManyRequestsFromClient = "too_many_requests_from_client", TOO_MANY_REQUESTS, REQUEST_LIMIT_EXCEEDED, None,

@@ -286,6 +286,12 @@ impl<S: VerificationStore + IdempotencyStore, M: Dispatcher, C: Clock> SendApi<S
                 if sent.unconfirmed {
                     result["delivery"] = "unconfirmed".into();
                 }
+                if let Some(fallback) = sent.fallback {
+                    result["fallback"] = json!({
+                        "channels": [fallback.channel.as_str()],
+                        "availableAt": fallback.available_at.to_string(),
+                    });
+                }
                 Ok(result)
             };
             match key {

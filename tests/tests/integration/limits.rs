@@ -9,7 +9,7 @@ use serde_json::json;
 use tokio::task::JoinSet;
 
 /// Asserts a 429 with `reason`, Parse code 155 and a matching `Retry-After`.
-fn assert_limited(answer: &Answer, reason: &str, retry_after: u64) {
+pub(crate) fn assert_limited(answer: &Answer, reason: &str, retry_after: u64) {
     assert_eq!(answer.status, 429, "{:?}", answer.body);
     assert_eq!(answer.body["code"], 155);
     assert_eq!(answer.reason(), reason);

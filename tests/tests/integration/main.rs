@@ -10,6 +10,7 @@ mod delivery_reports;
 mod dynamodb_faults;
 mod events;
 mod failover;
+mod fallback;
 mod faults;
 mod fraud;
 mod idempotency;

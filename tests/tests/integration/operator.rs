@@ -87,6 +87,7 @@ async fn show_reports_a_lock_and_unlock_lets_the_right_code_verify() {
         "cooldown            53 s left",
         "sends, 10 minutes   1 of 5",
         "sends, today (UTC)  1 of 10",
+        "calls, today (UTC)  0 of 3",
     ] {
         assert!(text.contains(line), "{line:?} in:\n{text}");
     }
@@ -99,6 +100,10 @@ async fn show_reports_a_lock_and_unlock_lets_the_right_code_verify() {
     assert_eq!(json["failures"], 3);
     assert_eq!(json["codeAgeSeconds"], 7);
     assert_eq!(json["sends10Minutes"]["used"], 1);
+    assert_eq!(
+        json["callsToday"],
+        serde_json::json!({ "used": 0, "limit": 3 })
+    );
     let pseudonym = stack
         .send_api
         .service()

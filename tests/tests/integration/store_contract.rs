@@ -4,7 +4,8 @@
 
 use phone_verification::adapters::memory::InMemoryStore;
 use phone_verification::domain::{
-    Limit, LimitReached, Limits, Provider, Pseudonym, Restriction, Scope, Timestamp, Traffic,
+    Channel, Limit, LimitReached, Limits, Provider, Pseudonym, Restriction, Scope, Timestamp,
+    Traffic, Window,
 };
 use phone_verification::ports::{
     Approval, AttemptRefused, Claim, CurrentVerification, Destination, IDEMPOTENCY_ANSWER_SECONDS,
@@ -40,12 +41,34 @@ fn to(number: &Pseudonym) -> Destination<'_> {
 }
 
 async fn send(store: &impl Store, new: &NewVerification) -> Result<(), Limit> {
+    send_until(store, new)
+        .await
+        .map_err(|reached| reached.limit)
+}
+
+/// A send, refused with its limit and when to try again.
+async fn send_until(store: &impl Store, new: &NewVerification) -> Result<(), LimitReached> {
     let client = unique_client();
     store
         .save_new(new, requester(&client), &Limits::default())
         .await
         .expect("the store answers")
-        .map_err(|reached: LimitReached| reached.limit)
+}
+
+/// A call to `phone` at `at`, as the fallback of a pending SMS.
+fn fallback_call(phone: &Pseudonym, at: Timestamp) -> NewVerification {
+    NewVerification {
+        channel: Channel::Call,
+        fallback_from: Some(Channel::Sms),
+        ..code_for(phone, at)
+    }
+}
+
+fn refused(limit: Limit, retry_after_seconds: u64) -> Result<(), LimitReached> {
+    Err(LimitReached {
+        limit,
+        retry_after_seconds,
+    })
 }
 
 async fn attempt(
@@ -153,6 +176,67 @@ async fn a_withdrawn_code_is_gone_and_lifts_the_cooldown_once(store: impl Store)
     // A report about an older code changes nothing.
     assert!(!store.withdraw(&phone, &new.id, T0).await.unwrap());
     assert_eq!(attempt(&store, &phone, T0.plus_seconds(1)).await, Ok(1));
+}
+
+async fn a_pending_code_falls_back_once_after_the_shorter_wait(store: impl Store) {
+    let phone = new_phone();
+    send(&store, &code_for(&phone, T0)).await.unwrap();
+    let early = fallback_call(&phone, T0.plus_seconds(29));
+    assert_eq!(
+        send_until(&store, &early).await,
+        refused(Limit::ResendCooldown, 1)
+    );
+    // A call that is no fallback waits the whole cooldown.
+    let plain_call = NewVerification {
+        fallback_from: None,
+        ..fallback_call(&phone, T0.plus_seconds(30))
+    };
+    assert_eq!(
+        send_until(&store, &plain_call).await,
+        refused(Limit::ResendCooldown, 30)
+    );
+    send(&store, &fallback_call(&phone, T0.plus_seconds(30)))
+        .await
+        .unwrap();
+    // The code now pending is the call: no second fallback.
+    assert_eq!(
+        send_until(&store, &fallback_call(&phone, T0.plus_seconds(60))).await,
+        refused(Limit::ResendCooldown, 30)
+    );
+
+    // An approved code earns none.
+    let phone = new_phone();
+    let approved = code_for(&phone, T0);
+    send(&store, &approved).await.unwrap();
+    store.approve(&phone, &approved.id, T0).await.unwrap();
+    assert_eq!(
+        send_until(&store, &fallback_call(&phone, T0.plus_seconds(30))).await,
+        refused(Limit::ResendCooldown, 30)
+    );
+}
+
+async fn a_number_takes_3_calls_a_day(store: impl Store) {
+    let phone = new_phone();
+    let call = |n: u64| NewVerification {
+        channel: Channel::Call,
+        ..code_for(&phone, T0.plus_seconds(61 * n))
+    };
+    for n in 0..3 {
+        send(&store, &call(n)).await.unwrap();
+    }
+    let day_ends = Window::containing(T0, Window::DAY).ends_at;
+    let fourth = call(3);
+    assert_eq!(
+        send_until(&store, &fourth).await,
+        refused(
+            Limit::NumberCallsPerDay,
+            (day_ends.unix_seconds() - fourth.created_at.unix_seconds()) as u64
+        )
+    );
+    // Texts are bounded by their own limits.
+    send(&store, &code_for(&phone, T0.plus_seconds(61 * 3)))
+        .await
+        .unwrap();
 }
 
 async fn a_number_takes_5_codes_per_10_minutes(store: impl Store) {
@@ -451,6 +535,8 @@ contract!(
     attempts_run_out_and_codes_expire,
     a_new_code_waits_out_the_cooldown_and_replaces_the_old,
     a_withdrawn_code_is_gone_and_lifts_the_cooldown_once,
+    a_pending_code_falls_back_once_after_the_shorter_wait,
+    a_number_takes_3_calls_a_day,
     a_number_takes_5_codes_per_10_minutes,
     a_client_has_an_hourly_allowance,
     an_api_key_ceiling_holds_over_fresh_clients,

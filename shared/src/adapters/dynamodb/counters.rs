@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, Update};
 use super::DynamoDbStore;
 use super::attributes::{n, s};
 use super::keys::{budget_key, client_key};
-use crate::domain::{Allowance, Pseudonym, Timestamp, Window, budget_shards, shard_budget};
+use crate::domain::{Allowance, Limits, Pseudonym, Timestamp, Window, budget_shards, shard_budget};
 use crate::ports::StoreError;
 
 /// An hourly counter below its maximum.
@@ -52,6 +52,34 @@ impl DynamoDbStore {
         now: Timestamp,
     ) -> Result<Update, StoreError> {
         self.counter_update(key, length, max, now)
+            .build()
+            .map_err(|error| StoreError::Malformed(error.to_string()))
+    }
+
+    /// One send to a number on the counter `key` of its UTC day, refused
+    /// at `sends_per_day`; a call also counts against `calls_per_day`.
+    pub(super) fn daily_counter(
+        &self,
+        key: String,
+        limits: &Limits,
+        call: bool,
+        now: Timestamp,
+    ) -> Result<Update, StoreError> {
+        let counter = self.counter_update(key, Window::DAY, limits.sends_per_day, now);
+        let counter = if call {
+            counter
+                .update_expression("ADD hits :one, calls :one SET expires_at = :counter_ttl")
+                .condition_expression(format!(
+                    "({COUNTER_BELOW_MAX}) AND (attribute_not_exists(calls) OR calls < :max_calls)"
+                ))
+                .expression_attribute_values(":max_calls", n(limits.calls_per_day))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+        } else {
+            counter
+        };
+        counter
             .build()
             .map_err(|error| StoreError::Malformed(error.to_string()))
     }

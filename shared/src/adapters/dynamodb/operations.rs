@@ -44,6 +44,8 @@ pub struct NumberState {
     /// Codes sent in the current 10-minute window and UTC day.
     pub sends_10_minutes: u32,
     pub sends_today: u32,
+    /// Calls among today's codes.
+    pub calls_today: u32,
 }
 
 /// What `unlock` changed.
@@ -138,8 +140,8 @@ impl DynamoDbStore {
                 false => None,
             })
         };
-        let hits = |key: &str| match items.get(key) {
-            Some(counter) => get_n_or_zero::<u32>(counter, "hits"),
+        let count = |key: &str, attribute: &str| match items.get(key) {
+            Some(counter) => get_n_or_zero::<u32>(counter, attribute),
             None => Ok(0),
         };
         let failures = get_n_or_zero(item, "failures")?;
@@ -162,8 +164,9 @@ impl DynamoDbStore {
             last_attempt_at,
             locked_until,
             cooldown_until,
-            sends_10_minutes: hits(&ten_minutes)?,
-            sends_today: hits(&day)?,
+            sends_10_minutes: count(&ten_minutes, "hits")?,
+            sends_today: count(&day, "hits")?,
+            calls_today: count(&day, "calls")?,
         }))
     }
 

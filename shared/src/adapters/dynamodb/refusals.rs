@@ -5,15 +5,17 @@ use aws_sdk_dynamodb::types::CancellationReason;
 
 use super::attributes::{get_n, get_n_or_zero, get_s};
 use super::{APPROVED, Item, PENDING};
-use crate::domain::{Limit, LimitReached, Limits, Timestamp, Window, seconds_until};
+use crate::domain::{Channel, Limit, LimitReached, Limits, Timestamp, Window, seconds_until};
 use crate::ports::{AttemptRefused, StoreError};
 
 /// Explains a canceled send transaction from its cancellation reasons, one
 /// per item in the order of `save_new`: the number, its 10-minute and daily
-/// windows, the client, the country's budget, the global budget, the
-/// prefix's tally (never refused), and the API key's ceiling when there is one.
+/// windows (the day's calls too), the client, the country's budget, the
+/// global budget, the prefix's tally (never refused), and the API key's
+/// ceiling when there is one. `fallback_from` as the send's.
 pub(super) fn why_transaction_canceled(
     reasons: &[CancellationReason],
+    fallback_from: Option<Channel>,
     now: Timestamp,
     limits: &Limits,
 ) -> Result<LimitReached, StoreError> {
@@ -56,7 +58,17 @@ pub(super) fn why_transaction_canceled(
         let item = reason.item().ok_or_else(|| {
             StoreError::Malformed("a failed send condition returned no item".into())
         })?;
-        return why_send_refused(item, now, limits);
+        return why_send_refused(item, fallback_from, now, limits);
+    }
+    // The day's item: its sends, or (a call) its calls are used up.
+    if let Some(item) = failed(2).and_then(CancellationReason::item)
+        && get_n_or_zero::<u32>(item, "hits")? < limits.sends_per_day
+        && get_n_or_zero::<u32>(item, "calls")? >= limits.calls_per_day
+    {
+        return Ok(LimitReached {
+            limit: Limit::NumberCallsPerDay,
+            retry_after_seconds: seconds_until(now, Window::containing(now, Window::DAY).ends_at),
+        });
     }
     match counters.iter().find(|(index, ..)| failed(*index).is_some()) {
         Some(&(_, limit, length)) => Ok(LimitReached {
@@ -91,17 +103,27 @@ fn lockout(
     }))
 }
 
-/// Explains a failed send condition from the number's item as it was.
-pub(super) fn why_send_refused(
+/// Explains a failed send condition from the number's item as it was: for
+/// the fallback of the code it holds, the wait is the fallback's.
+fn why_send_refused(
     item: &Item,
+    fallback_from: Option<Channel>,
     now: Timestamp,
     limits: &Limits,
 ) -> Result<LimitReached, StoreError> {
     if let Some(locked) = lockout(item, now, limits)? {
         return Ok(locked);
     }
-    let next_send = Timestamp::from_unix_seconds(get_n_or_zero(item, "last_sent_at")?)
-        .plus_seconds(limits.resend_cooldown_seconds);
+    let falls_back = fallback_from.is_some_and(|from| {
+        get_s(item, "channel").ok() == Some(from.as_str())
+            && get_s(item, "status").ok() == Some(PENDING)
+    });
+    let wait = match falls_back {
+        true => limits.fallback_wait_seconds(),
+        false => limits.resend_cooldown_seconds,
+    };
+    let next_send =
+        Timestamp::from_unix_seconds(get_n_or_zero(item, "last_sent_at")?).plus_seconds(wait);
     if next_send > now {
         return Ok(LimitReached {
             limit: Limit::ResendCooldown,

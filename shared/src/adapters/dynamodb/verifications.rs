@@ -16,8 +16,8 @@ use super::{
     APPROVED, DynamoDbStore, Item, NOT_LOCKED, PENDING, WITHDRAWN, conditional, unavailable,
 };
 use crate::domain::{
-    CodeMac, Limit, LimitReached, Limits, Provider, Pseudonym, Restriction, Scope, Timestamp,
-    TrafficSnapshot, VerificationId, Window, seconds_until,
+    Channel, CodeMac, Limit, LimitReached, Limits, Provider, Pseudonym, Restriction, Scope,
+    Timestamp, TrafficSnapshot, VerificationId, Window, seconds_until,
 };
 use crate::ports::{
     Approval, AttemptRefused, CountedAttempt, CurrentVerification, Destination, NewVerification,
@@ -37,6 +37,15 @@ impl VerificationStore for DynamoDbStore {
             Some(_) => (", provider = :provider", ""),
             None => ("", ", provider"),
         };
+        // The cooldown, or for a fallback the shorter wait after a code
+        // still pending on the channel it falls back from.
+        let fallback = match new.fallback_from {
+            Some(_) => {
+                " OR (channel = :fallback_from AND #status = :pending \
+                 AND last_sent_at <= :fallback_edge)"
+            }
+            None => "",
+        };
         let mut number = Update::builder()
             .table_name(&self.table)
             .key("pk", s(&number_key(&new.number)))
@@ -47,7 +56,7 @@ impl VerificationStore for DynamoDbStore {
                  expires_at = :ttl{set_provider} REMOVE verified_at{remove_provider}"
             ))
             .condition_expression(format!(
-                "(attribute_not_exists(last_sent_at) OR last_sent_at <= :cooldown_edge) \
+                "(attribute_not_exists(last_sent_at) OR last_sent_at <= :cooldown_edge{fallback}) \
                  AND {NOT_LOCKED}"
             ))
             .expression_attribute_names("#status", "status")
@@ -73,6 +82,14 @@ impl VerificationStore for DynamoDbStore {
         if let Some(provider) = new.provider {
             number = number.expression_attribute_values(":provider", s(provider.as_str()));
         }
+        if let Some(from) = new.fallback_from {
+            number = number
+                .expression_attribute_values(":fallback_from", s(from.as_str()))
+                .expression_attribute_values(
+                    ":fallback_edge",
+                    n(now.unix_seconds() - limits.fallback_after_seconds as i64),
+                );
+        }
         let number = number
             .build()
             .map_err(|error| StoreError::Malformed(error.to_string()))?;
@@ -87,10 +104,11 @@ impl VerificationStore for DynamoDbStore {
                 limits.sends_per_10_minutes,
                 now,
             )?,
-            self.counter(
+            // A call counts against the day's calls too, on the same item.
+            self.daily_counter(
                 format!("{number_item}#1d"),
-                Window::DAY,
-                limits.sends_per_day,
+                limits,
+                new.channel == Channel::Call,
                 now,
             )?,
             self.client_counter(requester.client, now, limits.client_allowance(), true)?,
@@ -155,7 +173,7 @@ impl VerificationStore for DynamoDbStore {
             }
             break reasons;
         };
-        why_transaction_canceled(&reasons, now, limits).map(Err)
+        why_transaction_canceled(&reasons, new.fallback_from, now, limits).map(Err)
     }
 
     async fn withdraw(

@@ -179,7 +179,7 @@ impl Failure {
                     ResendTooSoon => {
                         too_many(60212, "Too many concurrent requests for phone number")
                     }
-                    TooManyCodes10Minutes | TooManyCodes24Hours => {
+                    TooManyCodes10Minutes | TooManyCodes24Hours | TooManyCalls24Hours => {
                         too_many(60203, "Max send attempts reached")
                     }
                     TooManyRequestsFromClient

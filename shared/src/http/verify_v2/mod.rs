@@ -105,6 +105,7 @@ impl Call<'_> {
             created_at: verification.created_at,
             updated_at: verification.created_at,
             url: self.url(&verification.id),
+            fallback: None,
         }
     }
 
@@ -206,6 +207,7 @@ impl<S: VerificationStore, M: Dispatcher, C: Clock>
                     created_at: sent.sent_at,
                     updated_at: sent.sent_at,
                     url: call.url(&sent.id),
+                    fallback: sent.fallback,
                 };
                 Ok(Answer {
                     status: StatusCode::CREATED,
@@ -296,10 +298,11 @@ impl<S: VerificationStore, D, C: Clock> VerifyServices<VerificationService<S, D,
             async |call, service| {
                 let sid = path_parameter(request, FETCH_ROUTE, "Sid");
                 let found = call.found(service, sid).await?;
-                Ok(Answer::ok(
-                    call.view(&found.phone, &found.verification, status_of(&found))
-                        .verification(),
-                ))
+                let view = View {
+                    fallback: service.fallback(&found),
+                    ..call.view(&found.phone, &found.verification, status_of(&found))
+                };
+                Ok(Answer::ok(view.verification()))
             },
         )
         .await
@@ -329,11 +332,14 @@ impl<S: VerificationStore, D, C: Clock> VerifyServices<VerificationService<S, D,
                     return Err(Failure::NotFound);
                 }
                 let now = service.now();
-                let (status, token) = if status == "canceled" {
+                let (status, token, fallback) = if status == "canceled" {
                     if !service.cancel(&found).await? {
                         return Err(Failure::NotFound);
                     }
-                    ("canceled", None)
+                    // Withdrawn: its fallback (any channel, in fact) may go at once.
+                    let mut canceled = found.clone();
+                    canceled.verification.status = VerificationStatus::Withdrawn;
+                    ("canceled", None, service.fallback(&canceled))
                 } else {
                     if service.approve(&found).await? != Approval::Approved {
                         return Err(Failure::NotFound);
@@ -346,10 +352,11 @@ impl<S: VerificationStore, D, C: Clock> VerifyServices<VerificationService<S, D,
                         method: Method::Backend,
                     };
                     let token = approval_token(proof, &earned, found.verification.provider);
-                    ("approved", token)
+                    ("approved", token, None)
                 };
                 let view = View {
                     updated_at: now,
+                    fallback,
                     ..call.view(&found.phone, &found.verification, status)
                 };
                 Ok(Answer {

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::domain::{Channel, PhoneNumber, Timestamp, VerificationId};
+use crate::service::Fallback;
 
 /// What a Verify answer says about one verification.
 pub(super) struct View<'a> {
@@ -17,6 +18,9 @@ pub(super) struct View<'a> {
     pub updated_at: Timestamp,
     /// The resource's public URL, when API Gateway says where it is.
     pub url: Option<String>,
+    /// Our extension, as the Parse answer's `fallback`: the channel to ask
+    /// for if the code does not come, and from when.
+    pub fallback: Option<Fallback>,
 }
 
 impl View<'_> {
@@ -48,6 +52,12 @@ impl View<'_> {
         }]);
         resource["sna"] = Value::Null;
         resource["url"] = self.url.clone().into();
+        if let Some(fallback) = self.fallback {
+            resource["fallback"] = json!({
+                "channels": [fallback.channel.as_str()],
+                "available_at": fallback.available_at.to_string(),
+            });
+        }
         resource
     }
 
