@@ -60,6 +60,7 @@ ROUTES = {
     "POST /twilio/status": "SendVerificationCodeFunction",
     "POST /plivo/status": "SendVerificationCodeFunction",
     "POST /plivo/answer": "SendVerificationCodeFunction",
+    "POST /aws/events": "SendVerificationCodeFunction",
     "POST /functions/verifyPhoneNumber": "VerifyPhoneNumberFunction",
     "GET /.well-known/jwks.json": "VerifyPhoneNumberFunction",
     # The Twilio Verify v2 compatible API.
