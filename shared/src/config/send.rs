@@ -33,9 +33,11 @@ impl SendConfig {
         let mut common = Config::from_lookup_at(&get, now)?;
         let enabled_channels = &common.policy.enabled_channels;
         let twilio = twilio(&get, enabled_channels)?;
-        // A call's script is sealed under the code keys, for the code's lifetime.
-        let scripts = CallScripts::new(common.keys.codes.keys(), common.policy.code_ttl_seconds);
-        let plivo = plivo(&get, &scripts)?;
+        // A call's script is sealed under the code keys, for the code's
+        // lifetime: keys derived only when Plivo is configured.
+        let plivo = plivo(&get, || {
+            CallScripts::new(common.keys.codes.keys(), common.policy.code_ttl_seconds)
+        })?;
         let aws_sms = aws_sms(&get, common.policy.code_ttl_seconds)?;
         let whatsapp = whatsapp_content(&get, enabled_channels.contains(&Channel::Whatsapp))?;
         let template_languages: Vec<String> = match &whatsapp {
@@ -185,8 +187,8 @@ impl SendConfig {
             "must be the https URL of POST /plivo/answer, without query string",
         )?;
         let plivo_answers = match (&plivo, plivo_answer_url) {
-            (Some(_), answer_url) => Some(PlivoAnswers {
-                scripts,
+            (Some(plivo), answer_url) => Some(PlivoAnswers {
+                scripts: plivo.scripts.clone(),
                 answer_url,
             }),
             (None, Some(_)) => return Err(ConfigError::Missing("PLIVO_AUTH_ID")),
@@ -397,7 +399,7 @@ fn aws_events(get: &impl Fn(&str) -> Option<String>) -> Result<Option<SnsConfig>
 /// and what seals their scripts.
 fn plivo(
     get: &impl Fn(&str) -> Option<String>,
-    scripts: &CallScripts,
+    scripts: impl FnOnce() -> CallScripts,
 ) -> Result<Option<PlivoConfig>, ConfigError> {
     let Some(auth_id) = get("PLIVO_AUTH_ID") else {
         return Ok(None);
@@ -419,7 +421,7 @@ fn plivo(
         auth_id,
         auth_token: auth_token.into(),
         voice_from,
-        scripts: scripts.clone(),
+        scripts: scripts(),
         sender: match is_powerpack {
             true => PlivoSenderId::PowerpackUuid(sender),
             false => PlivoSenderId::Src(sender.trim_start_matches('+').to_owned()),
