@@ -396,6 +396,15 @@ def get_json(url):
 FAILOVER_SENDS = 8
 
 
+def metric_records(function, metric):
+    """The EMF records of `metric` in `function`'s log: the emulator writes
+    each invocation's output to CloudWatch Logs (no metrics from EMF)."""
+    group = (client("lambda").get_function_configuration(FunctionName=function)
+             .get("LoggingConfig", {}).get("LogGroup") or f"/aws/lambda/{function}")
+    events = client("logs").filter_log_events(logGroupName=group, filterPattern=metric)["events"]
+    return [e["message"] for e in events if f'"{metric}"' in e["message"]]
+
+
 def failover(api, standin, stack):
     """Issue 19 through the deployed API, routes `*=twilio,plivo`: with
     Twilio's stand-in dead every code still arrives, exactly one SMS each,
@@ -427,13 +436,8 @@ def failover(api, standin, stack):
                                        Key={"pk": {"S": "provider#twilio"}}).get("Item", {})
     open_until = int(item.get("open_until", {}).get("N", 0))
     check(open_until > time.time(), f"provider#twilio is open for {open_until - int(time.time())} s more")
-    # The emulator writes each invocation's output to CloudWatch Logs (no
-    # metrics from EMF): the send function's log carries the metric's record.
-    function = ids["SendVerificationCodeFunction"]
-    group = (client("lambda").get_function_configuration(FunctionName=function)
-             .get("LoggingConfig", {}).get("LogGroup") or f"/aws/lambda/{function}")
-    events = client("logs").filter_log_events(logGroupName=group, filterPattern="ProviderCircuit")["events"]
-    opened = [e for e in events if '"ProviderCircuit"' in e["message"] and '"opened"' in e["message"]]
+    opened = [m for m in metric_records(ids["SendVerificationCodeFunction"], "ProviderCircuit")
+              if '"opened"' in m]
     check(len(opened) == 1, f"the send function logged ProviderCircuit (Change=opened) once ({len(opened)})")
 
     phone = phones[-1]
@@ -443,11 +447,8 @@ def failover(api, standin, stack):
     check(status == 200 and body.get("result", body).get("status") == "approved",
           f"a code Plivo delivered verifies ({status})")
     # Its approval counts for Plivo (conversion per provider and country).
-    verify = ids["VerifyPhoneNumberFunction"]
-    group = (client("lambda").get_function_configuration(FunctionName=verify)
-             .get("LoggingConfig", {}).get("LogGroup") or f"/aws/lambda/{verify}")
-    events = client("logs").filter_log_events(logGroupName=group, filterPattern="Approvals")["events"]
-    by_plivo = [e for e in events if '"Approvals"' in e["message"] and '"Provider":"plivo"' in e["message"]]
+    by_plivo = [m for m in metric_records(ids["VerifyPhoneNumberFunction"], "Approvals")
+                if '"Provider":"plivo"' in m]
     check(len(by_plivo) == 1, f"the verify function logged Approvals (Provider=plivo) once ({len(by_plivo)})")
 
 
