@@ -77,7 +77,11 @@ sms_bodies() {
     "$(curl -sf "http://127.0.0.1:$STANDIN_PORT/messages$query")"
 }
 
-deploy() { # deploy APP_NAME: README's `sam deploy`, with this test's answers
+# The update adds AWS End User Messaging's rights: an origination identity and
+# a configuration set (the emulator has no sms-voice API: nothing is sent).
+AWS_SMS_RESOURCES="arn:aws:sms-voice:us-east-1:000000000000:phone-number/phone-ci,arn:aws:sms-voice:us-east-1:000000000000:configuration-set/otp-ci"
+export AWS_SMS_RESOURCES
+deploy() { # deploy APP_NAME [AWS_SMS_RESOURCES]: README's `sam deploy`, with this test's answers
   emulator sam deploy --template-file "$BUILD_DIR/template.yaml" --stack-name "$STACK" \
     --s3-bucket deploy-artifacts --region us-east-1 --capabilities CAPABILITY_IAM \
     --no-confirm-changeset --no-fail-on-empty-changeset --parameter-overrides \
@@ -85,7 +89,7 @@ deploy() { # deploy APP_NAME: README's `sam deploy`, with this test's answers
     "SecretsPath=$SECRETS_PATH" \
     "AppName=\"$1\"" CorsAllowOrigin=https://app.example.com \
     "Settings=\"$SETTINGS\"" "VerifyServiceSid=$VERIFY_SERVICE_SID" \
-    "VerifyServices=\"$VERIFY_SERVICES\"" >"$LOGS/sam-deploy.log" 2>&1 ||
+    "VerifyServices=\"$VERIFY_SERVICES\"" ${2:+"AwsSmsResources=\"$2\""} >"$LOGS/sam-deploy.log" 2>&1 ||
     { tail -30 "$LOGS/sam-deploy.log" >&2; return 1; }
 }
 
@@ -139,10 +143,10 @@ for auth in false true; do
   fi
 
   step=$SECONDS
-  deploy "Deploy Test Two"
-  log "sam deploy (update): $((SECONDS - step)) s"
+  deploy "Deploy Test Two" "$AWS_SMS_RESOURCES"
+  log "sam deploy (update, with AwsSmsResources): $((SECONDS - step)) s"
   check emulator-fixes "$STACK"
-  check updated "$STACK" "Deploy Test Two"
+  check updated "$STACK" "Deploy Test Two" "$api_url"
   earlier="$(sms_bodies +14155550144 | wc -l)"
   curl -sf -X POST "$api_url/functions/sendVerificationCode" -H 'content-type: application/json' \
     -d '{"phoneNumber": "+14155550144"}' >/dev/null

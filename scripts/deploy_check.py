@@ -270,11 +270,49 @@ def dashboard(ids):
           "alarm on Restrictions: Sum >= 1 in 5 minutes")
 
 
-def updated(stack, app_name):
+def updated(stack, app_name, api):
+    """The update's new app name, and what AwsSmsResources adds: the send
+    function may send through those ARNs only, and takes AWS's delivery
+    events from the stack's SNS topic (SignatureVersion 2) at POST
+    /aws/events, to which the topic is subscribed; a forged event is refused."""
     ids = resources(stack)
     env = client("lambda").get_function_configuration(
         FunctionName=ids["SendVerificationCodeFunction"])["Environment"]["Variables"]
     check(env["APP_NAME"] == app_name, f"update: APP_NAME is now {app_name!r}")
+    arns = os.environ["AWS_SMS_RESOURCES"].split(",")
+    statements = role_statements(ids["SendVerificationCodeFunctionRole"])
+    sms_voice = [s for s in statements if any(a.startswith("sms-voice:") for a in as_list(s["Action"]))]
+    check(len(sms_voice) == 1
+          and sorted(as_list(sms_voice[0]["Action"])) == ["sms-voice:SendTextMessage", "sms-voice:SendVoiceMessage"]
+          and sorted(as_list(sms_voice[0]["Resource"])) == sorted(arns),
+          f"update: the send function may send through AWS on exactly {arns}")
+    topic = ids["AwsEventsTopic"]
+    check(env.get("AWS_SMS_EVENTS_TOPIC_ARN") == topic, "update: the send function takes the stack's topic's events")
+    sns = client("sns")
+    attributes = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+    policy = json.loads(attributes["Policy"])["Statement"]
+    check([(p["Principal"], p["Action"], p["Condition"]["StringEquals"]["aws:SourceAccount"]) for p in policy]
+          == [({"Service": "sms-voice.amazonaws.com"}, "sns:Publish", "000000000000")],
+          "update: only AWS End User Messaging, for this account, may publish to the events topic")
+    properties = template()["Resources"]["AwsEventsTopic"]["Properties"]
+    check(properties["SignatureVersion"] == "2" and "KmsMasterKeyId" in properties,
+          "template: the events topic signs with SHA256 (SignatureVersion 2) and is encrypted "
+          "(both ignored by the emulator)")
+    subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    check([(s["Protocol"], s["Endpoint"].endswith("/aws/events")) for s in subscriptions] == [("https", True)],
+          f"update: the topic is subscribed to POST /aws/events over https ({len(subscriptions)} subscription)")
+    forged = {"Type": "Notification", "MessageId": "m", "TopicArn": topic, "Message": "{}",
+              "Timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()), "SignatureVersion": "2",
+              "Signature": base64.b64encode(b"forged").decode(),
+              "SigningCertURL": "https://sns.us-east-1.amazonaws.com.example.net/SimpleNotificationService-x.pem"}
+    request = urllib.request.Request(f"{api}/aws/events", data=json.dumps(forged).encode(), method="POST",
+                                     headers={"Content-Type": "text/plain; charset=UTF-8"})
+    try:
+        status = urllib.request.urlopen(request, timeout=10).status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    # Its certificate is not on SNS's host: refused before any fetch.
+    check(status == 403, f"update: a forged SNS event (certificate off SNS's host) is refused ({status})")
 
 
 def deleted(stack):
