@@ -80,7 +80,6 @@ sms_bodies() {
 # The update adds AWS End User Messaging's rights: an origination identity and
 # a configuration set (the emulator has no sms-voice API: nothing is sent).
 AWS_SMS_RESOURCES="arn:aws:sms-voice:us-east-1:000000000000:phone-number/phone-ci,arn:aws:sms-voice:us-east-1:000000000000:configuration-set/otp-ci"
-export AWS_SMS_RESOURCES
 deploy() { # deploy APP_NAME [AWS_SMS_RESOURCES]: README's `sam deploy`, with this test's answers
   emulator sam deploy --template-file "$BUILD_DIR/template.yaml" --stack-name "$STACK" \
     --s3-bucket deploy-artifacts --region us-east-1 --capabilities CAPABILITY_IAM \
@@ -146,7 +145,7 @@ for auth in false true; do
   deploy "Deploy Test Two" "$AWS_SMS_RESOURCES"
   log "sam deploy (update, with AwsSmsResources): $((SECONDS - step)) s"
   check emulator-fixes "$STACK"
-  check updated "$STACK" "Deploy Test Two" "$api_url"
+  check updated "$STACK" "Deploy Test Two" "$api_url" "$AWS_SMS_RESOURCES"
   earlier="$(sms_bodies +14155550144 | wc -l)"
   curl -sf -X POST "$api_url/functions/sendVerificationCode" -H 'content-type: application/json' \
     -d '{"phoneNumber": "+14155550144"}' >/dev/null

@@ -270,7 +270,7 @@ def dashboard(ids):
           "alarm on Restrictions: Sum >= 1 in 5 minutes")
 
 
-def updated(stack, app_name, api):
+def updated(stack, app_name, api, aws_sms_resources):
     """The update's new app name, and what AwsSmsResources adds: the send
     function may send through those ARNs only, and takes AWS's delivery
     events from the stack's SNS topic (SignatureVersion 2) at POST
@@ -279,7 +279,7 @@ def updated(stack, app_name, api):
     env = client("lambda").get_function_configuration(
         FunctionName=ids["SendVerificationCodeFunction"])["Environment"]["Variables"]
     check(env["APP_NAME"] == app_name, f"update: APP_NAME is now {app_name!r}")
-    arns = os.environ["AWS_SMS_RESOURCES"].split(",")
+    arns = aws_sms_resources.split(",")
     statements = role_statements(ids["SendVerificationCodeFunctionRole"])
     sms_voice = [s for s in statements if any(a.startswith("sms-voice:") for a in as_list(s["Action"]))]
     check(len(sms_voice) == 1
