@@ -151,49 +151,48 @@ impl SendConfig {
                 problem: "names a language that has no messages (the languages: docs/api.md)",
             });
         }
-        let callback_url = callback_override(
-            &get,
-            "STATUS_CALLBACK_URL",
-            "must be the https URL of POST /twilio/status, without query string",
-        )?;
         // Twilio signs its requests with the account's auth token, even when
         // we call it with an API key: without one, reports cannot be trusted.
-        let twilio_token = twilio.as_ref().and(get("TWILIO_AUTH_TOKEN"));
-        let delivery_reports = match (twilio_token, callback_url) {
-            (Some(token), callback_url) => Some(DeliveryReports {
+        let delivery_reports = provider_route(
+            &get,
+            (
+                "STATUS_CALLBACK_URL",
+                "must be the https URL of POST /twilio/status, without query string",
+            ),
+            twilio.as_ref().and(get("TWILIO_AUTH_TOKEN")),
+            "TWILIO_AUTH_TOKEN",
+            |token, callback_url| DeliveryReports {
                 validator: WebhookValidator::new(token),
                 callback_url,
-            }),
-            (None, Some(_)) => return Err(ConfigError::Missing("TWILIO_AUTH_TOKEN")),
-            (None, None) => None,
-        };
-        let plivo_callback_url = callback_override(
-            &get,
-            "PLIVO_STATUS_CALLBACK_URL",
-            "must be the https URL of POST /plivo/status, without query string",
+            },
         )?;
         // Plivo signs its reports with the auth token we send with.
-        let plivo_reports = match (&plivo, plivo_callback_url) {
-            (Some(plivo), callback_url) => Some(DeliveryReports {
+        let plivo_reports = provider_route(
+            &get,
+            (
+                "PLIVO_STATUS_CALLBACK_URL",
+                "must be the https URL of POST /plivo/status, without query string",
+            ),
+            plivo.as_ref(),
+            "PLIVO_AUTH_ID",
+            |plivo, callback_url| DeliveryReports {
                 validator: SignatureValidator::new(plivo.auth_token.clone()),
                 callback_url,
-            }),
-            (None, Some(_)) => return Err(ConfigError::Missing("PLIVO_AUTH_ID")),
-            (None, None) => None,
-        };
-        let plivo_answer_url = callback_override(
-            &get,
-            "PLIVO_ANSWER_URL",
-            "must be the https URL of POST /plivo/answer, without query string",
+            },
         )?;
-        let plivo_answers = match (&plivo, plivo_answer_url) {
-            (Some(plivo), answer_url) => Some(PlivoAnswers {
+        let plivo_answers = provider_route(
+            &get,
+            (
+                "PLIVO_ANSWER_URL",
+                "must be the https URL of POST /plivo/answer, without query string",
+            ),
+            plivo.as_ref(),
+            "PLIVO_AUTH_ID",
+            |plivo, answer_url| PlivoAnswers {
                 scripts: plivo.scripts.clone(),
                 answer_url,
-            }),
-            (None, Some(_)) => return Err(ConfigError::Missing("PLIVO_AUTH_ID")),
-            (None, None) => None,
-        };
+            },
+        )?;
         let aws_events = aws_events(&get)?;
         Ok(Self {
             messages,
@@ -212,23 +211,32 @@ impl SendConfig {
     }
 }
 
-/// The operator's public URL of a delivery report route (`name`), for a
-/// custom domain, say: https (or plain http to a loopback address), no query.
-fn callback_override(
+/// What a provider's route needs: `build` from `provider`, when it is
+/// configured, and the operator's public URL of the route (`setting`, for a
+/// custom domain, say: https or plain http to a loopback address, no query,
+/// else `problem`). The URL without the provider is refused, naming `needs`.
+fn provider_route<P, T>(
     get: &impl Fn(&str) -> Option<String>,
-    name: &'static str,
-    problem: &'static str,
-) -> Result<Option<String>, ConfigError> {
-    get(name)
+    (setting, problem): (&'static str, &'static str),
+    provider: Option<P>,
+    needs: &'static str,
+    build: impl FnOnce(P, Option<String>) -> T,
+) -> Result<Option<T>, ConfigError> {
+    let url = get(setting)
         .map(|url| {
             checked(
-                name,
+                setting,
                 url,
                 |u| is_public_or_loopback_url(u) && !u.contains('?'),
                 problem,
             )
         })
-        .transpose()
+        .transpose()?;
+    match (provider, url) {
+        (Some(provider), url) => Ok(Some(build(provider, url))),
+        (None, Some(_)) => Err(ConfigError::Missing(needs)),
+        (None, None) => Ok(None),
+    }
 }
 
 /// `DELIVERY_ROUTES` (every message through Twilio by default): each
