@@ -14,6 +14,19 @@ use crate::ports::StoreError;
 const COUNTER_UPDATE: &str = "ADD hits :one SET expires_at = :counter_ttl";
 const COUNTER_BELOW_MAX: &str = "attribute_not_exists(hits) OR hits < :max";
 
+/// `counter` also counting `attribute` (a client's sends, a number's calls)
+/// on the same item, refused at `max` as well as at its own maximum.
+fn also_counting(counter: UpdateBuilder, attribute: &str, max: u32) -> UpdateBuilder {
+    counter
+        .update_expression(format!(
+            "ADD hits :one, {attribute} :one SET expires_at = :counter_ttl"
+        ))
+        .condition_expression(format!(
+            "({COUNTER_BELOW_MAX}) AND (attribute_not_exists({attribute}) OR {attribute} < :max_{attribute})"
+        ))
+        .expression_attribute_values(format!(":max_{attribute}"), n(max))
+}
+
 impl DynamoDbStore {
     /// One request of `client` in this hour, and one send if `sending`:
     /// the client's hourly counter counts both, each against its own maximum.
@@ -27,15 +40,9 @@ impl DynamoDbStore {
         let counter = self
             .counter_update(client_key(client), Window::HOUR, allowance.requests, now)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        let counter = if sending {
-            counter
-                .update_expression("ADD hits :one, sends :one SET expires_at = :counter_ttl")
-                .condition_expression(format!(
-                    "({COUNTER_BELOW_MAX}) AND (attribute_not_exists(sends) OR sends < :max_sends)"
-                ))
-                .expression_attribute_values(":max_sends", n(allowance.sends))
-        } else {
-            counter
+        let counter = match sending {
+            true => also_counting(counter, "sends", allowance.sends),
+            false => counter,
         };
         counter
             .build()
@@ -66,18 +73,12 @@ impl DynamoDbStore {
         now: Timestamp,
     ) -> Result<Update, StoreError> {
         let counter = self.counter_update(key, Window::DAY, limits.sends_per_day, now);
-        let counter = if call {
-            counter
-                .update_expression("ADD hits :one, calls :one SET expires_at = :counter_ttl")
-                .condition_expression(format!(
-                    "({COUNTER_BELOW_MAX}) AND (attribute_not_exists(calls) OR calls < :max_calls)"
-                ))
-                .expression_attribute_values(":max_calls", n(limits.calls_per_day))
+        let counter = match call {
+            true => also_counting(counter, "calls", limits.calls_per_day)
                 .return_values_on_condition_check_failure(
                     ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-        } else {
-            counter
+                ),
+            false => counter,
         };
         counter
             .build()
