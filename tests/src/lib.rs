@@ -388,28 +388,30 @@ impl Stack {
             .collect()
     }
 
-    /// The code in the last message the phone received (its first run of 4+ digits).
-    pub async fn code_sent_to(&self, phone: &str) -> String {
-        let message = self
-            .messages()
-            .await
+    /// The form fields of the last of `requests` to `phone` (`what`: a
+    /// message, a call).
+    fn last_to(
+        requests: Vec<HashMap<String, String>>,
+        phone: &str,
+        what: &str,
+    ) -> HashMap<String, String> {
+        requests
             .into_iter()
             .rev()
             .find(|fields| fields.get("To").map(String::as_str) == Some(phone))
-            .unwrap_or_else(|| panic!("no message was sent to {phone}"));
+            .unwrap_or_else(|| panic!("no {what} to {phone}"))
+    }
+
+    /// The code in the last message the phone received (its first run of 4+ digits).
+    pub async fn code_sent_to(&self, phone: &str) -> String {
+        let message = Self::last_to(self.messages().await, phone, "message was sent");
         code_in(&message["Body"])
     }
 
     /// The code in the last call to the phone: the digits its TwiML reads
     /// (`<prosody>1, 2, 3, 4, 5, 6</prosody>`, twice).
     pub async fn code_called_to(&self, phone: &str) -> String {
-        let call = self
-            .calls()
-            .await
-            .into_iter()
-            .rev()
-            .find(|fields| fields.get("To").map(String::as_str) == Some(phone))
-            .unwrap_or_else(|| panic!("no call was placed to {phone}"));
+        let call = Self::last_to(self.calls().await, phone, "call was placed");
         let twiml = roxmltree::Document::parse(&call["Twiml"]).expect("well-formed TwiML");
         let digits = twiml
             .descendants()

@@ -659,21 +659,32 @@ mod defaults_and_checks {
         }
     }
 
-    #[test]
-    fn plivo_reports_are_on_with_plivo_and_their_url_may_be_set() {
-        assert!(load(&minimal()).unwrap().plivo_reports.is_none());
+    /// The minimal settings with a Plivo route's public `url` (`setting`):
+    /// refused without Plivo, then with Plivo configured.
+    fn plivo_with_url(
+        setting: &'static str,
+        url: &'static str,
+    ) -> HashMap<&'static str, &'static str> {
         let mut vars = minimal();
-        vars.insert(
-            "PLIVO_STATUS_CALLBACK_URL",
-            "https://verify.example.com/plivo/status",
-        );
+        vars.insert(setting, url);
         assert_eq!(
             load(&vars).unwrap_err(),
-            ConfigError::Missing("PLIVO_AUTH_ID")
+            ConfigError::Missing("PLIVO_AUTH_ID"),
+            "{setting} without Plivo"
         );
         vars.insert("PLIVO_AUTH_ID", "MAZDQ1ZJIYMDZKMMZKYM");
         vars.insert("PLIVO_AUTH_TOKEN", "plivo token");
         vars.insert("PLIVO_SENDER", "+14155550100");
+        vars
+    }
+
+    #[test]
+    fn plivo_reports_are_on_with_plivo_and_their_url_may_be_set() {
+        assert!(load(&minimal()).unwrap().plivo_reports.is_none());
+        let mut vars = plivo_with_url(
+            "PLIVO_STATUS_CALLBACK_URL",
+            "https://verify.example.com/plivo/status",
+        );
         let reports = load(&vars).unwrap().plivo_reports.expect("on with Plivo");
         assert_eq!(
             reports.callback_url.as_deref(),
@@ -757,18 +768,10 @@ mod defaults_and_checks {
     #[test]
     fn plivo_calls_have_a_caller_id_and_an_answer_url_that_may_be_set() {
         assert!(load(&minimal()).unwrap().plivo_answers.is_none());
-        let mut vars = minimal();
-        vars.insert(
+        let mut vars = plivo_with_url(
             "PLIVO_ANSWER_URL",
             "https://verify.example.com/plivo/answer",
         );
-        assert_eq!(
-            load(&vars).unwrap_err(),
-            ConfigError::Missing("PLIVO_AUTH_ID")
-        );
-        vars.insert("PLIVO_AUTH_ID", "MAZDQ1ZJIYMDZKMMZKYM");
-        vars.insert("PLIVO_AUTH_TOKEN", "plivo token");
-        vars.insert("PLIVO_SENDER", "+14155550100");
         let config = load(&vars).unwrap();
         let answers = config.plivo_answers.expect("on with Plivo");
         assert_eq!(
