@@ -11,7 +11,7 @@ pub mod human_proof;
 pub mod memory;
 pub mod plivo;
 pub mod plivo_call;
-mod provider;
+pub(crate) mod provider;
 pub use provider::DeliveryReports;
 pub mod routed;
 pub mod sns;

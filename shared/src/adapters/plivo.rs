@@ -165,7 +165,6 @@ impl PlivoSender {
                     .plivo_answer
                     .as_deref()
                     .ok_or_else(|| missing("public answer url"))?;
-                let separator = if answer.contains('?') { '&' } else { '?' };
                 let script =
                     self.config
                         .scripts
@@ -173,7 +172,7 @@ impl PlivoSender {
                 Ok(PlivoRequest::Call(CallRequest {
                     from,
                     to,
-                    answer_url: format!("{answer}{separator}{script}"),
+                    answer_url: provider::with_query(answer, &script),
                     answer_method: "POST",
                     hangup_method: report_url.as_ref().map(|_| "POST"),
                     hangup_url: report_url,
@@ -343,10 +342,7 @@ impl SignatureValidator {
 
 /// What V3 signs of a POST; see `SignatureValidator`.
 fn signed_text(url: &str, query: Option<&str>, params: &[(String, String)], nonce: &str) -> String {
-    let mut query: Vec<(String, String)> =
-        form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
+    let mut query = provider::decoded_pairs(query.unwrap_or_default());
     query.sort();
     let query = query
         .iter()
@@ -414,10 +410,7 @@ impl PlivoReport {
                 .map(|(_, value)| value.trim())
                 .filter(|value| !value.is_empty())
         };
-        let query: Vec<(String, String)> =
-            form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-                .into_owned()
-                .collect();
+        let query = provider::decoded_pairs(query.unwrap_or_default());
         let (verification, sent_at) = provider::reported_code(&query).ok_or(MalformedReport)?;
         let to = get("To").ok_or(MalformedReport)?;
         let to = PhoneNumber::parse(&format!("+{}", to.trim_start_matches('+')), None)

@@ -22,9 +22,13 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use zeroize::Zeroize;
 
-use super::provider::xml_escape;
+use super::provider::{decoded_pairs, param, xml_escape};
 use crate::domain::{Keyring, Timestamp, VerificationId};
 use crate::ports::Speech;
+
+/// What the script keys are derived for, and what their tags cover: no
+/// other use of the code key shares it (code MACs have the number first).
+const PURPOSE: &[u8] = b"plivo call script\n";
 
 /// The query parameters of the answer URL.
 const KEY_PARAM: &str = "key";
@@ -140,23 +144,14 @@ impl CallScripts {
     /// The script sealed in an answer URL's `query` (as received), if it is
     /// ours, unchanged, and its code has not expired at `now`.
     pub fn open(&self, query: Option<&str>, now: Timestamp) -> Result<CallScript, ScriptRefused> {
-        let pairs: Vec<(String, String)> =
-            form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-                .into_owned()
-                .collect();
-        let get = |name: &str| {
-            pairs
-                .iter()
-                .find(|(param, _)| param == name)
-                .map(|(_, value)| value.as_str())
-        };
-        let id = get(KEY_PARAM).ok_or(ScriptRefused::Invalid)?;
+        let pairs = decoded_pairs(query.unwrap_or_default());
+        let id = param(&pairs, KEY_PARAM).ok_or(ScriptRefused::Invalid)?;
         let (id, key) = self
             .keys
             .iter()
             .find(|(known, _)| known == id)
             .ok_or(ScriptRefused::Invalid)?;
-        let token = get(SCRIPT_PARAM)
+        let token = param(&pairs, SCRIPT_PARAM)
             .and_then(|token| URL_SAFE_NO_PAD.decode(token).ok())
             .filter(|token| token.len() > NONCE_LEN)
             .ok_or(ScriptRefused::Invalid)?;
@@ -195,21 +190,20 @@ impl CallScripts {
     }
 }
 
-/// The script key of a code key: HMAC-SHA256 under it of a label no other
-/// use of the key shares (code MACs have the number first).
+/// The script key of a code key: HMAC-SHA256 under it of `PURPOSE`.
 fn script_key(code_key: &[u8]) -> LessSafeKey {
     let mut mac =
         Hmac::<Sha256>::new_from_slice(code_key).expect("HMAC accepts keys of any length");
-    mac.update(b"plivo call script\n");
+    mac.update(PURPOSE);
     let mut derived = mac.finalize().into_bytes();
     let key = UnboundKey::new(&CHACHA20_POLY1305, &derived).expect("a 32-byte key");
     derived.zeroize();
     LessSafeKey::new(key)
 }
 
-/// What the tag covers besides the script: its purpose and the key's id.
+/// What the tag covers besides the script: `PURPOSE` and the key's id.
 fn aad(key_id: &str) -> Aad<Vec<u8>> {
-    Aad::from([b"plivo call script\n".as_slice(), key_id.as_bytes()].concat())
+    Aad::from([PURPOSE, key_id.as_bytes()].concat())
 }
 
 /// Plivo XML that speaks `speech` as Twilio's call does: the intro, the

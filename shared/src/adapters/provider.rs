@@ -30,29 +30,46 @@ pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest:
         .build()
 }
 
+/// `url` with `query` added to the query it may already have.
+pub(crate) fn with_query(url: &str, query: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}{query}")
+}
+
 /// `callback` with the query that identifies the code the report will be
 /// about (not the code itself): `verification=<id>&sent_at=<unix seconds>`.
 pub(crate) fn report_url(callback: &str, message: &OutgoingMessage) -> String {
-    let separator = if callback.contains('?') { '&' } else { '?' };
-    format!(
-        "{callback}{separator}verification={}&sent_at={}",
-        message.verification_id.as_str(),
-        message.sent_at.unix_seconds()
+    with_query(
+        callback,
+        &format!(
+            "verification={}&sent_at={}",
+            message.verification_id.as_str(),
+            message.sent_at.unix_seconds()
+        ),
     )
+}
+
+/// The name and value pairs of a query or form body, decoded.
+pub(crate) fn decoded_pairs(text: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(text.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// The value of the first pair named `name`.
+pub(crate) fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
 }
 
 /// The code a delivery report is about, read back from the query
 /// `report_url` added (decoded pairs): `None` unless both are well formed.
 pub(crate) fn reported_code(query: &[(String, String)]) -> Option<(VerificationId, Timestamp)> {
-    let get = |name: &str| {
-        query
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    };
-    let id = get("verification")
+    let id = param(query, "verification")
         .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))?;
-    let sent_at = get("sent_at")?.parse().ok()?;
+    let sent_at = param(query, "sent_at")?.parse().ok()?;
     Some((
         VerificationId::from_stored(id.to_owned()),
         Timestamp::from_unix_seconds(sent_at),
@@ -160,10 +177,7 @@ mod tests {
             report_url("https://api.example.com/status?service=VA1", &message),
             "https://api.example.com/status?service=VA1&verification=0123456789abcdef0123456789abcdef&sent_at=1800000000"
         );
-        let query: Vec<(String, String)> =
-            form_urlencoded::parse(url.split_once('?').unwrap().1.as_bytes())
-                .into_owned()
-                .collect();
+        let query = decoded_pairs(url.split_once('?').unwrap().1);
         assert_eq!(
             reported_code(&query),
             Some((message.verification_id, message.sent_at))
@@ -180,10 +194,7 @@ mod tests {
             "verification=0123456789abcdef0123456789abcdeg&sent_at=1800000000",
             "verification=0123456789abcdef0123456789abcdef&sent_at=soon",
         ] {
-            let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-                .into_owned()
-                .collect();
-            assert_eq!(reported_code(&pairs), None, "{query}");
+            assert_eq!(reported_code(&decoded_pairs(query)), None, "{query}");
         }
     }
 }

@@ -8,6 +8,7 @@ use lambda_http::{Body, Request};
 
 use super::params::MAX_BODY_BYTES;
 use super::{ApiError, RequestError};
+use crate::adapters::provider::{decoded_pairs, param, reported_code};
 use crate::domain::{PhoneNumber, Timestamp, VerificationId};
 
 /// A provider's status callback: form parameters (Twilio's `MessageStatus`
@@ -37,49 +38,31 @@ impl DeliveryReport {
         let body = report_body(request)?;
         Ok(Self {
             params: form_urlencoded::parse(body).into_owned().collect(),
-            query: form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
-                .into_owned()
-                .collect(),
+            query: decoded_pairs(request.uri().query().unwrap_or("")),
         })
-    }
-
-    fn get<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-        pairs
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
     }
 
     /// Whether the message or call never reached the user. A call that was
     /// `busy` or had `no-answer` did ring the phone: giving its limits back
     /// would let anyone ring a number again and again (call bombing).
     pub fn unreached(&self) -> bool {
-        let message = Self::get(&self.params, "MessageStatus");
-        let call = Self::get(&self.params, "CallStatus");
+        let message = param(&self.params, "MessageStatus");
+        let call = param(&self.params, "CallStatus");
         matches!(message, Some("failed" | "undelivered")) || matches!(call, Some("failed"))
     }
 
     /// The Verify service of the message, unless it is the stack's own.
     pub fn service(&self) -> Option<&str> {
-        Self::get(&self.query, "service")
+        param(&self.query, "service")
     }
 
     /// The number, verification and send time the report is about.
     pub fn code(&self) -> Result<(PhoneNumber, VerificationId, Timestamp), ApiError> {
         let malformed = || ApiError::from(RequestError::MalformedDeliveryReport);
-        let to = Self::get(&self.params, "To").ok_or_else(malformed)?;
+        let to = param(&self.params, "To").ok_or_else(malformed)?;
         let phone = PhoneNumber::parse(to.trim_start_matches("whatsapp:"), None)
             .map_err(|_| malformed())?;
-        let id = Self::get(&self.query, "verification")
-            .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
-            .ok_or_else(malformed)?;
-        let sent_at = Self::get(&self.query, "sent_at")
-            .and_then(|t| t.parse().ok())
-            .ok_or_else(malformed)?;
-        Ok((
-            phone,
-            VerificationId::from_stored(id.to_owned()),
-            Timestamp::from_unix_seconds(sent_at),
-        ))
+        let (id, sent_at) = reported_code(&self.query).ok_or_else(malformed)?;
+        Ok((phone, id, sent_at))
     }
 }
