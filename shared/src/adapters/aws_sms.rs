@@ -453,10 +453,9 @@ fn reason(error: &Error) -> Option<&str> {
 /// <https://docs.aws.amazon.com/sms-voice/latest/userguide/configuration-sets-event-format.html>.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsEvent {
-    /// The message or call never reached the user.
-    pub undelivered: bool,
-    /// The number, and the code from the `context` we sent: present when
-    /// `undelivered` (other events need not be ours, nor carry them).
+    /// The number, and the code from the `context` we sent, of a message or
+    /// call that never reached the user; none for other events (they need
+    /// not be ours, nor carry them).
     pub code: Option<(PhoneNumber, VerificationId, Timestamp)>,
     /// The Verify service of the code, unless it is the stack's own.
     pub service: Option<String>,
@@ -474,7 +473,6 @@ struct EventFields {
 impl AwsEvent {
     pub fn parse(message: &str) -> Result<Self, MalformedEvent> {
         let fields: EventFields = serde_json::from_str(message).map_err(|_| MalformedEvent)?;
-        let undelivered = undelivered(&fields.event_type);
         let service = fields.context.get("service").cloned();
         let code = || {
             let context: Vec<(String, String)> = fields.context.into_iter().collect();
@@ -483,8 +481,7 @@ impl AwsEvent {
             Some((to, verification, sent_at))
         };
         Ok(Self {
-            undelivered,
-            code: match undelivered {
+            code: match undelivered(&fields.event_type) {
                 true => Some(code().ok_or(MalformedEvent)?),
                 false => None,
             },
@@ -746,8 +743,7 @@ mod tests {
             "verification": "0123456789abcdef0123456789abcdef", "sent_at": "1800000000",
         });
         let event = AwsEvent::parse(&event_json("TEXT_BLOCKED", context.clone())).unwrap();
-        let (to, verification, sent_at) = event.code.expect("the code");
-        assert!(event.undelivered);
+        let (to, verification, sent_at) = event.code.expect("undelivered: the code");
         assert_eq!(to.as_e164(), "+14155550123");
         assert_eq!(verification.as_str(), "0123456789abcdef0123456789abcdef");
         assert_eq!(sent_at, Timestamp::from_unix_seconds(1_800_000_000));
@@ -765,7 +761,6 @@ mod tests {
             assert_eq!(
                 event,
                 AwsEvent {
-                    undelivered: false,
                     code: None,
                     service: None,
                 },
@@ -775,7 +770,8 @@ mod tests {
         assert!(
             AwsEvent::parse(&event_json("VOICE_FAILED", context))
                 .unwrap()
-                .undelivered
+                .code
+                .is_some()
         );
     }
 
