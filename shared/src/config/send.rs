@@ -239,6 +239,22 @@ fn provider_route<P, T>(
     }
 }
 
+/// A provider's base URL: the setting `name` (a local stand-in's, say),
+/// else `default`; https, or plain http to this machine, without a trailing
+/// slash (paths are appended).
+fn base_url(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: String,
+) -> Result<String, ConfigError> {
+    checked(
+        name,
+        get(name).unwrap_or(default),
+        |url| is_public_or_loopback_url(url) && !url.ends_with('/'),
+        "must be an https URL without trailing slash (plain http only for 127.0.0.1 or localhost)",
+    )
+}
+
 /// `DELIVERY_ROUTES` (every message through Twilio by default): each
 /// provider it names must be configured.
 fn routes(
@@ -334,12 +350,7 @@ fn twilio(
     if enabled_channels.contains(&Channel::Whatsapp) && whatsapp_from.is_none() {
         return Err(ConfigError::Missing("TWILIO_WHATSAPP_FROM"));
     }
-    let api_base = checked(
-        "TWILIO_API_BASE",
-        get("TWILIO_API_BASE").unwrap_or_else(|| "https://api.twilio.com".into()),
-        |url| is_public_or_loopback_url(url) && !url.ends_with('/'),
-        "must be an https URL without trailing slash (plain http only for 127.0.0.1 or localhost)",
-    )?;
+    let api_base = base_url(get, "TWILIO_API_BASE", "https://api.twilio.com".into())?;
     Ok(Some(TwilioConfig {
         api_base,
         account_sid,
@@ -384,15 +395,7 @@ fn aws_events(get: &impl Fn(&str) -> Option<String>) -> Result<Option<SnsConfig>
         name: "AWS_SMS_EVENTS_TOPIC_ARN",
         problem: "must be an SNS topic's ARN (arn:aws:sns:<region>:<account>:<name>)",
     })?;
-    let origin = match get("AWS_SNS_CERT_BASE") {
-        Some(base) => checked(
-            "AWS_SNS_CERT_BASE",
-            base,
-            |url| is_public_or_loopback_url(url) && !url.ends_with('/'),
-            "must be an https URL without trailing slash (plain http only for 127.0.0.1 or localhost)",
-        )?,
-        None => origin,
-    };
+    let origin = base_url(get, "AWS_SNS_CERT_BASE", origin)?;
     Ok(Some(SnsConfig {
         topic_arn,
         origin,
@@ -415,12 +418,7 @@ fn plivo(
     let auth_token = get("PLIVO_AUTH_TOKEN").ok_or(ConfigError::Missing("PLIVO_AUTH_TOKEN"))?;
     let sender = get("PLIVO_SENDER").ok_or(ConfigError::Missing("PLIVO_SENDER"))?;
     let is_powerpack = sender.len() == 36 && sender.bytes().filter(|&b| b == b'-').count() == 4;
-    let api_base = checked(
-        "PLIVO_API_BASE",
-        get("PLIVO_API_BASE").unwrap_or_else(|| "https://api.plivo.com".into()),
-        |url| is_public_or_loopback_url(url) && !url.ends_with('/'),
-        "must be an https URL without trailing slash (plain http only for 127.0.0.1 or localhost)",
-    )?;
+    let api_base = base_url(get, "PLIVO_API_BASE", "https://api.plivo.com".into())?;
     let voice_from = get("PLIVO_VOICE_FROM")
         .or_else(|| sender.starts_with('+').then(|| sender.clone()))
         .map(|number| number.trim_start_matches('+').to_owned());
