@@ -87,7 +87,7 @@ impl VerificationStore for DynamoDbStore {
                 .expression_attribute_values(":fallback_from", s(from.as_str()))
                 .expression_attribute_values(
                     ":fallback_edge",
-                    n(now.unix_seconds() - limits.fallback_after_seconds as i64),
+                    n(now.unix_seconds() - limits.fallback_wait_seconds() as i64),
                 );
         }
         let number = number
