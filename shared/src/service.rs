@@ -1056,22 +1056,13 @@ mod tests {
         let (mut service, sender, clock) = service();
         service.policy.enabled_channels.insert(Channel::Call);
         send(&service).await;
-        let call = SendRequest {
-            phone: phone(),
-            channel: Channel::Call,
-            client: client(),
-            locale: None,
-            status_callbacks: StatusCallbacks::default(),
-            deadline: None,
-            human_proof: None,
-        };
         assert!(matches!(
-            service.send_code(call.clone()).await,
+            try_send_on(&service, Channel::Call).await,
             Err(SendError::Limited(_))
         ));
         clock.advance(60);
         assert_eq!(
-            service.send_code(call).await.unwrap().channel,
+            try_send_on(&service, Channel::Call).await.unwrap().channel,
             Channel::Call
         );
         assert!(matches!(
